@@ -1,0 +1,1 @@
+"""The chat service: context assembly, trimming, streaming and persistence."""

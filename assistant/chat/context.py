@@ -1,0 +1,71 @@
+"""Fit a conversation into the model's context window.
+
+The reply needs room too, so the budget is the window minus the tokens kept
+for the answer. When the prompt is over budget the oldest turns go first, in
+whole user/assistant exchanges; the system prompt and the latest message always
+stay. If even those two do not fit, the caller gets ``ContextOverflow`` with a
+sentence to show, and nothing is sent to the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from assistant.domain import ChatTurn, Role
+from assistant.llm.base import ChatModel, ContextOverflow
+
+MIN_ANSWER_TOKENS = 64
+
+
+@dataclass(frozen=True)
+class ContextPlan:
+    turns: list[ChatTurn]
+    prompt_tokens: int
+    dropped_turns: int
+    dropped_tokens: int
+    max_tokens: int
+    context_size: int
+
+    @property
+    def fullness(self) -> float:
+        return self.prompt_tokens / self.context_size if self.context_size else 0.0
+
+
+def plan_context(
+    model: ChatModel,
+    system: ChatTurn | None,
+    history: Sequence[ChatTurn],
+    max_tokens: int,
+) -> ContextPlan:
+    """Choose which turns go to the model; ``history`` ends with the new message."""
+    if not history:
+        raise ValueError("history must end with the new message")
+    n_ctx = model.context_size
+    reserve = min(max_tokens, max(MIN_ANSWER_TOKENS, n_ctx // 4))
+    head = [system] if system and system.content.strip() else []
+    turns = list(history)
+    full = model.count_tokens(head + turns)
+    count = full
+    start = 0
+    while count > n_ctx - reserve and start < len(turns) - 1:
+        start += 1
+        # drop whole exchanges: never begin the kept history with a reply
+        while start < len(turns) - 1 and turns[start].role != Role.USER:
+            start += 1
+        count = model.count_tokens(head + turns[start:])
+    kept = turns[start:]
+    if count > n_ctx - MIN_ANSWER_TOKENS:
+        raise ContextOverflow(
+            f"Your message needs about {count} tokens but the context window holds "
+            f"{n_ctx} and the answer needs room; shorten it or raise n_ctx."
+        )
+    answer_room = min(max_tokens, n_ctx - count)
+    return ContextPlan(
+        turns=head + kept,
+        prompt_tokens=count,
+        dropped_turns=start,
+        dropped_tokens=full - count if start else 0,
+        max_tokens=answer_room,
+        context_size=n_ctx,
+    )

@@ -1,0 +1,88 @@
+"""One settings object for the whole app.
+
+Sources, strongest first: command-line options (passed as keyword arguments),
+``ASSISTANT_*`` environment variables, ``config.toml`` in the config folder,
+then the defaults below. A bad value in any source is a ``ConfigError`` with one
+sentence that names the setting, never a pydantic traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from assistant.paths import app_paths
+
+DEFAULT_SYSTEM_PROMPT = "You are a helpful, concise assistant."
+
+
+class ConfigError(Exception):
+    """A setting could not be read; the message is one sentence for the user."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
+
+    model_path: Path | None = Field(
+        default=None, description="GGUF file to load; empty means the bundled model."
+    )
+    n_ctx: int = Field(default=4096, ge=256, description="Context window in tokens.")
+    n_threads: int | None = Field(
+        default=None, ge=1, description="CPU threads; empty means the number of physical cores."
+    )
+    n_gpu_layers: int | None = Field(
+        default=None,
+        ge=-1,
+        description="Layers to offload to the GPU; empty means all when offload is available.",
+    )
+    temperature: float = Field(default=0.7, ge=0.0, le=5.0)
+    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
+    max_tokens: int = Field(default=512, ge=1)
+    seed: int | None = Field(default=None, description="Sampling seed; empty means random.")
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible server to use instead of the in-process model.",
+    )
+    api_key: str | None = None
+    remote_model: str | None = None
+    embedding_model: str | None = Field(
+        default=None, description="sentence-transformers model folder; empty means the bundled one."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = app_paths().config_file
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; ``overrides`` (command-line options) win over everything."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err.get("loc", ())) or "settings"
+        raise ConfigError(f"Setting '{where}' is invalid: {err.get('msg', 'bad value')}.") from None
+    except (OSError, ValueError) as exc:  # unreadable or malformed TOML
+        raise ConfigError(f"Could not read {app_paths().config_file}: {exc}.") from None

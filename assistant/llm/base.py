@@ -1,0 +1,104 @@
+"""The model protocol every backend implements, and the pieces they share.
+
+A backend renders chat turns into its own prompt, streams text pieces, checks a
+cancel flag between tokens, and ends every stream with exactly one
+``Finished`` event that carries token counts and timings.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from assistant.domain import ChatTurn, GenerationOptions
+
+
+class ModelError(Exception):
+    """A model could not be found, loaded or run; the message is one sentence."""
+
+
+class ContextOverflow(ModelError):
+    """The prompt does not fit the context window even after trimming."""
+
+
+@dataclass(frozen=True)
+class TextPiece:
+    text: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    finish_reason: str  # "stop", "length" or "cancelled"
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int = 0
+    time_to_first_token_ms: float = 0.0
+    generation_ms: float = 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        if self.completion_tokens <= 1 or self.generation_ms <= 0:
+            return 0.0
+        return (self.completion_tokens - 1) / (self.generation_ms / 1000)
+
+
+StreamEvent = TextPiece | Finished
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    name: str
+    context_size: int
+
+    def count_tokens(self, turns: Sequence[ChatTurn]) -> int:
+        """Tokens the rendered prompt for ``turns`` takes, generation prompt included."""
+        ...
+
+    def stream(
+        self,
+        turns: Sequence[ChatTurn],
+        options: GenerationOptions,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[StreamEvent]: ...
+
+
+class StopScanner:
+    """Cut generated text at the first stop string, without ever emitting a
+    partial stop string: text that could still be the start of one is held
+    back until the next piece decides it."""
+
+    def __init__(self, stops: Sequence[str], strip_leading: bool = True) -> None:
+        self.stops = [s for s in stops if s]
+        self._held = ""
+        self._strip = strip_leading
+        self.stopped = False
+
+    def feed(self, text: str) -> str:
+        if self.stopped:
+            return ""
+        buf = self._held + text
+        if self._strip:
+            buf = buf.lstrip()
+            if not buf:
+                self._held = ""
+                return ""
+            self._strip = False
+        cut = min((i for i in (buf.find(s) for s in self.stops) if i >= 0), default=-1)
+        if cut >= 0:
+            self.stopped = True
+            self._held = ""
+            return buf[:cut]
+        keep = 0
+        for stop in self.stops:
+            for n in range(min(len(stop) - 1, len(buf)), 0, -1):
+                if buf.endswith(stop[:n]):
+                    keep = max(keep, n)
+                    break
+        self._held = buf[len(buf) - keep :] if keep else ""
+        return buf[: len(buf) - keep] if keep else buf
+
+    def flush(self) -> str:
+        out, self._held = ("" if self.stopped else self._held), ""
+        return out

@@ -1,0 +1,86 @@
+"""Open the SQLite database safely.
+
+WAL mode, foreign keys, a busy timeout and ``secure_delete`` are set on every
+connection. Transactions start with ``BEGIN IMMEDIATE``: a writer takes the
+lock up front and waits out the busy timeout, instead of failing with
+"database is locked" when a read transaction tries to become a write. The same
+hook makes SQLite DDL transactional, so each migration is all-or-nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from assistant.paths import private_dir, private_file
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class DatabaseError(Exception):
+    """The database could not be opened or upgraded; one sentence for the user."""
+
+
+def make_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA secure_delete=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Database:
+    """An open, migrated database: an engine plus a session factory."""
+
+    def __init__(self, path: Path, *, migrate: bool = True) -> None:
+        self.path = path
+        try:
+            private_dir(path.parent)
+            private_file(path)
+        except OSError as exc:
+            raise DatabaseError(f"Cannot create the database at {path}: {exc.strerror}.") from None
+        self.engine = make_engine(f"sqlite:///{path}")
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if migrate:
+            self.migrate()
+        self._secure_sidecars()
+
+    def migrate(self) -> bool:
+        from sqlalchemy.exc import DatabaseError as SADatabaseError
+
+        from assistant.store.migrate import upgrade
+
+        try:
+            return upgrade(self.engine)
+        except SADatabaseError as exc:
+            raise DatabaseError(
+                f"The database at {self.path} could not be opened or upgraded ({exc.orig})."
+            ) from None
+
+    def _secure_sidecars(self) -> None:
+        for suffix in ("-wal", "-shm"):
+            side = Path(str(self.path) + suffix)
+            if side.exists():
+                os.chmod(side, 0o600)
+
+    def session(self) -> Session:
+        return self.sessions()
+
+    def close(self) -> None:
+        self.engine.dispose()

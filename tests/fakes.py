@@ -1,0 +1,71 @@
+"""A scripted fake model for unit tests: ``enqueue`` replies, read ``history``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+
+from assistant.domain import ChatTurn, GenerationOptions
+from assistant.llm.base import ContextOverflow, Finished, StopScanner, TextPiece
+
+
+class FakeModel:
+    name = "fake-model"
+
+    def __init__(self, context_size: int = 2048, delay: float = 0.0) -> None:
+        self.context_size = context_size
+        self.delay = delay
+        self.replies: list[list[str]] = []
+        self.history: list[list[ChatTurn]] = []
+        self.options: list[GenerationOptions] = []
+        self.fail_with: Exception | None = None
+        self.started = threading.Event()
+
+    def enqueue(self, pieces: Sequence[str] | str) -> None:
+        self.replies.append([pieces] if isinstance(pieces, str) else list(pieces))
+
+    def count_tokens(self, turns: Sequence[ChatTurn]) -> int:
+        # one token per word plus a few per turn for the role markers
+        return sum(len(t.content.split()) + 3 for t in turns) + 2
+
+    def stream(
+        self,
+        turns: Sequence[ChatTurn],
+        options: GenerationOptions,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[TextPiece | Finished]:
+        prompt_tokens = self.count_tokens(turns)
+        if prompt_tokens > self.context_size:
+            raise ContextOverflow("prompt does not fit")
+        self.history.append(list(turns))
+        self.options.append(options)
+        pieces = self.replies.pop(0) if self.replies else ["Hello", " from", " the", " fake."]
+        scanner = StopScanner(options.stop, strip_leading=False)
+        produced = 0
+        reason = "stop"
+        start = time.perf_counter()
+        for piece in pieces:
+            if self.fail_with is not None and produced == 1:
+                raise self.fail_with
+            if cancel is not None and cancel.is_set():
+                reason = "cancelled"
+                break
+            if produced >= options.max_tokens:
+                reason = "length"
+                break
+            self.started.set()
+            if self.delay:
+                time.sleep(self.delay)
+            produced += 1
+            text = scanner.feed(piece)
+            if text:
+                yield TextPiece(text)
+            if scanner.stopped:
+                break
+        else:
+            rest = scanner.flush()
+            if rest:
+                yield TextPiece(rest)
+        end = time.perf_counter()
+        yield Finished(reason, prompt_tokens, produced, 0, 1.0, (end - start) * 1000)

@@ -1,0 +1,46 @@
+"""The core never imports Textual, and the CLI's start-up path stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+CORE = [
+    "assistant.cli",
+    "assistant.config",
+    "assistant.paths",
+    "assistant.domain",
+    "assistant.runtime",
+    "assistant.textsafe",
+    "assistant.chat.service",
+    "assistant.chat.context",
+    "assistant.llm.base",
+    "assistant.llm.llama",
+    "assistant.llm.catalog",
+    "assistant.llm.remote",
+    "assistant.store.repository",
+    "assistant.store.database",
+]
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_core_module_imports_without_textual(module):
+    code = (
+        f"import sys, {module}; "
+        "bad = [m for m in ('textual', 'torch', 'llama_cpp', 'sentence_transformers') "
+        "if m in sys.modules]; print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_help_path_has_no_heavy_imports():
+    code = (
+        "import sys\nfrom assistant.cli import build_parser\nbuild_parser()\n"
+        "print(','.join(m for m in ('textual','torch','llama_cpp','sqlalchemy','pydantic') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
