@@ -243,9 +243,8 @@ def cmd_history(args: argparse.Namespace) -> int:
             out("No conversations yet.")
         else:
             for c in convs:
-                out(
-                    f"{c.id:>5}  {c.updated_at:%Y-%m-%d %H:%M}  {c.message_count:>3} msgs  {c.title}"
-                )
+                when = f"{c.updated_at:%Y-%m-%d %H:%M}"
+                out(f"{c.id:>5}  {when}  {c.message_count:>3} msgs  {c.title}")
     elif action == "show":
         conv = repo.get_conversation(args.id)
         if args.json:

@@ -69,3 +69,5 @@ class GenerationOptions:
     repeat_penalty: float = 1.1
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    # Keep going past end-of-generation tokens (benchmarks, "continue writing").
+    ignore_eos: bool = False

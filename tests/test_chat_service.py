@@ -185,3 +185,16 @@ def test_reply_cut_by_token_limit_is_marked(repo):
 )
 def test_titles(text, title):
     assert title_from_text(text) == title
+
+
+def test_reply_indexed_for_search_once_finished(service, repo, fake_model):
+    fake_model.enqueue(["Sourdough", " needs", " a", " starter."])
+    events = service.send(None, "bread question")
+    started = next(events)
+    next(events)
+    assert repo.search("sourdough") == []  # not indexed while streaming
+    run(events)
+    hits = repo.search("sourdough starter")
+    assert [h.message_id for h in hits] == [started.reply_message_id]
+    repo.delete_conversation(started.conversation_id)
+    assert repo.search("sourdough") == []

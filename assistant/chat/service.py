@@ -2,8 +2,9 @@
 
 Order matters for never losing text: the user's message is committed before
 the model is asked for a token; the reply row exists as ``streaming`` from the
-start and its text is flushed at least every ``flush_interval`` seconds; every
-exit path (finish, cancel, error, Ctrl-C) leaves the row with a final status.
+start; text is written to it before it is handed to the caller (batched every
+``flush_interval`` seconds); every exit path (finish, cancel, error, Ctrl-C)
+leaves the row with a final status.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from assistant.domain import ChatTurn, Conversation, GenerationOptions, Message,
 from assistant.llm.base import ChatModel, Finished, ModelError, TextPiece
 from assistant.store.repository import ConversationRepository
 
-FLUSH_INTERVAL = 0.5
+FLUSH_INTERVAL = 0.1
 
 
 @dataclass(frozen=True)
@@ -211,16 +212,26 @@ class ChatService:
         error: str | None = None
         try:
             stream = model.stream(plan.turns, replace(options, max_tokens=plan.max_tokens), cancel)
+            pending: list[str] = []
             for event in stream:
                 if isinstance(event, Finished):
                     finished = event
                     continue
                 parts.append(event.text)
-                yield event
+                pending.append(event.text)
                 now = time.monotonic()
-                if now - last_flush >= self.flush_interval:
+                # Write before showing: text reaches the caller only once it is
+                # on disk, so a kill -9 never loses what the user has seen. The
+                # first piece goes at once (time to first token is untouched),
+                # later ones in batches of flush_interval.
+                if len(parts) == 1 or now - last_flush >= self.flush_interval:
                     self.repo.update_message(reply.id, content="".join(parts))
                     last_flush = now
+                    yield TextPiece("".join(pending))
+                    pending.clear()
+            if pending:
+                self.repo.update_message(reply.id, content="".join(parts))
+                yield TextPiece("".join(pending))
             if finished is not None:
                 status = (
                     MessageStatus.CANCELLED
@@ -236,7 +247,10 @@ class ChatService:
         finally:
             # Runs on success, cancel, error, and when the consumer stops
             # iterating (GeneratorExit, KeyboardInterrupt): the text is kept.
-            fields: dict = {"content": "".join(parts), "status": status, "error": error}
+            text = "".join(parts)
+            if status == MessageStatus.COMPLETE:
+                text = text.rstrip()
+            fields: dict = {"content": text, "status": status, "error": error}
             if finished is not None:
                 fields.update(
                     prompt_tokens=finished.prompt_tokens,

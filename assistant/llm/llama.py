@@ -152,6 +152,23 @@ class LlamaCppModel:
     def is_end_token(self, token: int) -> bool:
         return bool(self._is_eog(self._vocab, token))
 
+    def _ban_end_tokens(self):  # type: ignore[no-untyped-def]
+        import numpy as np
+        from llama_cpp import LogitsProcessorList
+
+        if not hasattr(self, "_end_tokens"):
+            n_vocab = self.llm.n_vocab()
+            self._end_tokens = np.array(
+                [t for t in range(n_vocab) if self.is_end_token(t)], dtype=np.int64
+            )
+        ends = self._end_tokens
+
+        def ban(_ids, logits):  # type: ignore[no-untyped-def]
+            logits[ends] = -np.inf
+            return logits
+
+        return LogitsProcessorList([ban])
+
     def stream(
         self,
         turns: Sequence[ChatTurn],
@@ -179,6 +196,7 @@ class LlamaCppModel:
             reason = "length"
             gen = self.llm.generate(
                 tokens,
+                logits_processor=self._ban_end_tokens() if options.ignore_eos else None,
                 top_k=options.top_k,
                 top_p=options.top_p,
                 min_p=0.05,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from assistant.domain import ChatTurn, Role
 
 _LABEL = {Role.USER: "User", Role.ASSISTANT: "Assistant"}
-TRANSCRIPT_STOPS = ("\nUser:", "\nAssistant:", "\nSystem:", "User:", "<end_of_turn>", "\n\n\n")
+TRANSCRIPT_STOPS = ("\nUser:", "\nAssistant:", "\nSystem:", "User:", "<end_of_turn>")
 
 
 @dataclass(frozen=True)

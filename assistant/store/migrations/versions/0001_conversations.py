@@ -54,31 +54,41 @@ def upgrade() -> None:
     )
     op.create_index("ix_messages_conversation_id", "messages", ["conversation_id"])
     op.create_index("ix_messages_status", "messages", ["status"])
-    # Full-text search over conversations; kept in step by triggers so that a
-    # deleted message leaves no text behind in the index.
+    # Full-text search over conversations, kept in step by triggers so that a
+    # deleted message leaves no text behind in the index. A reply is indexed
+    # once it stops streaming: re-indexing a growing text on every flush would
+    # put work on the token path for nothing.
     op.execute(
         "CREATE VIRTUAL TABLE messages_fts USING fts5("
         "content, content='messages', content_rowid='id', tokenize='porter unicode61')"
     )
     op.execute(
-        "CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN "
+        "CREATE TRIGGER messages_ai AFTER INSERT ON messages "
+        "WHEN new.status != 'streaming' BEGIN "
         "INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END"
     )
     op.execute(
-        "CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN "
+        "CREATE TRIGGER messages_ad AFTER DELETE ON messages "
+        "WHEN old.status != 'streaming' BEGIN "
         "INSERT INTO messages_fts(messages_fts, rowid, content) "
         "VALUES ('delete', old.id, old.content); END"
     )
     op.execute(
-        "CREATE TRIGGER messages_au AFTER UPDATE OF content ON messages BEGIN "
+        "CREATE TRIGGER messages_au_old AFTER UPDATE OF content, status ON messages "
+        "WHEN old.status != 'streaming' BEGIN "
         "INSERT INTO messages_fts(messages_fts, rowid, content) "
-        "VALUES ('delete', old.id, old.content); "
+        "VALUES ('delete', old.id, old.content); END"
+    )
+    op.execute(
+        "CREATE TRIGGER messages_au_new AFTER UPDATE OF content, status ON messages "
+        "WHEN new.status != 'streaming' BEGIN "
         "INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END"
     )
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER IF EXISTS messages_au")
+    op.execute("DROP TRIGGER IF EXISTS messages_au_new")
+    op.execute("DROP TRIGGER IF EXISTS messages_au_old")
     op.execute("DROP TRIGGER IF EXISTS messages_ad")
     op.execute("DROP TRIGGER IF EXISTS messages_ai")
     op.execute("DROP TABLE IF EXISTS messages_fts")
