@@ -355,6 +355,86 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def set_config_value(config_file: Path, key: str, value: str) -> None:
+    """Set one string key in config.toml, keeping every other line as it is."""
+    from assistant.fileio import atomic_write_text
+    from assistant.paths import private_dir
+
+    line = f"{key} = {json.dumps(value)}"
+    lines = config_file.read_text(encoding="utf-8").splitlines() if config_file.exists() else []
+    for i, existing in enumerate(lines):
+        if existing.split("=", 1)[0].strip() == key:
+            lines[i] = line
+            break
+    else:
+        lines.insert(0, line)
+    private_dir(config_file.parent)
+    atomic_write_text(config_file, "\n".join(lines) + "\n")
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from assistant.llm import download
+    from assistant.paths import app_paths
+
+    paths = app_paths()
+    if args.models_action == "pull":
+
+        def show(p: download.Progress) -> None:
+            if sys.stderr.isatty():
+                total = f" of {p.total / 2**20:.0f}" if p.total else ""
+                sys.stderr.write(f"\r{p.done / 2**20:.0f}{total} MB")
+                sys.stderr.flush()
+
+        with CancelOnSigint() as cancel:
+            path = download.pull(
+                args.source,
+                paths.models,
+                name=args.name,
+                sha256=args.sha256,
+                progress=show,
+                cancel=cancel,
+            )
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")
+        out(f"Downloaded {path}.")
+        if args.use:
+            set_config_value(paths.config_file, "model_path", str(path))
+            out(f"It is now the model in use ({paths.config_file}).")
+    elif args.models_action == "list":
+        from assistant.config import load_settings
+
+        current = load_settings().model_path
+        rows = [
+            {
+                "name": p.name,
+                "path": str(p),
+                "size_mb": round(p.stat().st_size / 2**20, 1),
+                "in_use": (current is not None and Path(current) == p)
+                or (current is None and p.name == "gemma-3-270m-q4_k_m.gguf"),
+            }
+            for p in download.installed_models(paths.models)
+        ]
+        if args.json:
+            print_json({"models": rows, "known": download.KNOWN_MODELS})
+        else:
+            for r in rows:
+                mark = "*" if r["in_use"] else " "
+                out(f"{mark} {r['name']}  {r['size_mb']} MB")
+            if not rows:
+                out("No models in the cache yet; the bundled one is assembled on first use.")
+            out("Known names for `models pull`: " + ", ".join(download.KNOWN_MODELS))
+    elif args.models_action == "use":
+        from assistant.llm.catalog import check_gguf
+
+        candidate = Path(args.model).expanduser()
+        if not candidate.exists() and (paths.models / args.model).exists():
+            candidate = paths.models / args.model
+        path = check_gguf(candidate).resolve()
+        set_config_value(paths.config_file, "model_path", str(path))
+        out(f"Using {path} ({paths.config_file}).")
+    return 0
+
+
 # -------------------------------------------------------------------- parser
 def add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model options (override the config file and ASSISTANT_* variables)")
@@ -425,6 +505,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     add_model_options(p)
     p.set_defaults(func=cmd_doctor)
+
+    m = sub.add_parser("models", help="download, list and choose GGUF models")
+    ms = m.add_subparsers(dest="models_action", metavar="ACTION", required=True)
+    p = ms.add_parser("pull", help="download a GGUF (URL or known name), resumable")
+    p.add_argument("source", metavar="URL|NAME")
+    p.add_argument("--sha256", help="expected checksum; the file is deleted on mismatch")
+    p.add_argument("--name", help="file name to save as")
+    p.add_argument("--use", action="store_true", help="make it the model in use")
+    p = ms.add_parser("list", help="models in the cache folder")
+    p.add_argument("--json", action="store_true")
+    p = ms.add_parser("use", help="set the model in use (a path or a file in the cache)")
+    p.add_argument("model", metavar="PATH|NAME")
+    m.set_defaults(func=cmd_models)
 
     for name in EXTENSIONS:
         try:
