@@ -129,10 +129,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.llm.base import TextPiece
     from assistant.textsafe import sanitize
 
+    grounding = None
+    if args.notes:
+        from assistant.notes.commands import notes_grounding
+
+        grounding = notes_grounding(rt, args)
     done: ReplyDone | None = None
     started: ReplyStarted | None = None
     with CancelOnSigint() as cancel:
-        events = rt.chat.send(args.continue_id, question, cancel)
+        events = rt.chat.send(args.continue_id, question, cancel, grounding=grounding)
         try:
             for event in events:
                 if isinstance(event, ReplyStarted):
@@ -170,12 +175,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 "time_to_first_token_ms": msg.time_to_first_token_ms,
                 "generation_ms": msg.generation_ms,
                 "dropped_turns": done.plan.dropped_turns,
+                **({"sources": list(started.citations)} if args.notes else {}),
             }
         )
     else:
         sys.stdout.write("\n")
         if msg.finish_reason == "length":
             out("(reply cut at the token limit)", err=True)
+        if args.notes:
+            from assistant.notes.commands import print_sources
+
+            print_sources(started.citations)
     if msg.status == "cancelled":
         out(f"Stopped; the partial reply is kept in conversation {msg.conversation_id}.", err=True)
         return EXIT_INTERRUPTED
@@ -262,8 +272,10 @@ def cmd_history(args: argparse.Namespace) -> int:
 
             atomic_write_text(Path(args.output), body)
             out(f"Wrote {args.output}.", err=True)
+        elif sys.stdout.isatty():
+            out(body, end="")  # a terminal never gets raw escapes from stored text
         else:
-            sys.stdout.write(body)
+            sys.stdout.write(body)  # redirected: the user's text, byte for byte
     elif action == "delete":
         repo.delete_conversation(args.id)
         out(f"Deleted conversation {args.id}.", err=True)
@@ -475,6 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue conversation ID",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    p.add_argument(
+        "--notes", action="store_true", help="answer from your notes and list the sources"
+    )
     add_model_options(p)
     p.set_defaults(func=cmd_ask)
 
