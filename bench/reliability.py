@@ -79,7 +79,8 @@ def kill_points(runs: int) -> None:
             lost += bool(text)  # nothing was shown, nothing promised
         else:
             reply = db.execute(
-                "SELECT content FROM messages WHERE id > ? AND role='assistant' ORDER BY id LIMIT 1",
+                "SELECT content FROM messages WHERE id > ? AND role='assistant' "
+                "ORDER BY id LIMIT 1",
                 (row[0],),
             ).fetchone()
             if text and (reply is None or not reply[0].strip().startswith(text[:-1].strip())):
