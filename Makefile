@@ -25,12 +25,12 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip wheel
 
-$(VENV)/.installed: $(VENV)/bin/python pyproject.toml
+$(VENV)/.installed: $(VENV)/bin/python pyproject.toml setup.py
 	$(BIN)/python -m pip install $(TORCH)
 	$(BIN)/python -m pip install -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/bin/python pyproject.toml
+$(VENV)/.installed-test: $(VENV)/bin/python pyproject.toml setup.py
 	$(BIN)/python -m pip install $(TORCH)
 	$(BIN)/python -m pip install -e '.[test]'
 	touch $@ $(VENV)/.installed
