@@ -1,0 +1,380 @@
+"""The writing screen: text in, an action from the command palette, the result
+streaming in, then each change accepted or rejected on its own.
+
+The one decision to know: the model runs in a thread worker that only posts
+messages back (it never touches a widget) and checks a cancel flag on every
+token; the original text is kept untouched until the user saves, and saving
+writes a backup first and then replaces the file atomically.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DirectoryTree, Footer, Label, ListItem, ListView, Log, TextArea
+from textual.worker import Worker, WorkerState
+
+from assistant.llm.base import ChatModel, TextPiece
+from assistant.textsafe import sanitize
+from assistant.writing.diffing import Change, TextDiff, diff_texts, keep_trailing_newline
+from assistant.writing.templates import PromptLibrary, load_library
+
+ModelProvider = Callable[[], ChatModel]
+
+
+# ------------------------------------------------------------------ messages
+class ResultPiece(Message):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class ActionStatus(Message):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class ActionFinished(Message):
+    def __init__(self, action: str, original: str, result: str, reason: str, edits: bool) -> None:
+        super().__init__()
+        self.action = action
+        self.original = original
+        self.result = result
+        self.reason = reason
+        self.edits = edits
+
+
+# ---------------------------------------------------------- command palette
+class WritingActionsProvider(Provider):
+    """Every template in the prompt library, as a command on the writing screen."""
+
+    def _actions(self) -> list[tuple[str, str, Callable[[], None]]]:
+        screen = self.screen
+        if not isinstance(screen, WritingScreen):
+            return []
+        return [
+            (f"Writing: {t.name}", t.description, partial(screen.run_action, t.name))
+            for t in sorted(screen.library.templates.values(), key=lambda t: t.name)
+        ]
+
+    async def discover(self) -> Hits:
+        for label, help_text, callback in self._actions():
+            yield DiscoveryHit(label, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for label, help_text, callback in self._actions():
+            score = matcher.match(label)
+            if score > 0:
+                yield Hit(score, matcher.highlight(label), callback, help=help_text)
+
+
+# ---------------------------------------------------------------- file picker
+class FilePickerScreen(ModalScreen[Path | None]):
+    """Choose a text file from a folder tree; Esc cancels."""
+
+    DEFAULT_CSS = """
+    FilePickerScreen { align: center middle; }
+    FilePickerScreen > Vertical { width: 80%; height: 80%; border: round $accent;
+        background: $surface; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = folder
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"Open a file from {sanitize(str(self.folder))}")
+            yield DirectoryTree(self.folder)
+
+    @on(DirectoryTree.FileSelected)
+    def _chosen(self, event: DirectoryTree.FileSelected) -> None:
+        self.dismiss(Path(event.path))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+# ------------------------------------------------------------------ diff view
+class ChangeItem(ListItem):
+    """One change: the original lines, the new lines, and the user's decision."""
+
+    def __init__(self, change: Change) -> None:
+        super().__init__()
+        self.change = change
+        self.accepted = True
+        self.body = Label(self._render_change())
+
+    def compose(self) -> ComposeResult:
+        yield self.body
+
+    def _render_change(self) -> Text:
+        mark = "[accepted]" if self.accepted else "[rejected]"
+        text = Text(f"Change {self.change.index + 1} {mark}\n", style="bold")
+        for line in self.change.old_lines:
+            text.append("- " + sanitize(line.rstrip("\n")) + "\n", style="red")
+        for line in self.change.new_lines:
+            text.append("+ " + sanitize(line.rstrip("\n")) + "\n", style="green")
+        return text
+
+    def decide(self, accepted: bool) -> None:
+        self.accepted = accepted
+        self.body.update(self._render_change())
+
+
+class ChangeList(ListView):
+    """The list of changes; its keys decide the highlighted change."""
+
+    BINDINGS = [
+        Binding("a", "decide(True)", "Accept"),
+        Binding("r", "decide(False)", "Reject"),
+        Binding("space", "toggle", "Toggle"),
+    ]
+
+    def action_decide(self, accepted: bool) -> None:
+        item = self.highlighted_child
+        if isinstance(item, ChangeItem):
+            item.decide(accepted)
+            self.action_cursor_down()
+
+    def action_toggle(self) -> None:
+        item = self.highlighted_child
+        if isinstance(item, ChangeItem):
+            item.decide(not item.accepted)
+
+
+# --------------------------------------------------------------------- screen
+class WritingScreen(Screen[None]):
+    """Writing help on one text. Push it with a callable that returns the model
+    (called in a worker thread, so it may load it) and optionally a file."""
+
+    DEFAULT_CSS = """
+    WritingScreen #status { height: 1; padding: 0 1; background: $boost; }
+    WritingScreen #source { height: 1fr; }
+    WritingScreen #result { height: 1fr; border-top: solid $accent; }
+    WritingScreen #changes { height: 1fr; border-top: solid $accent; }
+    """
+    BINDINGS = [
+        Binding("ctrl+o", "open_file", "Open file"),
+        Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+y", "copy_result", "Copy"),
+        Binding("escape", "stop", "Stop", show=False),
+    ]
+    COMMANDS = Screen.COMMANDS | {WritingActionsProvider}
+
+    def __init__(
+        self,
+        model_provider: ModelProvider,
+        path: Path | None = None,
+        library: PromptLibrary | None = None,
+    ) -> None:
+        super().__init__()
+        self.model_provider = model_provider
+        self.path = Path(path) if path is not None else None
+        self.library = library or load_library()
+        self.cancel = threading.Event()
+        self.busy = False
+        self.diff: TextDiff | None = None
+        self.result_text = ""
+        self.last_action = ""
+        self.original_bytes: bytes | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Label("", id="status")
+        yield TextArea(id="source", soft_wrap=True)
+        yield Log(id="result", highlight=False)
+        yield ChangeList(id="changes")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#changes").display = False
+        if self.path is not None:
+            self.load_file(self.path)
+        else:
+            self.set_status("Paste or type text, Ctrl+O to open a file, Ctrl+P for actions.")
+
+    # ------------------------------------------------------------- helpers
+    def set_status(self, text: str) -> None:
+        self.query_one("#status", Label).update(Text(sanitize(text)))
+
+    def load_file(self, path: Path) -> None:
+        from assistant.writing.commands import read_input_text
+        from assistant.writing.errors import WritingError
+
+        try:
+            text = read_input_text(path)
+            self.original_bytes = path.read_bytes()
+        except (WritingError, OSError) as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.path = path
+        self.query_one("#source", TextArea).load_text(text)
+        self._show_changes(False)
+        self.set_status(f"{path} — Ctrl+P to choose an action.")
+
+    def _show_changes(self, show: bool) -> None:
+        self.query_one("#changes").display = show
+        self.query_one("#result").display = not show
+
+    def _current_text(self) -> str:
+        return self.query_one("#source", TextArea).text
+
+    # -------------------------------------------------------------- actions
+    def run_action(self, name: str) -> None:
+        """Start template ``name`` on the text in the editor."""
+        if self.busy:
+            self.notify("An action is already running; Esc stops it.", severity="warning")
+            return
+        text = self._current_text()
+        if not text.strip():
+            self.notify("There is no text to work on.", severity="warning")
+            return
+        template = self.library.template(name)
+        self.busy = True
+        self.cancel = threading.Event()
+        self.diff = None
+        self.result_text = ""
+        self.last_action = template.name
+        self.query_one("#source", TextArea).read_only = True
+        self.query_one("#result", Log).clear()
+        self._show_changes(False)
+        self.set_status(f"{template.name}: starting…")
+        self._run_worker(template.name, text, self.cancel)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="writing")
+    def _run_worker(self, name: str, text: str, cancel: threading.Event) -> None:
+        from assistant.writing.actions import ActionDone, ActionProgress, ActionRunner
+
+        model = self.model_provider()
+        runner = ActionRunner(model, self.library)
+        template = self.library.template(name)
+        for event in runner.run(template, text, cancel=cancel):
+            if isinstance(event, TextPiece):
+                self.post_message(ResultPiece(event.text))
+            elif isinstance(event, ActionProgress):
+                self.post_message(ActionStatus(f"{name}: part {event.part} of {event.parts}"))
+            elif isinstance(event, ActionDone):
+                self.post_message(
+                    ActionFinished(name, text, event.text, event.finish_reason, template.edits_text)
+                )
+
+    @on(ResultPiece)
+    def _piece(self, message: ResultPiece) -> None:
+        self.query_one("#result", Log).write(sanitize(message.text))
+
+    @on(ActionStatus)
+    def _status(self, message: ActionStatus) -> None:
+        self.set_status(message.text)
+
+    @on(ActionFinished)
+    async def _finished(self, message: ActionFinished) -> None:
+        self._unlock()
+        self.result_text = message.result
+        if message.reason == "cancelled":
+            self.set_status(f"{message.action}: stopped; your text is unchanged.")
+            return
+        if not message.edits:
+            self.set_status(f"{message.action}: done. Ctrl+Y copies the result.")
+            return
+        result = keep_trailing_newline(message.original, message.result)
+        self.diff = diff_texts(message.original, result)
+        changes = self.query_one("#changes", ListView)
+        await changes.clear()
+        await changes.extend(ChangeItem(change) for change in self.diff.changes)
+        if not self.diff.changes:
+            self.set_status(f"{message.action}: no changes.")
+            return
+        self._show_changes(True)
+        changes.index = 0
+        changes.focus()
+        self.set_status(
+            f"{message.action}: {len(self.diff.changes)} changes. A accepts, R rejects, "
+            "Ctrl+S saves, Ctrl+Y copies."
+        )
+
+    def _unlock(self) -> None:
+        self.busy = False
+        self.query_one("#source", TextArea).read_only = False
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self._unlock()
+            error = event.worker.error
+            self.set_status("The action failed.")
+            self.notify(sanitize(str(error)) or type(error).__name__, severity="error")
+        elif event.state == WorkerState.CANCELLED:
+            self._unlock()
+
+    # -------------------------------------------------------- change review
+    def accepted(self) -> set[int]:
+        return {
+            item.change.index
+            for item in self.query_one("#changes", ListView).query(ChangeItem)
+            if item.accepted
+        }
+
+    def final_text(self) -> str:
+        """The text with the accepted changes (or the whole result of a new-text action)."""
+        if self.diff is not None:
+            return self.diff.apply(self.accepted())
+        return self.result_text or self._current_text()
+
+    # ---------------------------------------------------------- key actions
+    def action_stop(self) -> None:
+        if self.busy:
+            self.cancel.set()
+            self.set_status("Stopping…")
+
+    def action_open_file(self) -> None:
+        if self.busy:
+            return
+        folder = self.path.parent if self.path else Path.cwd()
+
+        def opened(path: Path | None) -> None:
+            if path is not None:
+                self.load_file(path)
+
+        self.app.push_screen(FilePickerScreen(folder), opened)
+
+    def action_copy_result(self) -> None:
+        self.app.copy_to_clipboard(self.final_text())
+        self.notify("Copied to the clipboard.")
+
+    def action_save(self) -> None:
+        if self.busy:
+            return
+        if self.path is None:
+            self.notify("This text has no file: open one with Ctrl+O, or copy with Ctrl+Y.")
+            return
+        from assistant.writing.commands import write_back
+
+        text = self.final_text()
+        try:
+            original = self.original_bytes
+            if original is None:
+                original = self.path.read_bytes()
+            backup = write_back(self.path, original, text)
+        except OSError as exc:
+            self.notify(f"Could not save {self.path}: {exc.strerror or exc}.", severity="error")
+            return
+        self.original_bytes = text.encode("utf-8")
+        self.query_one("#source", TextArea).load_text(text)
+        self.diff = None
+        self._show_changes(False)
+        self.set_status(f"Saved {self.path} (the previous version is in {backup.name}).")
+        self.notify(f"Saved {self.path.name}.")

@@ -1,0 +1,412 @@
+"""Run a writing action on any ``ChatModel``, whatever the length of the text.
+
+The one decision to know: the prompt never exceeds the context window. Each
+template says how it copes with long text (``long_text``): ``chunks`` edits
+paragraph-aligned pieces one by one and streams them back in order with the
+original spacing; ``map_reduce`` condenses pieces with the ``summarise``
+template until the whole fits, then runs once; ``tail`` keeps the end of the
+text. Chunk sizes come from the model's own ``count_tokens``.
+
+An edited piece that comes back empty keeps its original text, so writing the
+result back to a file can never silently drop a paragraph.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+
+from assistant.domain import ChatTurn, GenerationOptions, Role
+from assistant.llm.base import ChatModel, Finished, TextPiece
+from assistant.writing.chunking import Chunk, split_into_chunks
+from assistant.writing.errors import WritingError
+from assistant.writing.templates import Persona, PromptLibrary, PromptTemplate
+
+# Largest piece sent in one call: bigger pieces make each call slower to start
+# and make a cut-off answer cost more, for no gain in quality.
+MAX_CHUNK_TOKENS = 1200
+# Room kept free for tokenisation differences between pieces and the whole.
+SAFETY_TOKENS = 16
+CONDENSE_TEMPLATE = "summarise"
+# After this many map rounds the caller cuts what is left to fit.
+MAX_CONDENSE_ROUNDS = 6
+ROLE_MARKER = re.compile(r"^\s*(?:user|assistant|system)\s*:", re.IGNORECASE | re.MULTILINE)
+# A small base model often starts its answer by repeating a label from the prompt.
+LEADING_LABEL = re.compile(
+    r"^\s*(?:text|output|answer|result|translation|summary|title|corrected text|"
+    r"rewritten text|shorter text|expanded text|reply|outline)\s*:[ \t]*\n?",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class ActionProgress:
+    """Work on a new piece starts. ``phase`` is ``edit`` (a piece of the result),
+    ``condense`` (shortening long input before the final call) or ``write``."""
+
+    phase: str
+    part: int
+    parts: int
+
+
+@dataclass(frozen=True)
+class ActionDone:
+    text: str  # the whole result, as streamed
+    finish_reason: str  # "stop", "length" (some part was cut) or "cancelled"
+    parts: int
+    prompt_tokens: int
+    completion_tokens: int
+    empty_parts: tuple[int, ...] = ()  # edited parts that came back empty (original kept)
+    cut_parts: tuple[int, ...] = ()  # parts cut at the token limit
+
+
+ActionEvent = TextPiece | ActionProgress | ActionDone
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.cancelled = False
+
+    def add(self, fin: Finished) -> None:
+        self.prompt_tokens += fin.prompt_tokens
+        self.completion_tokens += fin.completion_tokens
+        if fin.finish_reason == "cancelled":
+            self.cancelled = True
+
+
+class _AnswerCleaner:
+    """Drop a leading label ("Corrected text:") and hold back trailing
+    whitespace, so stitched pieces keep the original spacing exactly."""
+
+    HOLD = 40
+
+    def __init__(self) -> None:
+        self._head = ""
+        self._head_done = False
+        self._tail = ""
+
+    def feed(self, text: str) -> str:
+        if not self._head_done:
+            self._head += text
+            if "\n" not in self._head.lstrip() and len(self._head) < self.HOLD:
+                return ""
+            text, self._head = LEADING_LABEL.sub("", self._head, count=1).lstrip(), ""
+            self._head_done = True
+            if not text:
+                return ""
+        text = self._tail + text
+        body = text.rstrip()
+        self._tail = text[len(body) :]
+        return body
+
+    def finish(self) -> str:
+        if not self._head_done:
+            self._head_done = True
+            return LEADING_LABEL.sub("", self._head, count=1).strip()
+        return ""
+
+
+class ActionRunner:
+    """Runs templates on one model. ``max_tokens`` and ``temperature``, when
+    given, override the template's own settings (command-line options)."""
+
+    def __init__(
+        self,
+        model: ChatModel,
+        library: PromptLibrary,
+        *,
+        options: GenerationOptions | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        max_chunk_tokens: int = MAX_CHUNK_TOKENS,
+    ) -> None:
+        self.model = model
+        self.library = library
+        self.base_options = options or GenerationOptions()
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.max_chunk_tokens = max_chunk_tokens
+        self._empty_cost: int | None = None
+
+    # ------------------------------------------------------------ measuring
+    def count_text(self, text: str) -> int:
+        """Tokens ``text`` adds to a prompt."""
+        if self._empty_cost is None:
+            self._empty_cost = self.model.count_tokens([ChatTurn(Role.USER, "")])
+        return max(1, self.model.count_tokens([ChatTurn(Role.USER, text)]) - self._empty_cost)
+
+    def _options(self, template: PromptTemplate, max_new: int) -> GenerationOptions:
+        temperature = self.temperature
+        if temperature is None:
+            temperature = (
+                template.temperature
+                if template.temperature is not None
+                else self.base_options.temperature
+            )
+        return replace(
+            self.base_options,
+            max_tokens=max_new,
+            temperature=temperature,
+            stop=tuple(self.base_options.stop) + template.stop,
+        )
+
+    def _fixed_output(self, template: PromptTemplate) -> int:
+        """Output budget of a template whose answer is not sized by its input."""
+        wanted = self.max_tokens or template.max_tokens or self.base_options.max_tokens
+        return max(1, min(wanted, self.model.context_size // 2))
+
+    def _overhead(
+        self, template: PromptTemplate, values: Mapping[str, str], persona: Persona | None
+    ) -> int:
+        return self.model.count_tokens(template.render("", values, persona)) + SAFETY_TOKENS
+
+    def _too_small(self, template: PromptTemplate) -> WritingError:
+        return WritingError(
+            f"The context window ({self.model.context_size} tokens) is too small for the "
+            f"'{template.name}' template; use a model or --n-ctx with a larger window."
+        )
+
+    def edit_budget(
+        self, template: PromptTemplate, values: Mapping[str, str], persona: Persona | None
+    ) -> int:
+        """Largest piece (in tokens) whose prompt and answer fit together."""
+        free = self.model.context_size - self._overhead(template, values, persona) - 32
+        budget = int(free / (1 + template.output_ratio))
+        if budget < 8:
+            raise self._too_small(template)
+        return max(1, min(self.max_chunk_tokens, budget))
+
+    def split(self, text: str, budget: int) -> tuple[str, list[Chunk]]:
+        return split_into_chunks(text, budget, self.count_text)
+
+    # ------------------------------------------------------------- running
+    def _generate(
+        self,
+        turns: list[ChatTurn],
+        options: GenerationOptions,
+        cancel: threading.Event | None,
+        tally: _Tally,
+    ) -> Iterator[TextPiece | Finished]:
+        for event in self.model.stream(turns, options, cancel):
+            if isinstance(event, Finished):
+                tally.add(event)
+            yield event
+
+    def _complete(
+        self,
+        template: PromptTemplate,
+        text: str,
+        values: Mapping[str, str],
+        persona: Persona | None,
+        max_new: int,
+        cancel: threading.Event | None,
+        tally: _Tally,
+    ) -> tuple[str, str]:
+        """One call, collected (for the condense step); returns (text, finish reason)."""
+        parts: list[str] = []
+        reason = "stop"
+        turns = template.render(text, values, persona)
+        for event in self._generate(turns, self._options(template, max_new), cancel, tally):
+            if isinstance(event, TextPiece):
+                parts.append(event.text)
+            else:
+                reason = event.finish_reason
+        return LEADING_LABEL.sub("", "".join(parts), count=1).strip(), reason
+
+    def run(
+        self,
+        template: PromptTemplate,
+        text: str,
+        variables: Mapping[str, str] | None = None,
+        persona: Persona | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[ActionEvent]:
+        """Stream the result of ``template`` on ``text``: text pieces, progress
+        markers, then one ``ActionDone``."""
+        if not text.strip():
+            raise WritingError("There is no text to work on.")
+        if persona is None and template.persona:
+            persona = self.library.persona(template.persona)
+        values = template.resolve_values(variables)
+        if template.long_text == "chunks":
+            yield from self._run_chunks(template, text, values, persona, cancel)
+        else:
+            yield from self._run_whole(template, text, values, persona, cancel)
+
+    def _run_chunks(
+        self,
+        template: PromptTemplate,
+        text: str,
+        values: Mapping[str, str],
+        persona: Persona | None,
+        cancel: threading.Event | None,
+    ) -> Iterator[ActionEvent]:
+        tally = _Tally()
+        lead, chunks = self.split(text, self.edit_budget(template, values, persona))
+        room_after = self.model.context_size - self._overhead(template, values, persona)
+        result: list[str] = [lead]
+        empty: list[int] = []
+        cut: list[int] = []
+        if lead:
+            yield TextPiece(lead)
+        for index, chunk in enumerate(chunks, 1):
+            if tally.cancelled or (cancel is not None and cancel.is_set()):
+                tally.cancelled = True
+                break
+            yield ActionProgress("edit", index, len(chunks))
+            max_new = math.ceil(chunk.tokens * template.output_ratio) + 32
+            max_new = max(1, min(max_new, room_after - chunk.tokens))
+            if self.max_tokens:
+                max_new = min(max_new, self.max_tokens)
+            cleaner = _AnswerCleaner()
+            produced: list[str] = []
+            reason = "stop"
+            turns = template.render(chunk.text, values, persona)
+            options = self._options(template, max_new)
+            for event in self._generate(turns, options, cancel, tally):
+                if isinstance(event, TextPiece):
+                    out = cleaner.feed(event.text)
+                    if out:
+                        produced.append(out)
+                        yield TextPiece(out)
+                else:
+                    reason = event.finish_reason
+            rest = cleaner.finish()
+            if rest:
+                produced.append(rest)
+                yield TextPiece(rest)
+            if reason == "cancelled":
+                result.extend(produced)
+                break
+            if not "".join(produced).strip():
+                empty.append(index)
+                produced = [chunk.text]
+                yield TextPiece(chunk.text)
+            if reason == "length":
+                cut.append(index)
+            result.extend(produced)
+            result.append(chunk.separator)
+            if chunk.separator:
+                yield TextPiece(chunk.separator)
+        yield ActionDone(
+            text="".join(result),
+            finish_reason="cancelled" if tally.cancelled else ("length" if cut else "stop"),
+            parts=len(chunks),
+            prompt_tokens=tally.prompt_tokens,
+            completion_tokens=tally.completion_tokens,
+            empty_parts=tuple(empty),
+            cut_parts=tuple(cut),
+        )
+
+    def _fits(
+        self,
+        template: PromptTemplate,
+        text: str,
+        values: Mapping[str, str],
+        persona: Persona | None,
+        max_new: int,
+    ) -> bool:
+        turns = template.render(text, values, persona)
+        return self.model.count_tokens(turns) + max_new + SAFETY_TOKENS <= self.model.context_size
+
+    def _run_whole(
+        self,
+        template: PromptTemplate,
+        text: str,
+        values: Mapping[str, str],
+        persona: Persona | None,
+        cancel: threading.Event | None,
+    ) -> Iterator[ActionEvent]:
+        tally = _Tally()
+        max_new = self._fixed_output(template)
+        free = self.model.context_size - self._overhead(template, values, persona) - max_new
+        if free < 8:
+            raise self._too_small(template)
+        parts = 1
+        if not self._fits(template, text, values, persona, max_new):
+            if template.long_text == "tail":
+                _, chunks = self.split(text, min(free, self.max_chunk_tokens * 2))
+                text = chunks[-1].text
+            else:
+                text = yield from self._condense(text, template, values, persona, cancel, tally)
+                if tally.cancelled:
+                    yield ActionDone("", "cancelled", parts, tally.prompt_tokens, 0)
+                    return
+            # tokenisation at piece boundaries can differ slightly: cut to be sure
+            while not self._fits(template, text, values, persona, max_new):
+                text = text[: int(len(text) * 0.9)]
+        yield ActionProgress("write", parts, parts)
+        cleaner = _AnswerCleaner()
+        produced: list[str] = []
+        reason = "stop"
+        turns = template.render(text, values, persona)
+        for event in self._generate(turns, self._options(template, max_new), cancel, tally):
+            if isinstance(event, TextPiece):
+                out = cleaner.feed(event.text)
+                if out:
+                    produced.append(out)
+                    yield TextPiece(out)
+            else:
+                reason = event.finish_reason
+        rest = cleaner.finish()
+        if rest:
+            produced.append(rest)
+            yield TextPiece(rest)
+        yield ActionDone(
+            text="".join(produced),
+            finish_reason=reason,
+            parts=parts,
+            prompt_tokens=tally.prompt_tokens,
+            completion_tokens=tally.completion_tokens,
+            cut_parts=(1,) if reason == "length" else (),
+        )
+
+    def _condense(
+        self,
+        text: str,
+        template: PromptTemplate,
+        values: Mapping[str, str],
+        persona: Persona | None,
+        cancel: threading.Event | None,
+        tally: _Tally,
+    ) -> Iterator[ActionEvent]:
+        """Map: summarise each piece; reduce: repeat on the joined summaries
+        until the final prompt fits. Returns the condensed text."""
+        condenser = self.library.template(CONDENSE_TEMPLATE)
+        condense_values = condenser.resolve_values({})
+        max_new = self._fixed_output(template)
+        map_new = self._fixed_output(condenser)
+        free = self.model.context_size - self._overhead(condenser, condense_values, None) - map_new
+        budget = min(self.max_chunk_tokens * 2, free)
+        if budget < 8:
+            raise self._too_small(condenser)
+        for _round in range(MAX_CONDENSE_ROUNDS):
+            if self._fits(template, text, values, persona, max_new):
+                break
+            _, chunks = self.split(text, budget)
+            summaries: list[str] = []
+            for index, chunk in enumerate(chunks, 1):
+                yield ActionProgress("condense", index, len(chunks))
+                summary, reason = self._complete(
+                    condenser, chunk.text, condense_values, None, map_new, cancel, tally
+                )
+                if reason == "cancelled":
+                    tally.cancelled = True
+                    return text
+                summaries.append(summary or chunk.text[:200])
+            condensed = "\n\n".join(summaries)
+            if self.count_text(condensed) >= self.count_text(text) * 0.9:
+                # the model is not shortening anything: keep the head of each summary
+                condensed = "\n\n".join(s[: max(40, len(s) // 2)] for s in summaries)
+            text = condensed
+        return text
+
+
+def has_role_marker(text: str) -> bool:
+    """True when model output contains a transcript role marker ("User:")."""
+    return ROLE_MARKER.search(text) is not None

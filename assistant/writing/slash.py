@@ -1,0 +1,118 @@
+"""Chat slash commands: parsing and completion, with no UI in sight.
+
+``/ACTION [ARGUMENT] [TEXT]`` runs a template. The word after the action fills
+the template's ``argument`` variable (``/translate fr``, ``/tone formal``,
+``/summarise bullets``) only when the template has one and the word is one of
+its known choices (or the template has no choices, like a language name); the
+rest is the text to work on. An empty text means "apply to the last reply";
+the chat screen decides what that is. Control commands (``/persona``,
+``/notes``, ``/new``, ``/help``) come back as ``kind="control"``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from assistant.writing.errors import WritingError
+from assistant.writing.templates import PromptLibrary
+
+CONTROL_COMMANDS: dict[str, str] = {
+    "persona": "use a persona's system prompt for this conversation (/persona NAME)",
+    "notes": "answer from your notes or not (/notes on|off)",
+    "new": "start a new conversation",
+    "help": "list the slash commands",
+}
+NOTES_CHOICES = ("on", "off")
+# Arguments taken freely (no fixed list): the first word is the argument.
+FREE_ARGUMENTS = frozenset({"language"})
+
+
+@dataclass(frozen=True)
+class SlashCommand:
+    kind: str  # "action" (run a template) or "control"
+    name: str  # template name (aliases resolved) or control command
+    variables: dict[str, str] = field(default_factory=dict)
+    text: str = ""  # text to work on; empty means the last reply
+    argument: str = ""  # for control commands: the persona name, on/off
+
+    @property
+    def uses_last_reply(self) -> bool:
+        return self.kind == "action" and not self.text.strip()
+
+
+def is_slash(line: str) -> bool:
+    return line.startswith("/") and not line.startswith("//")
+
+
+def parse_slash(line: str, library: PromptLibrary) -> SlashCommand:
+    """Parse one input line starting with '/'; unknown commands raise WritingError."""
+    if not is_slash(line):
+        raise WritingError("A slash command starts with '/'.")
+    head, _, rest = line[1:].partition(" ")
+    name = head.strip().lower()
+    if not name:
+        raise WritingError("Type a command after '/', e.g. /summarise or /help.")
+    if name in CONTROL_COMMANDS:
+        argument = rest.strip()
+        if name == "persona":
+            if argument:
+                library.persona(argument)  # unknown persona: clear error now
+            return SlashCommand("control", name, argument=argument.lower())
+        if name == "notes" and argument.lower() not in NOTES_CHOICES:
+            raise WritingError("Use /notes on or /notes off.")
+        return SlashCommand("control", name, argument=argument.lower())
+    template = library.template(name)
+    variables: dict[str, str] = {}
+    text = rest.strip()
+    if template.argument and text:
+        word, _, remainder = text.partition(" ")
+        var = template.variables[template.argument]
+        lowered = word.lower()
+        if (
+            lowered in var.values
+            or lowered in {c.lower() for c in var.suggestions}
+            or (template.argument in FREE_ARGUMENTS and remainder == "" and "\n" not in word)
+            or (template.argument in FREE_ARGUMENTS and len(word) <= 3)
+        ):
+            variables[template.argument] = word
+            text = remainder.strip()
+    return SlashCommand("action", template.name, variables, text)
+
+
+def complete_slash(line: str, library: PromptLibrary) -> list[str]:
+    """Candidates that complete ``line`` (whole lines, ready to replace the input)."""
+    if not is_slash(line):
+        return []
+    body = line[1:]
+    if " " not in body:
+        prefix = body.lower()
+        names = sorted(set(library.names()) | set(CONTROL_COMMANDS))
+        return [f"/{n}" for n in names if n.startswith(prefix)]
+    head, _, rest = body.partition(" ")
+    if " " in rest:
+        return []
+    name, prefix = head.lower(), rest.lower()
+    if name == "persona":
+        choices: list[str] = sorted(library.personas)
+    elif name == "notes":
+        choices = list(NOTES_CHOICES)
+    else:
+        try:
+            template = library.template(name)
+        except WritingError:
+            return []
+        if not template.argument:
+            return []
+        choices = list(template.variables[template.argument].choices)
+    return [f"/{head} {c}" for c in choices if c.lower().startswith(prefix)]
+
+
+def help_lines(library: PromptLibrary) -> list[str]:
+    """One line per slash command, for /help."""
+    lines = []
+    for template in sorted(library.templates.values(), key=lambda t: t.name):
+        arg = f" [{template.argument}]" if template.argument else ""
+        lines.append(f"/{template.name}{arg} [text]  {template.description}")
+    for name, what in CONTROL_COMMANDS.items():
+        lines.append(f"/{name}  {what}")
+    return lines

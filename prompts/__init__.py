@@ -1,0 +1,3 @@
+"""Bundled prompt templates and personas (data files).
+
+Installed as ``assistant.bundled_prompts``; read with importlib.resources."""

@@ -1,0 +1,83 @@
+"""Pilot test: the writing screen inside a minimal app, on a scripted model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+from textual.widgets import Log
+
+from assistant.ui.writing_screen import ChangeItem, WritingScreen
+from assistant.writing.templates import load_library
+from tests.writing.helpers import EchoModel
+
+ORIGINAL = "Teh first line.\n\nA line that is fine.\n\nWe recieve mail.\n"
+
+
+class WritingTestApp(App[None]):
+    def __init__(self, screen: WritingScreen) -> None:
+        super().__init__()
+        self.writing = screen
+
+    def on_mount(self) -> None:
+        self.push_screen(self.writing)
+
+
+async def settle(pilot) -> None:
+    for _ in range(3):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+
+
+async def test_choose_action_accept_one_change_reject_another_and_save(tmp_path: Path):
+    doc = tmp_path / "letter.txt"
+    doc.write_text(ORIGINAL)
+    model = EchoModel(
+        transform=lambda t: t.replace("Teh", "The").replace("recieve", "receive") + "\x1b[2J"
+    )
+    screen = WritingScreen(lambda: model, path=doc, library=load_library(tmp_path / "none"))
+    app = WritingTestApp(screen)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        assert screen.query_one("#source").text == ORIGINAL
+        # choose the action from the command palette
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"proofread")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert model.history, "the action did not run"
+        shown = "\n".join(screen.query_one("#result", Log).lines)
+        assert "\x1b" not in shown and "^[[2J" in shown  # escape shown, not obeyed
+        items = list(screen.query(ChangeItem))
+        assert [item.change.old_lines for item in items] == [
+            ("Teh first line.\n",),
+            ("We recieve mail.\n",),
+        ]
+        # accept the first change, reject the second
+        await pilot.press("a")
+        await pilot.press("r")
+        await pilot.pause()
+        assert [item.accepted for item in items] == [True, False]
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    assert doc.read_text() == "The first line.\n\nA line that is fine.\n\nWe recieve mail.\n"
+    assert (tmp_path / "letter.txt.bak").read_text() == ORIGINAL
+
+
+async def test_model_error_is_shown_and_text_kept(tmp_path: Path):
+    from assistant.llm.base import ModelError
+
+    model = EchoModel()
+    model.fail_with = ModelError("The model file is damaged.")
+    screen = WritingScreen(lambda: model, library=load_library(tmp_path / "none"))
+    app = WritingTestApp(screen)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        screen.query_one("#source").load_text("some words here to fix")
+        screen.run_action("proofread")
+        await settle(pilot)
+        assert not screen.busy
+        assert screen.query_one("#source").text == "some words here to fix"
+        assert any("damaged" in str(n.message) for n in app._notifications)
