@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from assistant.domain import ChatTurn, Role
 
 _LABEL = {Role.USER: "User", Role.ASSISTANT: "Assistant"}
-TRANSCRIPT_STOPS = ("\nUser:", "\nAssistant:", "\nSystem:", "User:", "<end_of_turn>")
+# A base model with nothing to say tends to emit blank lines without end; three
+# newlines in a row end the reply instead of leaving the user watching nothing.
+TRANSCRIPT_STOPS = ("\nUser:", "\nAssistant:", "\nSystem:", "User:", "<end_of_turn>", "\n\n\n")
 
 
 @dataclass(frozen=True)
