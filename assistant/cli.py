@@ -564,7 +564,20 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    late = getattr(args, "late_positional", None)
+    # argparse binds an optional positional as soon as an option follows the
+    # one before it; a command may name the positional that can come last.
+    if (
+        extra
+        and late
+        and getattr(args, late) is None
+        and len(extra) == 1
+        and not (extra[0].startswith("-") and extra[0] != "-")
+    ):
+        setattr(args, late, extra[0])
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

@@ -223,3 +223,15 @@ def test_doctor_reports(home_with_model, capsys):
     assert report["model"]["size_mb"] > 100
     assert report["database"]["integrity"] == "ok"
     assert report["threads"] >= 1
+
+
+def test_file_may_follow_options(fake_runtime_model, capsys, tmp_path):
+    target = tmp_path / "t.txt"
+    target.write_text("Helo wrld.\n")
+    fake_runtime_model.enqueue("Hello world.")
+    code, out, err = run_cli(["write", "proofread", "--diff", str(target)], capsys)
+    assert code == 0, err
+    assert f"--- {target}" in out and "+Hello world." in out
+    with pytest.raises(SystemExit) as exc:
+        main(["write", "proofread", "--diff", str(target), "extra.txt"])
+    assert exc.value.code == 2

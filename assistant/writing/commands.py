@@ -48,7 +48,8 @@ def register(subparsers: Any) -> None:
         help=f"write the result back to FILE atomically, keeping FILE{BACKUP_SUFFIX}",
     )
     add_model_options(p)
-    p.set_defaults(func=cmd_write)
+    # `write proofread --diff notes.md`: FILE may come after the options
+    p.set_defaults(func=cmd_write, late_positional="file")
 
     p = subparsers.add_parser("prompts", help="list or show prompt templates and personas")
     ps = p.add_subparsers(dest="prompts_action", metavar="ACTION", required=True)
