@@ -1,4 +1,4 @@
-"""Modal screens: help, delete confirmation, rename.
+"""Modal screens: help, delete confirmation, rename, retrieval view.
 
 Each modal is typed by what it returns through ``dismiss()``; Esc always
 closes it without doing anything.
@@ -6,15 +6,21 @@ closes it without doing anything.
 
 from __future__ import annotations
 
-from textual import on
+from collections.abc import Callable
+from typing import Any
+
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
+from textual.worker import Worker, WorkerState
 
 from assistant.textsafe import sanitize
 from assistant.ui.keys import KEY_TABLE
 from assistant.ui.widgets import plain
+
+RANK_COLUMNS = ("#", "Source", "Heading", "Keyword rank", "Vector rank", "Fused score")
 
 
 class HelpScreen(ModalScreen[None]):
@@ -92,4 +98,98 @@ class RenameScreen(ModalScreen[str | None]):
         self.dismiss(title or None)
 
     def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def rank_row(n: int, hit: dict[str, Any]) -> tuple[str, ...]:
+    """One table row from a citation dict (or a hit turned into one)."""
+
+    def rank(value: object) -> str:
+        return "–" if value is None else str(value)
+
+    score = hit.get("score")
+    return (
+        str(n),
+        sanitize(str(hit.get("location") or hit.get("path") or "?")),
+        sanitize(str(hit.get("heading") or "")),
+        rank(hit.get("keyword_rank")),
+        rank(hit.get("vector_rank")),
+        f"{score:.4f}" if isinstance(score, int | float) else "–",
+    )
+
+
+class RetrievalScreen(ModalScreen[None]):
+    """How each passage was found: keyword rank, vector rank and fused score.
+
+    It opens on the passages of the selected grounded reply (their ranks are
+    stored in its citations); a query typed at the top searches the notes
+    again, in a worker, through ``search`` (query -> list of citation dicts).
+    """
+
+    BINDINGS = [("escape", "close", "Close")]
+
+    def __init__(
+        self, passages: list[dict[str, Any]], search: Callable[[str], list[dict[str, Any]]]
+    ) -> None:
+        super().__init__()
+        self.passages = passages
+        self.search = search
+        self.last_query = ""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="retrieval"):
+            yield Label("Retrieval", classes="dialog-title")
+            yield Input(placeholder="Search the notes (Enter)", id="retrieval-query")
+            yield Static(id="retrieval-about", markup=False)
+            table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True)
+            table.add_columns(*RANK_COLUMNS)
+            yield table
+            yield Label(
+                "Ranks: 1 is best, – means not found that way. Esc closes.", classes="dialog-hint"
+            )
+
+    def on_mount(self) -> None:
+        if self.passages:
+            self.fill(self.passages, "Passages of the selected reply")
+            self.query_one(DataTable).focus()
+        else:
+            self.fill([], "The selected reply used no notes; type a query.")
+            self.query_one(Input).focus()
+
+    def fill(self, passages: list[dict[str, Any]], about: str) -> None:
+        self.query_one("#retrieval-about", Static).update(plain(about))
+        table = self.query_one(DataTable)
+        table.clear()
+        for n, passage in enumerate(passages, start=1):
+            table.add_row(*rank_row(int(passage.get("n") or n), passage))
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        query = event.value.strip()
+        if query:
+            self.last_query = query
+            self.query_one("#retrieval-about", Static).update(plain("Searching…"))
+            self.run_search(query)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="retrieval")
+    def run_search(self, query: str) -> list[dict[str, Any]]:
+        return self.search(query)
+
+    @on(Worker.StateChanged)
+    def search_ended(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != "retrieval":
+            return
+        event.stop()
+        if event.state == WorkerState.SUCCESS:
+            hits = worker.result or []
+            about = f"{len(hits)} passages for “{self.last_query}”" if hits else "Nothing found."
+            self.fill(hits, about)
+        elif event.state == WorkerState.ERROR:
+            from assistant.ui.app import user_message
+
+            assert worker.error is not None
+            self.fill([], f"The search failed: {user_message(worker.error)}")
+
+    def action_close(self) -> None:
         self.dismiss(None)

@@ -14,8 +14,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.reactive import reactive
-from textual.widgets import Label, ListItem, ListView, Markdown, Static, TextArea
+from textual.widgets import Label, ListItem, ListView, Markdown, OptionList, Static, TextArea
 from textual.widgets.markdown import MarkdownFence, MarkdownStream
+from textual.widgets.option_list import Option
 
 from assistant.domain import Conversation, Message, MessageStatus, Role
 from assistant.textsafe import sanitize
@@ -206,6 +207,21 @@ class MessageView(Vertical):
             self.message and reply_footer(self.message)[0]
         )
 
+    def on_click(self) -> None:
+        if self.role == Role.ASSISTANT:
+            self.post_message(self.Picked(self))
+
+    class Picked(TextualMessage):
+        """A reply was clicked: the sources panel follows it."""
+
+        def __init__(self, view: MessageView) -> None:
+            super().__init__()
+            self.view = view
+
+    @property
+    def citations(self) -> list[dict]:
+        return list(self.message.citations) if self.message else []
+
     def set_footer(self, text: str, kind: str) -> None:
         footer = self.query_one(".footer", Label)
         footer.update(plain(text))
@@ -238,6 +254,13 @@ class MessageView(Vertical):
         self.set_footer(*reply_footer(message))
 
 
+class NoteView(Static):
+    """A line from the app itself in the chat (e.g. /help); never stored."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(plain(text), classes="note")
+
+
 class ChatView(VerticalScroll):
     """The messages of the open conversation, oldest first; sticks to the
     bottom while a reply streams unless the user scrolls up."""
@@ -252,7 +275,7 @@ class ChatView(VerticalScroll):
         return list(self.query(MessageView))
 
     async def show(self, messages: list[Message]) -> None:
-        await self.remove_children(MessageView)
+        await self.remove_children(".message, .note")
         views = [MessageView(m.role, m.content, m) for m in messages if m.role != Role.SYSTEM]
         self.query_one("#empty").display = not views
         if views:
@@ -265,6 +288,13 @@ class ChatView(VerticalScroll):
         await self.mount(view)
         self.anchor()
         return view
+
+    async def add_note(self, text: str) -> NoteView:
+        note = NoteView(text)
+        self.query_one("#empty").display = False
+        await self.mount(note)
+        self.anchor()
+        return note
 
 
 class PromptInput(TextArea):
@@ -285,7 +315,22 @@ class PromptInput(TextArea):
             id=id,
         )
 
+    class Completion(TextualMessage):
+        """Tab, Up or Down while slash completions are shown."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    completing: bool = False
+    """Set by the app while the slash completion list is shown."""
+
     async def _on_key(self, event: events.Key) -> None:
+        if self.completing and event.key in ("tab", "up", "down"):
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Completion(event.key))
+            return
         if not self.read_only:
             if event.key == "enter":
                 event.stop()
@@ -312,12 +357,98 @@ class StatusLine(Static):
     """How full the context window was for the last prompt."""
     notice_text: reactive[str] = reactive("")
     """The latest notice, e.g. how many earlier messages were left out to fit."""
+    notes_text: reactive[str] = reactive("")
+    """Whether replies use the notes, and the state of the notes index."""
 
     def render(self) -> Content:
-        parts = [self.model_text, self.speed_text, self.context_text, self.notice_text]
+        parts = [
+            self.model_text,
+            self.notes_text,
+            self.speed_text,
+            self.context_text,
+            self.notice_text,
+        ]
         return plain("  │  ".join(p for p in parts if p))
 
     def show_context(self, prompt_tokens: int, context_size: int) -> None:
         share = prompt_tokens / context_size if context_size else 0.0
         self.context_text = f"context {prompt_tokens}/{context_size} ({share:.0%})"
         self.set_class(share >= 0.8, "-context-full")
+
+
+# ------------------------------------------------------------ notes, slash
+def citation_label(citation: dict) -> str:
+    """``[1] notes/a.md:3-9 — Heading`` (page for PDFs), sanitised."""
+    where = str(citation.get("location") or citation.get("path") or "?")
+    if citation.get("page") and "page" not in where:
+        where += f" (page {citation['page']})"
+    label = f"[{citation.get('n', '?')}] {where}"
+    if citation.get("heading"):
+        label += f" — {citation['heading']}"
+    return sanitize(label)
+
+
+class SourcesPanel(Vertical):
+    """The citations of the selected reply; Enter or e opens one in $EDITOR."""
+
+    BINDINGS = [("e", "open_selected", "Open in editor")]
+
+    class OpenSource(TextualMessage):
+        def __init__(self, citation: dict) -> None:
+            super().__init__()
+            self.citation = citation
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.citations: list[dict] = []
+
+    def compose(self) -> ComposeResult:
+        yield Label("Sources", id="sources-title")
+        yield OptionList(id="sources-list")
+
+    def on_mount(self) -> None:
+        self.display = False
+
+    def show(self, citations: list[dict]) -> None:
+        self.citations = list(citations)
+        options = self.query_one(OptionList)
+        options.clear_options()
+        options.add_options(Option(Content(citation_label(c))) for c in self.citations)
+        if self.citations:
+            options.highlighted = 0
+        self.display = bool(self.citations)
+
+    @property
+    def selected(self) -> dict | None:
+        index = self.query_one(OptionList).highlighted
+        if not self.citations:
+            return None
+        return self.citations[index if index is not None else 0]
+
+    def action_open_selected(self) -> None:
+        if self.selected is not None:
+            self.post_message(self.OpenSource(self.selected))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.post_message(self.OpenSource(self.citations[event.option_index]))
+
+
+class SlashOptions(OptionList):
+    """Completions for a slash command being typed; Tab takes the highlighted one."""
+
+    can_focus = False
+
+    def show(self, candidates: list[str]) -> None:
+        self.clear_options()
+        self.add_options(Option(Content(sanitize(c))) for c in candidates)
+        self.display = bool(candidates)
+        if candidates:
+            self.highlighted = 0
+
+    @property
+    def choice(self) -> str | None:
+        index = self.highlighted
+        if index is None or not self.display or self.option_count == 0:
+            return None
+        return str(self.get_option_at_index(index).prompt)

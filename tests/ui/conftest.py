@@ -25,6 +25,6 @@ def ui_model(monkeypatch: pytest.MonkeyPatch) -> FakeModel:
 @pytest.fixture
 def make_app(ui_model: FakeModel) -> Callable[..., AssistantApp]:
     def make(conversation_id: int | None = None) -> AssistantApp:
-        return AssistantApp(Runtime(), conversation_id=conversation_id)
+        return AssistantApp(Runtime(), conversation_id=conversation_id, sync_notes=False)
 
     return make
