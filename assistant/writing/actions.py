@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from assistant.domain import ChatTurn, GenerationOptions, Role
@@ -197,6 +197,32 @@ class ActionRunner:
                 tally.add(event)
             yield event
 
+    def _stream_answer(
+        self,
+        turns: list[ChatTurn],
+        options: GenerationOptions,
+        cancel: threading.Event | None,
+        tally: _Tally,
+        produced: list[str],
+    ) -> Generator[TextPiece, None, str]:
+        """Stream one call with answer labels stripped, appending what is shown
+        to ``produced``; the generator's return value is the finish reason."""
+        cleaner = _AnswerCleaner()
+        reason = "stop"
+        for event in self._generate(turns, options, cancel, tally):
+            if isinstance(event, TextPiece):
+                out = cleaner.feed(event.text)
+                if out:
+                    produced.append(out)
+                    yield TextPiece(out)
+            else:
+                reason = event.finish_reason
+        rest = cleaner.finish()
+        if rest:
+            produced.append(rest)
+            yield TextPiece(rest)
+        return reason
+
     def _complete(
         self,
         template: PromptTemplate,
@@ -263,23 +289,10 @@ class ActionRunner:
             max_new = max(1, min(max_new, room_after - chunk.tokens))
             if self.max_tokens:
                 max_new = min(max_new, self.max_tokens)
-            cleaner = _AnswerCleaner()
             produced: list[str] = []
-            reason = "stop"
             turns = template.render(chunk.text, values, persona)
             options = self._options(template, max_new)
-            for event in self._generate(turns, options, cancel, tally):
-                if isinstance(event, TextPiece):
-                    out = cleaner.feed(event.text)
-                    if out:
-                        produced.append(out)
-                        yield TextPiece(out)
-                else:
-                    reason = event.finish_reason
-            rest = cleaner.finish()
-            if rest:
-                produced.append(rest)
-                yield TextPiece(rest)
+            reason = yield from self._stream_answer(turns, options, cancel, tally, produced)
             if reason == "cancelled":
                 result.extend(produced)
                 break
@@ -341,22 +354,10 @@ class ActionRunner:
             while not self._fits(template, text, values, persona, max_new):
                 text = text[: int(len(text) * 0.9)]
         yield ActionProgress("write", parts, parts)
-        cleaner = _AnswerCleaner()
         produced: list[str] = []
-        reason = "stop"
         turns = template.render(text, values, persona)
-        for event in self._generate(turns, self._options(template, max_new), cancel, tally):
-            if isinstance(event, TextPiece):
-                out = cleaner.feed(event.text)
-                if out:
-                    produced.append(out)
-                    yield TextPiece(out)
-            else:
-                reason = event.finish_reason
-        rest = cleaner.finish()
-        if rest:
-            produced.append(rest)
-            yield TextPiece(rest)
+        options = self._options(template, max_new)
+        reason = yield from self._stream_answer(turns, options, cancel, tally, produced)
         yield ActionDone(
             text="".join(produced),
             finish_reason=reason,
