@@ -1,0 +1,210 @@
+"""The FAISS vector index on disk, keyed by chunk id.
+
+Files: ``vectors-<generation>.faiss`` (FAISS's own serialisation, never
+pickle) and ``manifest.json`` (format, embedding model, dimension, vector
+count, file name and sha256). A save writes a new generation file, then the
+manifest, each to a temporary file that is fsynced and moved into place with
+``os.replace``; the old generation is removed last. A kill at any moment leaves
+a manifest that names a complete file. Loading checks everything the manifest
+promises; any mismatch raises ``IndexNeedsRebuild`` with a sentence, and the
+caller rebuilds from the chunk rows (never a crash, never ``assert d == d``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.fileio import atomic_write_bytes
+from assistant.paths import private_dir
+
+FORMAT = "assistant-faiss-flatip-idmap2/1"
+MANIFEST = "manifest.json"
+
+
+class IndexNeedsRebuild(Exception):
+    """The stored index cannot be used as it is; the message says why."""
+
+
+class VectorIndex:
+    """Exact inner-product search over normalised vectors (cosine similarity).
+
+    Exact search keeps quality identical to the reference figures and costs
+    about 10 ms per query at 100k chunks of 384 floats; thread-safe.
+    """
+
+    def __init__(self, folder: Path, model: str, dimension: int) -> None:
+        import faiss
+
+        self.folder = folder
+        self.model = model
+        self.dimension = dimension
+        self._lock = threading.RLock()
+        self._index: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self.generation = 0
+        self.dirty = False
+
+    # ------------------------------------------------------------ contents
+    @property
+    def count(self) -> int:
+        return int(self._index.ntotal)
+
+    def ids(self) -> np.ndarray:
+        import faiss
+
+        with self._lock:
+            return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+
+    def add(self, ids: Iterable[int], vectors: np.ndarray) -> None:
+        ids_arr = np.fromiter(ids, dtype=np.int64)
+        if len(ids_arr) == 0:
+            return
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.shape != (len(ids_arr), self.dimension):
+            raise ValueError(f"expected {len(ids_arr)} vectors of {self.dimension} floats")
+        with self._lock:
+            self._index.add_with_ids(vectors, ids_arr)
+            self.dirty = True
+
+    def remove(self, ids: Iterable[int]) -> int:
+        import faiss
+
+        ids_arr = np.fromiter(ids, dtype=np.int64)
+        if len(ids_arr) == 0:
+            return 0
+        with self._lock:
+            removed = int(self._index.remove_ids(faiss.IDSelectorBatch(ids_arr)))
+            self.dirty = self.dirty or removed > 0
+            return removed
+
+    def reconstruct(self, ids: Iterable[int]) -> np.ndarray:
+        """Stored vectors for ``ids`` (used to move a copied file without re-embedding)."""
+        with self._lock:
+            rows = [self._index.reconstruct(int(i)) for i in ids]
+        return np.vstack(rows) if rows else np.zeros((0, self.dimension), np.float32)
+
+    def search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Best ``k`` (chunk id, cosine) pairs, optionally among ``allowed`` ids only."""
+        import faiss
+
+        query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        with self._lock:
+            if self.count == 0 or k <= 0:
+                return []
+            params = None
+            if allowed is not None:
+                if len(allowed) == 0:
+                    return []
+                params = faiss.SearchParameters(
+                    sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+                )
+            scores, labels = self._index.search(query, min(k, self.count), params=params)
+        return [(int(i), float(s)) for i, s in zip(labels[0], scores[0], strict=True) if i >= 0]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._index.reset()
+            self.dirty = True
+
+    # --------------------------------------------------------- persistence
+    def save(self) -> None:
+        import faiss
+
+        with self._lock:
+            data = faiss.serialize_index(self._index).tobytes()
+            count = self.count
+            old = self.generation
+            generation = old + 1
+        private_dir(self.folder)
+        name = f"vectors-{generation}.faiss"
+        atomic_write_bytes(self.folder / name, data, mode=0o600)
+        manifest = {
+            "format": FORMAT,
+            "model": self.model,
+            "dimension": self.dimension,
+            "count": count,
+            "file": name,
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+        atomic_write_bytes(
+            self.folder / MANIFEST, json.dumps(manifest, indent=2).encode(), mode=0o600
+        )
+        self.generation = generation
+        self.dirty = False
+        for stale in self.folder.glob("vectors-*.faiss"):
+            if stale.name != name:
+                stale.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, folder: Path, model: str, dimension: int) -> VectorIndex:
+        """Open the saved index; raises ``IndexNeedsRebuild`` when it cannot be trusted."""
+        import faiss
+
+        index = cls(folder, model, dimension)
+        manifest_path = folder / MANIFEST
+        if not manifest_path.exists():
+            raise IndexNeedsRebuild("no vector index has been saved yet")
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            fmt, saved_model = manifest["format"], manifest["model"]
+            saved_dim, count = int(manifest["dimension"]), int(manifest["count"])
+            name, digest = str(manifest["file"]), str(manifest["sha256"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexNeedsRebuild(f"the index manifest is unreadable ({exc})") from None
+        if fmt != FORMAT:
+            raise IndexNeedsRebuild(f"the index format changed ({fmt} -> {FORMAT})")
+        if saved_model != model:
+            raise IndexNeedsRebuild(f"the embedding model changed ({saved_model} -> {model})")
+        if saved_dim != dimension:
+            raise IndexNeedsRebuild(f"the vector dimension changed ({saved_dim} -> {dimension})")
+        if "/" in name or not name.startswith("vectors-"):
+            raise IndexNeedsRebuild("the index manifest names an unexpected file")
+        try:
+            data = (folder / name).read_bytes()
+        except OSError as exc:
+            raise IndexNeedsRebuild(f"the index file cannot be read ({exc.strerror})") from None
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise IndexNeedsRebuild("the index file is corrupt (checksum mismatch)")
+        try:
+            loaded = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        except Exception as exc:  # FAISS raises RuntimeError with C++ text
+            raise IndexNeedsRebuild(f"the index file is corrupt ({type(exc).__name__})") from None
+        if loaded.d != dimension or loaded.ntotal != count:
+            raise IndexNeedsRebuild("the index file does not match its manifest")
+        if not isinstance(loaded, faiss.IndexIDMap2):
+            raise IndexNeedsRebuild("the index file has an unexpected structure")
+        index._index = loaded
+        try:
+            index.generation = int(name.removeprefix("vectors-").removesuffix(".faiss"))
+        except ValueError:
+            index.generation = 0
+        return index
+
+    def size_bytes(self) -> int:
+        total = 0
+        for f in self.folder.glob("*"):
+            try:
+                total += f.stat().st_size
+            except OSError:
+                pass
+        return total
+
+
+def discard(folder: Path) -> None:
+    """Remove the saved index files (before a rebuild)."""
+    for f in list(folder.glob("vectors-*.faiss")) + [folder / MANIFEST]:
+        f.unlink(missing_ok=True)
+
+
+def remove_tmp_leftovers(folder: Path) -> None:
+    """Temporary files left by a killed save are never loaded; tidy them."""
+    for f in folder.glob(".*.tmp"):
+        f.unlink(missing_ok=True)

@@ -1,0 +1,94 @@
+"""Hybrid search finds planted facts at the right file and line range."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.notes.conftest import write
+
+FILLER = "\n".join(
+    f"Paragraph {i} talks about ordinary chores, errands and the weather on day {i}.\n"
+    for i in range(30)
+)
+
+
+@pytest.fixture
+def planted(notes, folder):
+    write(
+        folder,
+        "travel/japan.md",
+        "# Japan trip\n\n"
+        + FILLER
+        + "\n## Rail\n\nThe JR pass must be exchanged at Narita before the first train ride.\n",
+    )
+    write(
+        folder,
+        "work/db.md",
+        "# Database runbook\n\n## Failover\n\nPromote the replica with pg_ctl promote, "
+        "then repoint the PgBouncer config.\n\n" + FILLER,
+    )
+    write(
+        folder, "cooking.txt", "Cooking\n\n" + FILLER + "\nBlanch the almonds for sixty seconds.\n"
+    )
+    notes.add_collection(folder, "mine")
+    write(folder.parent / "other", "x.md", "# Other\n\nAlmonds also appear in this folder.\n")
+    notes.add_collection(folder.parent / "other", "other")
+    notes.sync()
+    return folder
+
+
+def test_planted_facts_right_file_and_lines(notes, planted):
+    hit = notes.search("where do I exchange the rail pass", k=3)[0]
+    assert hit.path == "travel/japan.md"
+    lines = (planted / "travel/japan.md").read_text().split("\n")
+    assert "JR pass" in "\n".join(lines[hit.start_line - 1 : hit.end_line])
+    assert hit.heading == "Japan trip > Rail"
+
+    hit = notes.search("how to promote the database replica during failover", k=3)[0]
+    assert hit.path == "work/db.md" and hit.heading == "Database runbook > Failover"
+    assert hit.keyword_rank is not None and hit.vector_rank is not None
+    assert hit.score > 0
+
+    hit = notes.search("blanching almonds", k=1, collection="mine")[0]
+    assert hit.path == "cooking.txt"
+    text = (planted / "cooking.txt").read_text().split("\n")
+    assert "almonds" in "\n".join(text[hit.start_line - 1 : hit.end_line])
+    assert "Blanch" in hit.snippet
+    start, end = hit.highlights[0]
+    assert hit.snippet[start:end].lower().startswith(("blanch", "almond"))
+
+
+def test_filters_by_collection_and_path_glob(notes, planted):
+    other = notes.search("almonds", k=5, collection="other")
+    assert {h.collection for h in other} == {"other"}
+    only_work = notes.search("almonds replica rail", k=10, path_glob="work/*")
+    assert only_work and {h.path for h in only_work} == {"work/db.md"}
+    assert notes.search("almonds", k=5, path_glob="nothing/*") == []
+
+
+def test_modes_and_batch_order(notes, planted):
+    queries = ["JR pass Narita", "PgBouncer failover", "almonds"]
+    hybrid = notes.search_many(queries, k=3)
+    assert [h[0].path for h in hybrid[:2]] == ["travel/japan.md", "work/db.md"]
+    keyword = notes.search("PgBouncer", k=3, mode="keyword")
+    assert keyword[0].vector_rank is None and keyword[0].keyword_rank == 1
+    vector = notes.search("promoting a database replica server", k=3, mode="vector")
+    assert vector[0].keyword_rank is None and vector[0].path == "work/db.md"
+
+
+def test_unknown_collection_is_a_user_error(notes, planted):
+    from assistant.notes.errors import NotesError
+
+    with pytest.raises(NotesError, match="no collection named 'nope'"):
+        notes.search("x", collection="nope")
+
+
+def test_fusion_prefers_agreement_and_keeps_ranks():
+    from assistant.notes.retriever import fuse
+
+    fused = fuse([(1, 9.0), (2, 8.0), (3, 7.0)], [(3, 0.9), (1, 0.8), (4, 0.7)])
+    assert [f[0] for f in fused] == [1, 3, 2, 4]
+    assert fused[0][2:] == (1, 2) and fused[0][1] == pytest.approx(0.75)
+    assert next(f for f in fused if f[0] == 4)[2:] == (None, 3)
+    assert fuse([(5, 1.0)], [])[0] == (5, 0.5, 1, None)  # a lone hit is not scaled to 0
+    assert fuse([], []) == []
