@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -186,22 +187,30 @@ class HybridRetriever:
         allowed = None
         if collection is not None or path_glob:
             allowed = np.asarray(self.repo.filtered_chunk_ids(collection, path_glob), np.int64)
-        vectors = None
-        if mode != "keyword" and queries:
-            vectors = self.embed_queries(list(queries))
-        index = self.index() if mode != "keyword" else None
+
+        def keyword_lists() -> list[list[tuple[int, float]]]:
+            if mode == "vector":
+                return [[] for _ in queries]
+            return [self.repo.keyword_search(q, depth, collection, path_glob) for q in queries]
+
+        pool = None
+        if mode == "hybrid" and queries:
+            # FTS5 runs in a second thread while the queries are embedded and
+            # FAISS searches: sqlite3, ONNX Runtime and FAISS release the GIL.
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notes-keyword")
+            pending = pool.submit(keyword_lists)
+        try:
+            vector_lists: list[list[tuple[int, float]]] = [[] for _ in queries]
+            if mode != "keyword" and queries:
+                vectors = self.embed_queries(list(queries))
+                index = self.index()
+                vector_lists = [index.search(v, depth, allowed) for v in vectors]
+            keyword_results = pending.result() if pool is not None else keyword_lists()
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
         results: list[list[Hit]] = []
-        for n, query in enumerate(queries):
-            keyword = (
-                self.repo.keyword_search(query, depth, collection, path_glob)
-                if mode != "vector"
-                else []
-            )
-            vector = (
-                index.search(vectors[n], depth, allowed)
-                if index is not None and vectors is not None
-                else []
-            )
+        for query, keyword, vector in zip(queries, keyword_results, vector_lists, strict=True):
             fused = fuse(keyword, vector)[:k]
             infos = self.repo.chunk_infos([cid for cid, *_ in fused])
             kw_scores, vec_scores = dict(keyword), dict(vector)
