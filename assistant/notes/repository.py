@@ -34,6 +34,11 @@ STOP_WORDS = frozenset(
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+# Words in more than this share of passages are left out of keyword queries.
+COMMON_TERM_SHARE = 0.10
+MIN_PASSAGES_FOR_PRUNING = 1000
+
+
 def query_terms(query: str) -> list[str]:
     """Lower-cased words of a query without stop words (all words if only stop words)."""
     words = [w.lower() for w in _WORD.findall(query)]
@@ -379,6 +384,29 @@ class NotesRepository:
         with self.db.session() as s:
             return list(s.scalars(stmt))
 
+    def _informative_terms(self, terms: list[str]) -> list[str]:
+        """Drop words found in more than COMMON_TERM_SHARE of all passages.
+
+        BM25 must score every passage that holds any ORed word, so one common
+        word makes a query touch most of the index while adding almost nothing
+        to the ranking; the rarest word is always kept."""
+        if len(terms) < 2:
+            return terms
+        with self.db.session() as s:
+            total = s.execute(text("SELECT count(*) FROM notes_fts_docsize")).scalar() or 0
+            if total < MIN_PASSAGES_FOR_PRUNING:
+                return terms
+            counts = {
+                t: s.execute(
+                    text("SELECT count(*) FROM notes_fts WHERE notes_fts MATCH :t"),
+                    {"t": '"' + t.replace('"', '""') + '"'},
+                ).scalar()
+                or 0
+                for t in terms
+            }
+        kept = [t for t in terms if counts[t] <= COMMON_TERM_SHARE * total]
+        return kept or [min(terms, key=counts.__getitem__)]
+
     def keyword_search(
         self,
         query: str,
@@ -394,6 +422,7 @@ class NotesRepository:
         terms = query_terms(query)
         if not terms:
             return []
+        terms = self._informative_terms(terms)
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
         where = ["notes_fts MATCH :q"]
         params: dict[str, object] = {"q": match, "n": limit}

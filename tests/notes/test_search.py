@@ -92,3 +92,22 @@ def test_fusion_prefers_agreement_and_keeps_ranks():
     assert next(f for f in fused if f[0] == 4)[2:] == (None, 3)
     assert fuse([(5, 1.0)], [])[0] == (5, 0.5, 1, None)  # a lone hit is not scaled to 0
     assert fuse([], []) == []
+
+
+def test_common_words_are_left_out_of_keyword_queries(notes, folder, monkeypatch):
+    """A word found in most passages would make BM25 score nearly the whole
+    index; it is dropped from the query, and the rarest word always stays."""
+    import assistant.notes.repository as repository
+
+    monkeypatch.setattr(repository, "MIN_PASSAGES_FOR_PRUNING", 0)
+    for i in range(12):
+        write(folder, f"day{i}.md", f"# Day {i}\n\nThe weather was fine on day {i}.\n")
+    write(folder, "kiln.md", "# Kiln\n\nThe weather decides when the kiln is fired.\n")
+    notes.add_collection(folder, "days")
+    notes.sync()
+    repo = notes.repo
+    assert repo._informative_terms(["weather", "kiln"]) == ["kiln"]
+    assert repo._informative_terms(["weather"]) == ["weather"]  # a lone word stays
+    assert repo._informative_terms(["weather", "fine"]) in (["weather"], ["fine"])
+    hits = repo.keyword_search("weather kiln", 5)
+    assert len(hits) == 1  # only the passage with the rare word is scored
