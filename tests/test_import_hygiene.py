@@ -22,6 +22,16 @@ CORE = [
     "assistant.llm.remote",
     "assistant.store.repository",
     "assistant.store.database",
+    "assistant.writing.templates",
+    "assistant.writing.actions",
+    "assistant.writing.chunking",
+    "assistant.writing.diffing",
+    "assistant.writing.slash",
+    "assistant.writing.commands",
+    "assistant.notes.service",
+    "assistant.notes.retriever",
+    "assistant.notes.sync",
+    "assistant.notes.commands",
 ]
 
 
