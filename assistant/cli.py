@@ -123,14 +123,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not question:
         raise UserError("Nothing to ask: give a question or pipe text on stdin.")
     rt = runtime_from(args)
+    use_notes = bool(args.notes)
     if args.continue_id is not None:
-        rt.repo.get_conversation(args.continue_id, messages=False)
+        # a conversation switched to "use my notes" (F5 in the app) keeps using them
+        use_notes |= rt.repo.get_conversation(args.continue_id, messages=False).use_notes
     from assistant.chat.service import ReplyDone, ReplyStarted
     from assistant.llm.base import TextPiece
     from assistant.textsafe import sanitize
 
     grounding = None
-    if args.notes:
+    if use_notes:
         from assistant.notes.commands import notes_grounding
 
         grounding = notes_grounding(rt, args)
@@ -159,6 +161,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
             events.close()
     assert done is not None and started is not None
     msg, fin = done.message, done.finished
+    if args.notes:  # remembered, as the app's switch is
+        rt.repo.set_use_notes(msg.conversation_id, True)
     if args.json:
         print_json(
             {
@@ -175,14 +179,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 "time_to_first_token_ms": msg.time_to_first_token_ms,
                 "generation_ms": msg.generation_ms,
                 "dropped_turns": done.plan.dropped_turns,
-                **({"sources": list(started.citations)} if args.notes else {}),
+                **({"sources": list(started.citations)} if use_notes else {}),
             }
         )
     else:
         sys.stdout.write("\n")
         if msg.finish_reason == "length":
             out("(reply cut at the token limit)", err=True)
-        if args.notes:
+        if use_notes:
             from assistant.notes.commands import print_sources
 
             print_sources(started.citations)
@@ -200,6 +204,7 @@ def conversation_dict(conv, with_messages: bool = False) -> dict:  # type: ignor
         "updated_at": conv.updated_at.isoformat(),
         "model": conv.model,
         "system_prompt": conv.system_prompt,
+        "use_notes": conv.use_notes,
         "message_count": conv.message_count,
     }
     if with_messages:
@@ -488,7 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     p.add_argument(
-        "--notes", action="store_true", help="answer from your notes and list the sources"
+        "--notes",
+        action="store_true",
+        help="answer from your notes and list the sources (remembered for the conversation)",
     )
     add_model_options(p)
     p.set_defaults(func=cmd_ask)

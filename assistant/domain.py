@@ -56,6 +56,7 @@ class Conversation:
     updated_at: datetime
     model: str | None = None
     system_prompt: str | None = None
+    use_notes: bool = False  # replies are grounded in the user's notes
     messages: list[Message] = field(default_factory=list)
     message_count: int = 0
 

@@ -61,6 +61,24 @@ def test_conversation_crud(repo):
     assert repo.stats() == {"conversations": 0, "messages": 0}
 
 
+def test_notes_switch_is_stored_without_reordering(repo):
+    first = repo.create_conversation("First")
+    second = repo.create_conversation("Second")
+    order = [c.id for c in repo.list_conversations()]
+    assert not repo.get_conversation(first.id, messages=False).use_notes
+    repo.set_use_notes(first.id, True)
+    assert repo.get_conversation(first.id, messages=False).use_notes
+    assert [c.id for c in repo.list_conversations()] == order  # not an edit
+    assert {c.id: c.use_notes for c in repo.list_conversations()} == {
+        first.id: True,
+        second.id: False,
+    }
+    repo.set_use_notes(first.id, False)
+    assert not repo.get_conversation(first.id, messages=False).use_notes
+    with pytest.raises(NotFound):
+        repo.set_use_notes(9999, True)
+
+
 def test_delete_removes_text_from_database_file(repo, db):
     c = repo.create_conversation("secret")
     repo.add_message(c.id, Role.USER, "my-unique-secret-phrase-xyzzy")

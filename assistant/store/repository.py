@@ -75,6 +75,7 @@ def _conversation(row: ConversationRow, count: int = 0) -> Conversation:
         updated_at=row.updated_at,
         model=row.model,
         system_prompt=row.system_prompt,
+        use_notes=bool(row.use_notes),
         message_count=count,
     )
 
@@ -147,6 +148,17 @@ class ConversationRepository:
                 update(ConversationRow)
                 .where(ConversationRow.id == conversation_id)
                 .values(**fields, updated_at=utcnow())
+            )
+            if result.rowcount == 0:
+                raise NotFound(f"There is no conversation {conversation_id}.")
+
+    def set_use_notes(self, conversation_id: int, on: bool) -> None:
+        """Remember the notes switch; not an edit, so the order of the list stays."""
+        with self.db.session() as s, s.begin():
+            result = s.execute(
+                update(ConversationRow)
+                .where(ConversationRow.id == conversation_id)
+                .values(use_notes=on)
             )
             if result.rowcount == 0:
                 raise NotFound(f"There is no conversation {conversation_id}.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -30,6 +30,7 @@ class ConversationRow(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     model: Mapped[str | None] = mapped_column(String(500))
     system_prompt: Mapped[str | None] = mapped_column(Text)
+    use_notes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     messages: Mapped[list[MessageRow]] = relationship(
         back_populates="conversation",

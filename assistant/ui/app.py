@@ -448,6 +448,7 @@ class AssistantApp(App[None]):
     async def on_history_loaded(self, message: HistoryLoaded) -> None:
         self.database_ready = True
         self.conversation_id = message.conversation_id
+        self.notes_on |= {c.id for c in message.conversations if c.use_notes}
         await self.sidebar.show(message.conversations, message.conversation_id)
         if message.messages:
             await self.chat_view.show(message.messages)
@@ -457,6 +458,7 @@ class AssistantApp(App[None]):
         if None in self.notes_on:
             self.notes_on.discard(None)
             self.notes_on.add(message.conversation_id)
+            self.remember_notes(message.conversation_id, True)
         self._pending_system = None
         self.conversation_id = message.conversation_id
         await self.refresh_sidebar()
@@ -667,6 +669,8 @@ class AssistantApp(App[None]):
             self.notes_on.add(self.conversation_id)
         else:
             self.notes_on.discard(self.conversation_id)
+        if self.conversation_id is not None:
+            self.remember_notes(self.conversation_id, on)
         self.update_notes_status()
         self.notify(
             "Replies in this conversation use your notes."
@@ -674,6 +678,13 @@ class AssistantApp(App[None]):
             else "Replies no longer use your notes.",
             markup=False,
         )
+
+    def remember_notes(self, conversation_id: int, on: bool) -> None:
+        """Store the switch with the conversation, so it is still set next time."""
+        try:
+            self.runtime.repo.set_use_notes(conversation_id, on)
+        except Exception as exc:
+            self.show_error(user_message(exc))
 
     def action_toggle_notes(self) -> None:
         self.set_notes(self.conversation_id not in self.notes_on)
@@ -817,7 +828,17 @@ class AssistantApp(App[None]):
         await self.open_conversation(conversation.id)
 
     async def open_conversation(self, conversation_id: int | None) -> None:
-        messages = self.runtime.repo.messages(conversation_id) if conversation_id else []
+        repo = self.runtime.repo
+        messages = repo.messages(conversation_id) if conversation_id else []
+        if conversation_id is not None:
+            try:
+                use_notes = repo.get_conversation(conversation_id, messages=False).use_notes
+            except LookupError:  # deleted meanwhile (by another instance)
+                use_notes = False
+            if use_notes:
+                self.notes_on.add(conversation_id)
+            else:
+                self.notes_on.discard(conversation_id)
         self.conversation_id = conversation_id
         self._code_presses = 0
         self.status.notice_text = ""

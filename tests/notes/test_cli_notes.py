@@ -147,6 +147,32 @@ def test_ask_with_notes_prints_and_stores_sources(synced, capsys, monkeypatch, f
     assert reply["citations"][0]["location"] == "tools.txt:3"
     user = json.loads(out)["messages"][0]
     assert user["content"] == "torque wrench calibration"  # the stored question is untouched
+    assert json.loads(out)["use_notes"] is True  # remembered, as the app's switch is
+
+    # continuing that conversation without --notes still answers from the notes
+    fake_runtime_model.enqueue(["Yearly [1]."])
+    code, out, _ = run(
+        [
+            "ask",
+            "-c",
+            str(data["conversation_id"]),
+            "--json",
+            "how often is the torque wrench calibrated",
+        ],
+        capsys,
+        monkeypatch,
+        stdin="",
+    )
+    assert code == 0 and json.loads(out)["sources"][0]["path"] == "tools.txt"
+    assert "<<<PASSAGE 1 | tools.txt:3" in fake_runtime_model.history[-1][-1].content
+
+    # a conversation without the switch is not grounded
+    fake_runtime_model.enqueue(["No idea."])
+    code, out, _ = run(
+        ["ask", "--json", "torque wrench calibration"], capsys, monkeypatch, stdin=""
+    )
+    assert "sources" not in json.loads(out)
+    assert fake_runtime_model.history[-1][-1].content == "torque wrench calibration"
 
 
 def test_help_stays_light():

@@ -1,5 +1,6 @@
-"""Migration 0002: blank to head, 0001 with data to head with nothing lost,
-and the notes ORM rows match the migrated schema."""
+"""Migrations 0002 (notes) and 0003 (the notes switch per conversation): blank
+to head, 0001 with data to head with nothing lost, and the ORM rows match the
+migrated schema."""
 
 from __future__ import annotations
 
@@ -34,12 +35,12 @@ def test_upgrade_from_0001_keeps_conversations(isolated_home):
     engine.dispose()
 
     db = Database(path)
-    assert current_revision(db.engine) == head_revision() == "0002"
+    assert current_revision(db.engine) == head_revision() == "0003"
     from assistant.store.repository import ConversationRepository
 
     repo = ConversationRepository(db)
     conv = repo.get_conversation(1)
-    assert conv.title == "Old"
+    assert conv.title == "Old" and conv.use_notes is False  # 0003's default
     assert [m.content for m in conv.messages] == [
         "question one",
         "answer one with unique-word-zebra",

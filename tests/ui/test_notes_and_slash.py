@@ -145,6 +145,41 @@ async def test_notes_sync_at_start_toggle_and_sources(notes_folder, ui_model):
         assert panel.citations == citations
 
 
+async def test_notes_switch_is_remembered_per_conversation(notes_folder, ui_model):
+    app = AssistantApp(Runtime())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await ask_with_notes(pilot, app, ui_model, "when are roses pruned?", "February [1].")
+        grounded = app.conversation_id
+        await app.open_conversation(None)  # a new conversation starts without notes
+        assert "using notes" not in status_text(app)
+        ui_model.enqueue("Hello.")
+        await type_text(pilot, "hi")
+        await pilot.press("enter")
+        await settle(pilot)
+        plain = app.conversation_id
+        assert plain != grounded and "using notes" not in status_text(app)
+
+    app = AssistantApp(Runtime())  # a later start
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await app.open_conversation(grounded)
+        await pilot.pause()
+        assert "using notes" in status_text(app)
+        ui_model.enqueue("In February [1].")
+        await type_text(pilot, "roses again?")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "<<<PASSAGE 1 | garden.md:" in ui_model.history[-1][-1].content
+        await app.open_conversation(plain)
+        await pilot.pause()
+        assert "using notes" not in status_text(app)
+        await app.open_conversation(grounded)
+        await pilot.press("f5")  # switched off: also remembered
+        await pilot.pause()
+    assert not app.runtime.repo.get_conversation(grounded, messages=False).use_notes
+
+
 async def test_editor_opens_the_selected_source_at_its_line(
     notes_folder, ui_model, tmp_path, monkeypatch
 ):
