@@ -144,6 +144,31 @@ def test_two_instances_write_concurrently_without_locking_errors(isolated_home):
     assert a.stats()["messages"] == 80
 
 
+def test_readers_do_not_wait_for_a_writer(db):
+    """A search reads while a sync holds the write lock: a reader session sees
+    the last committed state at once instead of waiting out the busy timeout."""
+    import time
+
+    from sqlalchemy import text
+
+    writer = db.session()
+    writer.execute(
+        text(
+            "INSERT INTO conversations (title, created_at, updated_at) "
+            "VALUES ('pending', '2026-01-01', '2026-01-01')"
+        )
+    )  # BEGIN IMMEDIATE: the write lock is held until commit
+    try:
+        started = time.perf_counter()
+        with db.reader() as reader:
+            count = reader.execute(text("SELECT count(*) FROM conversations")).scalar()
+        assert time.perf_counter() - started < 1.0
+        assert count == 0  # the uncommitted row is not seen
+    finally:
+        writer.rollback()
+        writer.close()
+
+
 def test_orm_matches_migrated_schema(db):
     """The ORM classes and the migrations must describe the same columns."""
     from sqlalchemy import inspect

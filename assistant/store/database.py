@@ -5,6 +5,9 @@ connection. Transactions start with ``BEGIN IMMEDIATE``: a writer takes the
 lock up front and waits out the busy timeout, instead of failing with
 "database is locked" when a read transaction tries to become a write. The same
 hook makes SQLite DDL transactional, so each migration is all-or-nothing.
+Sessions from ``Database.reader()`` only read: they start a plain (deferred)
+transaction, a snapshot that never waits for a writer, so a search is not held
+up while a sync commits.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from assistant.paths import private_dir, private_file
 
 BUSY_TIMEOUT_MS = 10_000
+READ_ONLY = "assistant_read_only"  # execution option of reader() sessions
 
 
 class DatabaseError(Exception):
@@ -40,7 +44,10 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -57,6 +64,9 @@ class Database:
             raise DatabaseError(f"Cannot create the database at {path}: {exc.strerror}.") from None
         self.engine = make_engine(f"sqlite:///{path}")
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.readers = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
         if migrate:
             self.migrate()
         self._secure_sidecars()
@@ -81,6 +91,11 @@ class Database:
 
     def session(self) -> Session:
         return self.sessions()
+
+    def reader(self) -> Session:
+        """A session for reads only (a write in it may fail while another
+        instance writes)."""
+        return self.readers()
 
     def close(self) -> None:
         self.engine.dispose()
