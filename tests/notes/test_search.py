@@ -113,3 +113,12 @@ def test_common_words_are_left_out_of_keyword_queries(notes, folder, monkeypatch
     assert repo._informative_terms(["weather", "fine"]) in (["weather"], ["fine"])
     hits = repo.keyword_search("weather kiln", 5)
     assert len(hits) == 1  # only the passage with the rare word is scored
+
+    # words that are each rare enough but together match too many passages:
+    # the most common go first, until the rest fit the budget
+    monkeypatch.setattr(repository, "COMMON_TERM_SHARE", 1.0)
+    monkeypatch.setattr(repository, "MAX_MATCHED_PASSAGES", 3)
+    assert repo._informative_terms(["weather", "kiln", "fine"]) == ["kiln"]  # 13 + 1 + 12
+    monkeypatch.setattr(repository, "MAX_MATCHED_PASSAGES", 13)
+    assert repo._informative_terms(["fine", "kiln"]) == ["fine", "kiln"]  # 12 + 1 fit
+    assert repo._informative_terms(["weather", "fine"]) == ["fine"]  # 13 + 12 do not
