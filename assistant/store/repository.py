@@ -143,22 +143,18 @@ class ConversationRepository:
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"cannot update {sorted(bad)}")
-        with self.db.session() as s, s.begin():
-            result = s.execute(
-                update(ConversationRow)
-                .where(ConversationRow.id == conversation_id)
-                .values(**fields, updated_at=utcnow())
-            )
-            if result.rowcount == 0:
-                raise NotFound(f"There is no conversation {conversation_id}.")
+        self._update(conversation_id, **fields, updated_at=utcnow())
 
     def set_use_notes(self, conversation_id: int, on: bool) -> None:
         """Remember the notes switch; not an edit, so the order of the list stays."""
+        self._update(conversation_id, use_notes=on)
+
+    def _update(self, conversation_id: int, **values: object) -> None:
         with self.db.session() as s, s.begin():
             result = s.execute(
                 update(ConversationRow)
                 .where(ConversationRow.id == conversation_id)
-                .values(use_notes=on)
+                .values(**values)
             )
             if result.rowcount == 0:
                 raise NotFound(f"There is no conversation {conversation_id}.")
