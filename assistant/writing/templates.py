@@ -6,49 +6,65 @@ a YAML file with a ``template`` key. Bundled files ship inside the package as
 (``app_paths().user_prompts``) add templates or replace bundled ones *by name*.
 Placeholders are ``{{ name }}`` and nothing else: no code runs inside a
 template, so a user file can never do more than produce text.
+
+The shape of the front matter is checked by pydantic models that forbid unknown
+keys (``TemplateFrontMatter`` with its ``VariableSpec`` and ``ExampleSpec``
+entries, ``PersonaFrontMatter``; the YAML forms add the prompt key). The rules
+that look across keys or at the body (placeholders used and declared, names,
+``argument``, example variables) follow in plain code. Every problem is one
+``TemplateError`` sentence that starts with the file; a pydantic error is
+translated into such a sentence, never shown as it is.
+
+``result`` says what a template's answer is. ``edit``: the answer replaces the
+input text (proofread, rewrite, translate, tone...), so it can be shown as a
+diff and written back to the file (``--diff``, ``--in-place``). ``new``: the
+answer is a new text (title, summary, outline, reply...). A file without
+``result`` (user files written before the key existed) counts as ``new``: only a
+template that says ``result: edit`` may ever overwrite a user's file. An
+``edit`` template must keep ``long_text: chunks`` so that every part of a long
+text is edited, not a summary or the end of it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar, get_args
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
 from assistant.domain import ChatTurn, Role
-from assistant.writing.errors import TemplateError, WritingError
+from assistant.errors import TemplateError, WritingError
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TEMPLATE_SUFFIXES = (".md", ".yaml", ".yml")
 
-# How a template copes with text longer than one context window.
-LONG_TEXT_STRATEGIES = ("chunks", "map_reduce", "tail")
+# What a template's answer is: an edited version of the input, or a new text.
+Result = Literal["edit", "new"]
+RESULTS: tuple[str, ...] = get_args(Result)
+DEFAULT_RESULT: Result = "new"
 
-TEMPLATE_KEYS = frozenset(
-    {
-        "name",
-        "description",
-        "system",
-        "persona",
-        "template",
-        "variables",
-        "argument",
-        "aliases",
-        "long_text",
-        "temperature",
-        "max_tokens",
-        "output_ratio",
-        "stop",
-        "examples",
-    }
-)
-VARIABLE_KEYS = frozenset({"default", "description", "values", "suggestions"})
-EXAMPLE_KEYS = frozenset({"text", "output", "variables"})
-PERSONA_KEYS = frozenset({"name", "description", "system"})
+# How a template copes with text longer than one context window.
+LongText = Literal["chunks", "map_reduce", "tail"]
+LONG_TEXT_STRATEGIES: tuple[str, ...] = get_args(LongText)
+
+# Allowed ranges of the numeric settings: (low, high), both included.
+TEMPERATURE_RANGE = (0.0, 5.0)
+MAX_TOKENS_RANGE = (1, 1_000_000)
+OUTPUT_RATIO_RANGE = (0.05, 8.0)
+DEFAULT_OUTPUT_RATIO = 1.3
+_NUMBER_RULES: dict[str, tuple[str, float, float]] = {
+    "temperature": ("a number", *TEMPERATURE_RANGE),
+    "max_tokens": ("a whole number", *MAX_TOKENS_RANGE),
+    "output_ratio": ("a number", *OUTPUT_RATIO_RANGE),
+}
 
 
 @dataclass(frozen=True)
@@ -95,12 +111,15 @@ class PromptTemplate:
     output_ratio: float = 1.3
     stop: tuple[str, ...] = ()
     examples: tuple[Example, ...] = ()
+    result: Result = DEFAULT_RESULT
 
     @property
     def edits_text(self) -> bool:
-        """True when the result replaces the input (proofread, rewrite...): such
-        results can be shown as a diff and written back to the file."""
-        return self.long_text == "chunks"
+        """True when the result replaces the input (``result: edit``: proofread,
+        rewrite...): such results can be shown as a diff and written back to the
+        file. False for a new text (``result: new``, and any file without
+        ``result``)."""
+        return self.result == "edit"
 
     def resolve_values(self, given: Mapping[str, str] | None = None) -> dict[str, str]:
         """Defaults merged with ``given``; raises a clear error for an unknown or
@@ -205,6 +224,214 @@ class PromptLibrary:
         return sorted(set(out))
 
 
+# ------------------------------------------------------------ front matter
+# Shapes only. Text fields accept numbers too (``description: 2024`` is text);
+# a YAML boolean (``yes``, ``off``) is not text and is reported as such.
+# ``None`` (a key with nothing after the colon) counts as absent.
+def _lower_keys(value: object) -> object:
+    """Words the user types are matched lower-case: normalise the map's keys."""
+    if isinstance(value, dict):
+        return {str(k).strip().lower(): v for k, v in value.items()}
+    return value
+
+
+def _variable_shorthands(value: object) -> object:
+    """``season: winter`` is short for ``season: {default: winter}``."""
+    if not isinstance(value, dict):
+        return value
+    specs: dict[str, object] = {}
+    for name, spec in value.items():
+        if spec is None:
+            spec = {}
+        elif isinstance(spec, str | int | float):  # bool too: reported as "must be text"
+            spec = {"default": spec}
+        specs[str(name)] = spec
+    return specs
+
+
+WordMap = Annotated[dict[str, str], BeforeValidator(_lower_keys)]
+NonEmptyText = Annotated[str, Field(min_length=1)]
+Temperature = Annotated[float, Field(strict=True, ge=TEMPERATURE_RANGE[0], le=TEMPERATURE_RANGE[1])]
+MaxTokens = Annotated[int, Field(strict=True, ge=MAX_TOKENS_RANGE[0], le=MAX_TOKENS_RANGE[1])]
+OutputRatio = Annotated[
+    float, Field(strict=True, ge=OUTPUT_RATIO_RANGE[0], le=OUTPUT_RATIO_RANGE[1])
+]
+
+
+class _FrontMatter(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+
+class VariableSpec(_FrontMatter):
+    """One entry under ``variables`` (or a bare default value, see above)."""
+
+    default: str | None = None
+    description: str | None = None
+    values: WordMap | None = None
+    suggestions: list[str] | None = None
+
+
+VariableSpecs = Annotated[dict[str, VariableSpec], BeforeValidator(_variable_shorthands)]
+
+
+class ExampleSpec(_FrontMatter):
+    """One worked example under ``examples``."""
+
+    text: str
+    output: str
+    variables: WordMap | None = None
+
+
+class TemplateFrontMatter(_FrontMatter):
+    """The front matter of a Markdown template (the prompt is the body)."""
+
+    name: str | None = None
+    description: str | None = None
+    result: Result | None = None
+    system: str | None = None
+    persona: str | None = None
+    variables: VariableSpecs | None = None
+    argument: str | None = None
+    aliases: list[str] | None = None
+    long_text: LongText | None = None
+    temperature: Temperature | None = None
+    max_tokens: MaxTokens | None = None
+    output_ratio: OutputRatio | None = None
+    stop: list[NonEmptyText] | None = None
+    examples: list[ExampleSpec] | None = None
+
+
+class YamlTemplate(TemplateFrontMatter):
+    """A YAML template: the same keys, and the prompt under ``template``."""
+
+    template: str
+
+
+class PersonaFrontMatter(_FrontMatter):
+    """The front matter of a Markdown persona (the system prompt is the body)."""
+
+    name: str | None = None
+    description: str | None = None
+
+
+class YamlPersona(PersonaFrontMatter):
+    """A YAML persona: the same keys, and the system prompt under ``system``."""
+
+    system: str
+
+
+TEMPLATE_KEYS = frozenset(YamlTemplate.model_fields)
+VARIABLE_KEYS = frozenset(VariableSpec.model_fields)
+EXAMPLE_KEYS = frozenset(ExampleSpec.model_fields)
+PERSONA_KEYS = frozenset(YamlPersona.model_fields)
+
+_Spec = TypeVar("_Spec", bound=_FrontMatter)
+
+
+def _validate(model: type[_Spec], data: Mapping[str, Any], source: str) -> _Spec:
+    """``model`` filled from ``data``, or a ``TemplateError`` in one sentence."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+    # an unknown key first: a misspelt key often explains the other errors
+    first = min(errors, key=lambda e: e["type"] != "extra_forbidden")
+    raise TemplateError(f"{source}: {_error_sentence(first, model)}")
+
+
+# ------------------------------------------------- pydantic errors in words
+def _container(
+    loc: Sequence[str | int], root: type[_FrontMatter]
+) -> tuple[str | None, type[_FrontMatter], tuple[str | int, ...]]:
+    """Who holds the key at ``loc``: (``"variable 'x'"``, ``"example 2"`` or None
+    for the file's top level), its model, and the key path inside it."""
+    if len(loc) >= 2 and loc[0] == "variables" and issubclass(root, TemplateFrontMatter):
+        return f"variable '{loc[1]}'", VariableSpec, tuple(loc[2:])
+    if len(loc) >= 2 and loc[0] == "examples" and isinstance(loc[1], int):
+        return f"example {loc[1] + 1}", ExampleSpec, tuple(loc[2:])
+    return None, root, tuple(loc)
+
+
+def _key_path(path: Sequence[str | int]) -> str:
+    """``('values', 'short')`` -> ``'values.short'``; ``('stop', 0)`` -> ``'stop' item 1``."""
+    keys = ".".join(str(p) for p in path if isinstance(p, str) and p != "[key]")
+    items = "".join(f" item {p + 1}" for p in path if isinstance(p, int))
+    return f"'{keys}'{items}"
+
+
+def _range(low: float, high: float) -> str:
+    def show(n: float) -> str:
+        return f"{n:,}" if isinstance(n, int) else str(n)
+
+    return f"between {show(low)} and {show(high)}"
+
+
+_NUMBER_ERRORS = frozenset(
+    {
+        "int_type",
+        "int_parsing",
+        "int_from_float",
+        "float_type",
+        "float_parsing",
+        "finite_number",
+        "greater_than_equal",
+        "less_than_equal",
+        "greater_than",
+        "less_than",
+    }
+)
+_BOOL_HINT = (
+    " (put it in quotes: YAML reads yes, no, on, off, true and false as a true/false value)"
+)
+
+
+def _error_sentence(error: ErrorDetails, root: type[_FrontMatter]) -> str:
+    """The first pydantic error as a plain sentence naming the key (without the
+    file, which the caller puts first)."""
+    kind, loc, ctx = error["type"], error["loc"], error.get("ctx") or {}
+    top = "the persona" if issubclass(root, PersonaFrontMatter) else "the template"
+    if kind == "invalid_key":
+        owner, _, _ = _container(loc[:-1], root)
+        return f"the key {loc[-1]!r} in {owner or top} is not a name."
+    owner, model, path = _container(loc, root)
+    subject = _key_path(path) if path else (owner or top)
+    if path and owner:
+        subject = f"{subject} of {owner}"
+    if kind == "extra_forbidden":
+        allowed = ", ".join(sorted(model.model_fields))
+        return f"unknown key '{path[-1]}' in {owner or top} (allowed: {allowed})."
+    if kind == "missing":
+        return f"the '{path[-1]}' key is missing" + (f" in {owner}." if owner else ".")
+    if kind in ("string_type", "string_sub_type", "string_unicode"):
+        hint = _BOOL_HINT if isinstance(error["input"], bool) else ""
+        return f"{subject} must be text{hint}."
+    if kind == "string_too_short":
+        return f"{subject} must not be empty."
+    if kind in _NUMBER_ERRORS:
+        if len(path) == 1 and owner is None and path[0] in _NUMBER_RULES:
+            what, low, high = _NUMBER_RULES[str(path[0])]
+            return f"'{path[0]}' must be {what} {_range(low, high)}."
+        return f"{subject} must be {'a whole number' if kind.startswith('int') else 'a number'}."
+    if kind in ("bool_type", "bool_parsing"):
+        return f"{subject} must be true or false."
+    if kind in ("list_type", "tuple_type", "set_type", "iterable_type"):
+        return f"{subject} must be a list."
+    if kind in ("dict_type", "model_type", "model_attributes_type", "mapping_type"):
+        if tuple(loc) == ("variables",):
+            return "'variables' must map each variable name to its settings."
+        if owner and not path and model is VariableSpec:
+            return f"{owner} must be a default value or key: value pairs."
+        if owner and not path:
+            return f"{owner} must have 'text' and 'output'."
+        return f"{subject} must be key: value pairs."
+    if kind == "literal_error":
+        given = error["input"]
+        got = f", not {given!r}" if isinstance(given, str) and len(given) <= 40 else ""
+        return f"{subject} must be {ctx.get('expected', 'one of the allowed values')}{got}."
+    message = str(error["msg"]).rstrip(".")
+    return f"{subject} is not valid ({message[:1].lower()}{message[1:]})."
+
+
 # ----------------------------------------------------------------- parsing
 def _split_front_matter(raw: str, source: str) -> tuple[dict[str, Any], str]:
     text = raw.lstrip("\ufeff")
@@ -244,109 +471,67 @@ def _read(path: Traversable | Path, source: str) -> str:
         raise TemplateError(f"{source}: cannot be read ({exc.strerror or exc}).") from None
 
 
-def _text_field(data: Mapping[str, Any], key: str, source: str, required: bool = False) -> str:
-    value = data.get(key)
-    if value is None:
-        if required:
-            raise TemplateError(f"{source}: the '{key}' key is missing.")
-        return ""
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise TemplateError(f"{source}: '{key}' must be text.")
-    return str(value)
+def _placeholders(text: str) -> set[str]:
+    return {m.group(1) for m in PLACEHOLDER.finditer(text)}
 
 
-def _check_keys(data: Mapping[str, Any], allowed: Iterable[str], source: str, what: str) -> None:
-    unknown = sorted(set(data) - set(allowed))
-    if unknown:
-        raise TemplateError(
-            f"{source}: unknown key '{unknown[0]}' in {what} "
-            f"(allowed: {', '.join(sorted(allowed))})."
-        )
-
-
-def _string_map(value: Any, source: str, where: str) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise TemplateError(f"{source}: {where} must be key: value pairs.")
-    return {str(k).strip().lower(): str(v) for k, v in value.items()}
-
-
-def _parse_variables(value: Any, source: str) -> dict[str, Variable]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise TemplateError(f"{source}: 'variables' must map each variable name to its settings.")
+def _variables(spec: TemplateFrontMatter, source: str) -> dict[str, Variable]:
     variables: dict[str, Variable] = {}
-    for raw_name, spec in value.items():
-        name = str(raw_name)
-        if not PLACEHOLDER.fullmatch("{{" + name + "}}") or name == "text":
+    for name, var in (spec.variables or {}).items():
+        if not VARIABLE_NAME.match(name) or name == "text":
             raise TemplateError(f"{source}: '{name}' is not a valid variable name.")
-        if spec is None or isinstance(spec, str | int | float):
-            default = None if spec is None else str(spec)
-            variables[name] = Variable(name=name, default=default)
-            continue
-        if not isinstance(spec, dict):
-            raise TemplateError(
-                f"{source}: variable '{name}' must be a default value or a mapping."
-            )
-        _check_keys(spec, VARIABLE_KEYS, source, f"variable '{name}'")
-        suggestions = spec.get("suggestions") or []
-        if not isinstance(suggestions, list):
-            raise TemplateError(f"{source}: 'suggestions' of '{name}' must be a list.")
-        default = spec.get("default")
         variables[name] = Variable(
             name=name,
-            default=None if default is None else str(default),
-            description=str(spec.get("description") or ""),
-            values=_string_map(spec.get("values"), source, f"'values' of '{name}'"),
-            suggestions=tuple(str(s) for s in suggestions),
+            default=var.default,
+            description=var.description or "",
+            values=dict(var.values or {}),
+            suggestions=tuple(var.suggestions or ()),
         )
     return variables
 
 
-def _number(data: Mapping[str, Any], key: str, source: str, kind: type, low: float, high: float):
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TemplateError(f"{source}: '{key}' must be a number.")
-    if kind is int and not isinstance(value, int):
-        raise TemplateError(f"{source}: '{key}' must be a whole number.")
-    if not low <= value <= high:
-        raise TemplateError(f"{source}: '{key}' must be between {low} and {high}.")
-    return kind(value)
+def _examples(
+    spec: TemplateFrontMatter, variables: Mapping[str, Variable], source: str
+) -> tuple[Example, ...]:
+    examples: list[Example] = []
+    for i, item in enumerate(spec.examples or (), 1):
+        given = dict(item.variables or {})
+        unknown = sorted(set(given) - set(variables))
+        if unknown:
+            raise TemplateError(f"{source}: example {i} sets unknown variable '{unknown[0]}'.")
+        examples.append(Example(text=item.text, output=item.output, variables=given))
+    return tuple(examples)
 
 
 def parse_template(raw: str, source: str, fallback_name: str) -> PromptTemplate:
     """Validate one template file's text; every problem names ``source``."""
+    spec: TemplateFrontMatter
     if source.endswith(".md"):
         data, body = _split_front_matter(raw, source)
         if "template" in data:
             raise TemplateError(
                 f"{source}: a Markdown template keeps its prompt in the body, not in 'template'."
             )
+        spec = _validate(TemplateFrontMatter, data, source)
     else:
-        data = _yaml_mapping(raw, source)
-        body = _text_field(data, "template", source, required=True)
-    _check_keys(data, TEMPLATE_KEYS, source, "the template")
-    name = _text_field(data, "name", source) or fallback_name
-    name = name.strip().lower()
+        yaml_spec = _validate(YamlTemplate, _yaml_mapping(raw, source), source)
+        spec, body = yaml_spec, yaml_spec.template
+    name = (spec.name or fallback_name).strip().lower()
     if not NAME.match(name):
         raise TemplateError(
             f"{source}: '{name}' is not a valid name (lower-case letters, digits, - and _)."
         )
     if not body.strip():
         raise TemplateError(f"{source}: the template text is empty.")
-    variables = _parse_variables(data.get("variables"), source)
-    system = _text_field(data, "system", source) or None
-    used = {m.group(1) for m in PLACEHOLDER.finditer(body)}
+    variables = _variables(spec, source)
+    system = spec.system or None
+    used = _placeholders(body)
     if system:
-        used |= {m.group(1) for m in PLACEHOLDER.finditer(system)}
-        if "text" in {m.group(1) for m in PLACEHOLDER.finditer(system)}:
+        if "text" in _placeholders(system):
             raise TemplateError(
                 f"{source}: '{{{{ text }}}}' belongs in the template, not 'system'."
             )
+        used |= _placeholders(system)
     if "text" not in used:
         raise TemplateError(f"{source}: the template never uses '{{{{ text }}}}'.")
     missing = sorted(used - set(variables) - {"text"})
@@ -355,77 +540,56 @@ def parse_template(raw: str, source: str, fallback_name: str) -> PromptTemplate:
             f"{source}: the template uses '{{{{ {missing[0]} }}}}' but declares no variable "
             f"'{missing[0]}' under 'variables'."
         )
-    argument = _text_field(data, "argument", source) or None
+    argument = spec.argument or None
     if argument is not None and argument not in variables:
         raise TemplateError(f"{source}: 'argument' names '{argument}', which is not a variable.")
-    long_text = _text_field(data, "long_text", source) or "chunks"
-    if long_text not in LONG_TEXT_STRATEGIES:
+    result: Result = spec.result or DEFAULT_RESULT
+    long_text: LongText = spec.long_text or "chunks"
+    if result == "edit" and long_text != "chunks":
         raise TemplateError(
-            f"{source}: 'long_text' must be one of {', '.join(LONG_TEXT_STRATEGIES)}."
+            f"{source}: 'result: edit' needs 'long_text: chunks' (an edit must go through "
+            f"the whole text), so drop 'long_text: {long_text}' or say 'result: new'."
         )
-    aliases = data.get("aliases") or []
-    stop = data.get("stop") or []
-    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-        raise TemplateError(f"{source}: 'aliases' must be a list of names.")
-    if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
-        raise TemplateError(f"{source}: 'stop' must be a list of non-empty strings.")
-    examples_raw = data.get("examples") or []
-    if not isinstance(examples_raw, list):
-        raise TemplateError(f"{source}: 'examples' must be a list.")
-    examples = []
-    for i, item in enumerate(examples_raw, 1):
-        if not isinstance(item, dict):
-            raise TemplateError(f"{source}: example {i} must have 'text' and 'output'.")
-        _check_keys(item, EXAMPLE_KEYS, source, f"example {i}")
-        ex_vars = _string_map(item.get("variables"), source, f"'variables' of example {i}")
-        bad = sorted(set(ex_vars) - set(variables))
-        if bad:
-            raise TemplateError(f"{source}: example {i} sets unknown variable '{bad[0]}'.")
-        examples.append(
-            Example(
-                text=_text_field(item, "text", source, required=True),
-                output=_text_field(item, "output", source, required=True),
-                variables=ex_vars,
-            )
-        )
-    persona = _text_field(data, "persona", source) or None
-    ratio = _number(data, "output_ratio", source, float, 0.05, 8.0)
+    persona = (spec.persona or "").strip().lower() or None
     return PromptTemplate(
         name=name,
-        description=_text_field(data, "description", source).strip() or name,
+        description=(spec.description or "").strip() or name,
         body=body.strip() + "\n",
         source=source,
         system=system,
-        persona=persona.strip().lower() if persona else None,
+        persona=persona,
         variables=variables,
         argument=argument,
-        aliases=tuple(a.strip().lower() for a in aliases),
+        aliases=tuple(a.strip().lower() for a in spec.aliases or ()),
         long_text=long_text,
-        temperature=_number(data, "temperature", source, float, 0.0, 5.0),
-        max_tokens=_number(data, "max_tokens", source, int, 1, 1_000_000),
-        output_ratio=ratio if ratio is not None else 1.3,
-        stop=tuple(stop),
-        examples=tuple(examples),
+        temperature=spec.temperature,
+        max_tokens=spec.max_tokens,
+        output_ratio=(spec.output_ratio if spec.output_ratio is not None else DEFAULT_OUTPUT_RATIO),
+        stop=tuple(spec.stop or ()),
+        examples=_examples(spec, variables, source),
+        result=result,
     )
 
 
 def parse_persona(raw: str, source: str, fallback_name: str) -> Persona:
+    """Validate one persona file's text; every problem names ``source``."""
+    spec: PersonaFrontMatter
     if source.endswith(".md"):
         data, body = _split_front_matter(raw, source)
         if "system" in data:
             raise TemplateError(f"{source}: a Markdown persona keeps its prompt in the body.")
+        spec = _validate(PersonaFrontMatter, data, source)
     else:
-        data = _yaml_mapping(raw, source)
-        body = _text_field(data, "system", source, required=True)
-    _check_keys(data, PERSONA_KEYS, source, "the persona")
-    name = (_text_field(data, "name", source) or fallback_name).strip().lower()
+        yaml_spec = _validate(YamlPersona, _yaml_mapping(raw, source), source)
+        spec, body = yaml_spec, yaml_spec.system
+    name = (spec.name or fallback_name).strip().lower()
     if not NAME.match(name):
         raise TemplateError(f"{source}: '{name}' is not a valid persona name.")
     if not body.strip():
         raise TemplateError(f"{source}: the persona's system prompt is empty.")
     return Persona(
         name=name,
-        description=_text_field(data, "description", source).strip() or name,
+        description=(spec.description or "").strip() or name,
         system=body.strip(),
         source=source,
     )
@@ -454,7 +618,10 @@ def _stem(name: str) -> str:
 
 
 def _load_folder(
-    folder: Traversable | Path, label: str, templates: dict[str, PromptTemplate], personas: dict
+    folder: Traversable | Path,
+    label: str,
+    templates: dict[str, PromptTemplate],
+    personas: dict[str, Persona],
 ) -> None:
     seen: dict[str, str] = {}
     for entry in _entries(folder):

@@ -9,14 +9,16 @@ from pathlib import Path
 import pytest
 
 from assistant.domain import Role
-from assistant.writing.errors import TemplateError, WritingError
-from assistant.writing.templates import load_library
+from assistant.errors import TemplateError, WritingError
+from assistant.writing.templates import bundled_root, load_library
 
 REPO = Path(__file__).resolve().parents[2]
 EXPECTED = {
     "summarise", "rewrite", "proofread", "translate", "tone", "shorten", "expand",
     "continue", "title", "outline", "explain", "reply",
 }  # fmt: skip
+# Bundled templates whose answer replaces the input (diff, --in-place).
+EDITS = {"proofread", "rewrite", "translate", "tone", "shorten", "expand"}
 
 
 def test_every_bundled_template_loads_and_renders(tmp_path):
@@ -31,6 +33,23 @@ def test_every_bundled_template_loads_and_renders(tmp_path):
         assert "{{" not in "".join(t.content for t in turns), template.name
         if persona:
             assert turns[0].role == Role.SYSTEM and persona.system in turns[0].content
+
+
+def test_every_bundled_template_says_what_its_result_is(tmp_path):
+    import yaml
+
+    library = load_library(tmp_path / "none")
+    for entry in bundled_root().iterdir():
+        if not entry.name.endswith(".md"):
+            continue
+        front = yaml.safe_load(entry.read_text(encoding="utf-8").split("---\n")[1])
+        assert front.get("result") in ("edit", "new"), f"{entry.name} has no explicit result"
+        template = library.templates[front["name"]]
+        assert template.result == front["result"]
+        assert template.edits_text == (template.name in EDITS), template.name
+        if template.edits_text:
+            assert template.long_text == "chunks", template.name
+    assert {t.name for t in library.templates.values() if t.edits_text} == EDITS
 
 
 def test_variables_defaults_values_and_aliases(tmp_path):
