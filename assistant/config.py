@@ -19,13 +19,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from assistant.errors import ConfigError
 from assistant.paths import app_paths
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful, concise assistant."
-
-
-class ConfigError(Exception):
-    """A setting could not be read; the message is one sentence for the user."""
 
 
 class Settings(BaseSettings):
@@ -86,3 +83,22 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(f"Setting '{where}' is invalid: {err.get('msg', 'bad value')}.") from None
     except (OSError, ValueError) as exc:  # unreadable or malformed TOML
         raise ConfigError(f"Could not read {app_paths().config_file}: {exc}.") from None
+
+
+def set_config_value(config_file: Path, key: str, value: str) -> None:
+    """Set one string key in config.toml, keeping every other line as it is."""
+    import json
+
+    from assistant.fileio import atomic_write_text
+    from assistant.paths import private_dir
+
+    line = f"{key} = {json.dumps(value)}"
+    lines = config_file.read_text(encoding="utf-8").splitlines() if config_file.exists() else []
+    for i, existing in enumerate(lines):
+        if existing.split("=", 1)[0].strip() == key:
+            lines[i] = line
+            break
+    else:
+        lines.insert(0, line)
+    private_dir(config_file.parent)
+    atomic_write_text(config_file, "\n".join(lines) + "\n")

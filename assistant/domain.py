@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Role(StrEnum):
@@ -45,7 +47,76 @@ class Message:
     generation_ms: float | None = None
     finish_reason: str | None = None
     error: str | None = None
-    citations: list[dict] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A passage of the user's notes that a reply was given, numbered as the
+    model saw it ([1], [2]...). Stored with the message as JSON."""
+
+    n: int
+    collection: str
+    path: str  # relative to the collection's folder
+    abs_path: str
+    start_line: int
+    end_line: int
+    page: int | None = None
+    heading: str = ""
+    keyword_rank: int | None = None
+    vector_rank: int | None = None
+    score: float | None = None
+    chunk_id: int | None = None
+
+    @property
+    def lines(self) -> str:
+        if self.start_line == self.end_line:
+            return str(self.start_line)
+        return f"{self.start_line}-{self.end_line}"
+
+    @property
+    def location(self) -> str:
+        """``path:start-end`` inside its collection."""
+        return f"{self.path}:{self.lines}"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["location"] = self.location
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Citation:
+        """Read a stored citation; unknown keys (``location``) are ignored."""
+
+        def opt_int(key: str) -> int | None:
+            value = d.get(key)
+            return int(value) if isinstance(value, int | float) else None
+
+        score = d.get("score")
+        return cls(
+            n=int(d.get("n") or 0),
+            collection=str(d.get("collection") or ""),
+            path=str(d.get("path") or ""),
+            abs_path=str(d.get("abs_path") or ""),
+            start_line=int(d.get("start_line") or 1),
+            end_line=int(d.get("end_line") or d.get("start_line") or 1),
+            page=opt_int("page"),
+            heading=str(d.get("heading") or ""),
+            keyword_rank=opt_int("keyword_rank"),
+            vector_rank=opt_int("vector_rank"),
+            score=float(score) if isinstance(score, int | float) else None,
+            chunk_id=opt_int("chunk_id"),
+        )
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """What the model sees in place of the bare question when a reply is
+    grounded in the user's notes: passages as quoted material, and the
+    citations they are numbered by."""
+
+    prompt: str
+    citations: tuple[Citation, ...] = ()
 
 
 @dataclass
@@ -57,6 +128,7 @@ class Conversation:
     model: str | None = None
     system_prompt: str | None = None
     use_notes: bool = False  # replies are grounded in the user's notes
+    persona: str | None = None  # the persona whose system prompt is in use
     messages: list[Message] = field(default_factory=list)
     message_count: int = 0
 
@@ -72,3 +144,7 @@ class GenerationOptions:
     stop: tuple[str, ...] = ()
     # Keep going past end-of-generation tokens (benchmarks, "continue writing").
     ignore_eos: bool = False
+
+
+# (question, token budget for the passages and their delimiters, token counter)
+GroundingProvider = Callable[[str, int, Callable[[str], int]], Grounding]

@@ -7,7 +7,8 @@ import time
 from collections.abc import Iterator, Sequence
 
 from assistant.domain import ChatTurn, GenerationOptions
-from assistant.llm.base import ContextOverflow, Finished, StopScanner, TextPiece
+from assistant.errors import ContextOverflow
+from assistant.llm.base import Finished, StopScanner, TextPiece
 
 
 class FakeModel:

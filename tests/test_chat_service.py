@@ -7,7 +7,8 @@ import pytest
 from assistant.chat.service import ChatService, ReplyDone, ReplyStarted
 from assistant.chat.titles import title_from_text
 from assistant.domain import MessageStatus, Role
-from assistant.llm.base import ContextOverflow, ModelError, TextPiece
+from assistant.errors import ContextOverflow, ModelError
+from assistant.llm.base import TextPiece
 from tests.fakes import FakeModel
 
 

@@ -29,9 +29,7 @@ def run_cli(args, capsys, stdin: str | None = None, monkeypatch=None):
 
 
 def test_version(capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["--version"])
-    assert exc.value.code == 0
+    assert main(["--version"]) == 0
     assert __version__ in capsys.readouterr().out
 
 
@@ -121,9 +119,7 @@ def test_history_show_export_delete(fake_runtime_model, capsys, monkeypatch, tmp
 
 
 def test_bad_id_is_usage_error(capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["history", "show", "abc"])
-    assert exc.value.code == 2
+    assert main(["history", "show", "abc"]) == 2
     assert "is not a conversation id" in capsys.readouterr().err
 
 
@@ -232,6 +228,4 @@ def test_file_may_follow_options(fake_runtime_model, capsys, tmp_path):
     code, out, err = run_cli(["write", "proofread", "--diff", str(target)], capsys)
     assert code == 0, err
     assert f"--- {target}" in out and "+Hello world." in out
-    with pytest.raises(SystemExit) as exc:
-        main(["write", "proofread", "--diff", str(target), "extra.txt"])
-    assert exc.value.code == 2
+    assert main(["write", "proofread", "--diff", str(target), "extra.txt"]) == 2

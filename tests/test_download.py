@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.llm.base import ModelError
+from assistant.errors import ModelError
 from assistant.llm.download import pull
 
 PAYLOAD = b"GGUF" + bytes(range(256)) * 4096  # ~1 MB that starts like a GGUF

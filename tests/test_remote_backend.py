@@ -14,7 +14,8 @@ import pytest
 
 from assistant.chat.service import ChatService, ReplyDone
 from assistant.domain import ChatTurn, GenerationOptions, MessageStatus, Role
-from assistant.llm.base import Finished, ModelError, TextPiece
+from assistant.errors import ModelError
+from assistant.llm.base import Finished, TextPiece
 from assistant.llm.remote import OpenAICompatibleModel
 
 

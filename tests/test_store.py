@@ -7,10 +7,11 @@ import stat
 import pytest
 
 from assistant.domain import MessageStatus, Role
+from assistant.errors import NotFound
 from assistant.paths import app_paths
 from assistant.store.database import Database
 from assistant.store.migrate import current_revision, head_revision
-from assistant.store.repository import ConversationRepository, NotFound
+from assistant.store.repository import ConversationRepository
 
 
 def test_blank_database_migrates_to_head(db):

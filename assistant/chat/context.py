@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.domain import ChatTurn, Role
-from assistant.llm.base import ChatModel, ContextOverflow
+from assistant.errors import ContextOverflow
+from assistant.llm.base import ChatModel
 
 MIN_ANSWER_TOKENS = 64
 

@@ -1,76 +1,54 @@
-"""The chat service: one place that turns a user message into a stored reply.
+"""The chat service: the only code that writes messages.
+
+Both shells (the CLI and the UI) call it for every change to a conversation:
+send a message, answer again, run a writing action in the conversation, set
+the persona or the notes switch, rename. Replies and action results go through
+one streaming loop (``_record``), so they are stored, shown and measured the
+same way.
 
 Order matters for never losing text: the user's message is committed before
 the model is asked for a token; the reply row exists as ``streaming`` from the
 start; text is written to it before it is handed to the caller (batched every
 ``flush_interval`` seconds); every exit path (finish, cancel, error, Ctrl-C)
-leaves the row with a final status.
+leaves the row with a final status and the figures of the run.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from assistant.chat.context import ContextPlan, plan_context
+from assistant.chat.events import ChatEvent, ReplyDone, ReplyProgress, ReplyStarted
 from assistant.chat.titles import title_from_text
-from assistant.domain import ChatTurn, Conversation, GenerationOptions, Message, MessageStatus, Role
-from assistant.llm.base import ChatModel, Finished, ModelError, TextPiece
+from assistant.domain import (
+    ChatTurn,
+    Citation,
+    Conversation,
+    GenerationOptions,
+    GroundingProvider,
+    Message,
+    MessageStatus,
+    Role,
+)
+from assistant.errors import AssistantError, ModelError, UsageError
+from assistant.llm.base import ChatModel, Finished, TextPiece
+from assistant.llm.handle import ModelHandle
 from assistant.store.repository import ConversationRepository
 
+if TYPE_CHECKING:
+    from assistant.writing.actions import ActionRunner
+    from assistant.writing.templates import Persona, PromptLibrary, PromptTemplate
+
 FLUSH_INTERVAL = 0.1
+NEW_TITLE = "New conversation"
 
-
-@dataclass(frozen=True)
-class Grounding:
-    """Passages to answer from, already wrapped as quoted material."""
-
-    prompt: str  # the text the model sees in place of the bare question
-    citations: list[dict]
-
-
-# (question, token budget for the passages and their delimiters, token counter)
-GroundingProvider = Callable[[str, int, Callable[[str], int]], Grounding]
-
-
-@dataclass(frozen=True)
-class ReplyStarted:
-    conversation_id: int
-    user_message_id: int | None
-    reply_message_id: int
-    plan: ContextPlan
-    citations: tuple[dict, ...] = ()
-
-
-@dataclass(frozen=True)
-class ReplyDone:
-    message: Message
-    finished: Finished
-    plan: ContextPlan
-
-
-ChatEvent = ReplyStarted | TextPiece | ReplyDone
-
-
-class ModelHandle:
-    """Loads the model once, on first use, from whichever thread asks first."""
-
-    def __init__(self, factory: Callable[[], ChatModel]) -> None:
-        self._factory = factory
-        self._model: ChatModel | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def loaded(self) -> ChatModel | None:
-        return self._model
-
-    def get(self) -> ChatModel:
-        with self._lock:
-            if self._model is None:
-                self._model = self._factory()
-            return self._model
+# Builds an ActionRunner on a model with the user's options (temperature,
+# top_p, seed, max_tokens); the composition root provides it.
+RunnerFactory = Callable[[ChatModel], "ActionRunner"]
 
 
 class ChatService:
@@ -81,28 +59,87 @@ class ChatService:
         options: GenerationOptions | None = None,
         system_prompt: str | None = None,
         flush_interval: float = FLUSH_INTERVAL,
+        library: Callable[[], PromptLibrary] | None = None,
+        runner_factory: RunnerFactory | None = None,
     ) -> None:
         self.repo = repo
         self.handle = model if isinstance(model, ModelHandle) else ModelHandle(lambda: model)
         self.options = options or GenerationOptions()
         self.system_prompt = system_prompt
         self.flush_interval = flush_interval
+        self._library = library
+        self._runner_factory = runner_factory
         self.last_plan: ContextPlan | None = None
 
     @property
     def model(self) -> ChatModel:
         return self.handle.get()
 
-    # ------------------------------------------------------------------
+    def library(self) -> PromptLibrary:
+        if self._library is None:
+            from assistant.writing.templates import load_library
+
+            return load_library()
+        return self._library()
+
+    def action_runner(self, model: ChatModel | None = None) -> ActionRunner:
+        """A runner for writing actions on ``model`` with the user's options."""
+        model = model or self.model
+        if self._runner_factory is not None:
+            return self._runner_factory(model)
+        from assistant.writing.actions import ActionRunner
+
+        return ActionRunner(model, self.library(), options=self.options)
+
+    # ------------------------------------------------------ conversations
     def new_conversation(
-        self, first_text: str = "", system_prompt: str | None = None
+        self,
+        first_text: str = "",
+        system_prompt: str | None = None,
+        persona: str | None = None,
+        use_notes: bool = False,
     ) -> Conversation:
         model = self.handle.loaded
-        return self.repo.create_conversation(
-            title=title_from_text(first_text) if first_text else "New conversation",
+        conversation = self.repo.create_conversation(
+            title=title_from_text(first_text) if first_text else NEW_TITLE,
             model=model.name if model else None,
             system_prompt=system_prompt if system_prompt is not None else self.system_prompt,
         )
+        if persona is not None:
+            self.repo.update_conversation(conversation.id, persona=persona)
+            conversation.persona = persona
+        if use_notes:
+            self.repo.set_use_notes(conversation.id, True)
+            conversation.use_notes = True
+        return conversation
+
+    def conversation(self, conversation_id: int) -> Conversation:
+        return self.repo.get_conversation(conversation_id, messages=False)
+
+    def rename(self, conversation_id: int, title: str) -> None:
+        self.repo.rename(conversation_id, title)
+
+    def delete(self, conversation_id: int) -> None:
+        self.repo.delete_conversation(conversation_id)
+
+    def set_notes(self, conversation_id: int, on: bool) -> None:
+        """Remember whether replies in the conversation use the user's notes."""
+        self.repo.set_use_notes(conversation_id, on)
+
+    def persona(self, name: str) -> Persona:
+        return self.library().persona(name)
+
+    def set_persona(self, conversation_id: int, name: str | None) -> None:
+        """Use persona ``name``'s system prompt from now on (None: the default)."""
+        system = self.persona(name).system if name else None
+        self.repo.update_conversation(
+            conversation_id, system_prompt=system, persona=name.lower() if name else None
+        )
+
+    def _title_if_new(self, conversation_id: int, text: str) -> None:
+        conv = self.repo.get_conversation(conversation_id, messages=False)
+        if conv.message_count == 0 and conv.title == NEW_TITLE:
+            self.repo.rename(conversation_id, title_from_text(text))
 
     def history_turns(self, conversation_id: int) -> list[ChatTurn]:
         turns = []
@@ -114,6 +151,7 @@ class ChatService:
             turns.append(ChatTurn(m.role, m.content))
         return turns
 
+    # ------------------------------------------------------------ replies
     def send(
         self,
         conversation_id: int | None,
@@ -129,13 +167,11 @@ class ChatService:
         the stored user message stays exactly what the user wrote.
         """
         if not text.strip():
-            raise ValueError("The message is empty.")
+            raise UsageError("The message is empty.")
         if conversation_id is None:
             conversation_id = self.new_conversation(text).id
         else:
-            conv = self.repo.get_conversation(conversation_id, messages=False)
-            if conv.message_count == 0 and conv.title == "New conversation":
-                self.repo.rename(conversation_id, title_from_text(text))
+            self._title_if_new(conversation_id, text)
         user = self.repo.add_message(conversation_id, Role.USER, text)
         yield from self._reply(conversation_id, user.id, cancel, options, grounding)
 
@@ -150,9 +186,59 @@ class ChatService:
         messages = self.repo.messages(conversation_id)
         last_user = max((i for i, m in enumerate(messages) if m.role == Role.USER), default=None)
         if last_user is None:
-            raise ValueError("There is no message to answer again.")
+            raise UsageError("There is no message to answer again.")
         self.repo.delete_messages(m.id for m in messages[last_user + 1 :])
         yield from self._reply(conversation_id, messages[last_user].id, cancel, options, grounding)
+
+    def run_action(
+        self,
+        conversation_id: int | None,
+        request: str,
+        template: str | PromptTemplate,
+        text: str,
+        variables: Mapping[str, str] | None = None,
+        cancel: threading.Event | None = None,
+        *,
+        persona: Persona | None = None,
+        title: str | None = None,
+    ) -> Iterator[ChatEvent]:
+        """Run a writing action in a conversation: ``request`` (the command as
+        the user typed it) is stored as the user message, the result as the
+        reply, through the same loop as a chat reply. ``conversation_id``
+        None starts a conversation (titled ``title`` or after the request)."""
+        library = self.library()
+        if isinstance(template, str):
+            template = library.template(template)
+        template.resolve_values(variables)  # a bad variable fails before anything is stored
+        if not text.strip():
+            raise UsageError("There is no text to work on.")
+        if conversation_id is None:
+            conversation = self.new_conversation(request)
+            conversation_id = conversation.id
+            if title:
+                self.repo.rename(conversation_id, title)
+        else:
+            self._title_if_new(conversation_id, title or request)
+        user = self.repo.add_message(conversation_id, Role.USER, request)
+        model = self.model
+        if persona is None:
+            persona = self._conversation_persona(conversation_id, library)
+        reply = self.repo.add_message(
+            conversation_id, Role.ASSISTANT, "", MessageStatus.STREAMING, model=model.name
+        )
+        yield ReplyStarted(conversation_id, user.id, reply.id, None, action=template.name)
+        runner = self.action_runner(model)
+        source = runner.run(template, text, variables, persona, cancel)
+        yield from self._record(conversation_id, reply.id, source, None)
+
+    def _conversation_persona(self, conversation_id: int, library: PromptLibrary) -> Persona | None:
+        name = self.repo.get_conversation(conversation_id, messages=False).persona
+        if not name:
+            return None
+        try:
+            return library.persona(name)
+        except AssistantError:  # the persona file went away: run without it
+            return None
 
     def _ground(
         self,
@@ -161,7 +247,7 @@ class ChatService:
         history: list[ChatTurn],
         options: GenerationOptions,
         grounding: GroundingProvider,
-    ) -> tuple[list[ChatTurn], list[dict]]:
+    ) -> tuple[list[ChatTurn], tuple[Citation, ...]]:
         """Swap the latest question for a grounded prompt that fits the window:
         passages get what is left after the system prompt and the answer's
         room, and never more than half the window so some history survives."""
@@ -176,7 +262,6 @@ class ChatService:
         result = grounding(history[-1].content, budget, count)
         return history[:-1] + [ChatTurn(Role.USER, result.prompt)], result.citations
 
-    # ------------------------------------------------------------------
     def _reply(
         self,
         conversation_id: int,
@@ -191,7 +276,7 @@ class ChatService:
         system_text = conv.system_prompt if conv.system_prompt is not None else self.system_prompt
         system = ChatTurn(Role.SYSTEM, system_text) if system_text else None
         history = self.history_turns(conversation_id)
-        citations: list[dict] = []
+        citations: tuple[Citation, ...] = ()
         if grounding is not None and history:
             history, citations = self._ground(model, system, history, options, grounding)
         plan = plan_context(model, system, history, options.max_tokens)
@@ -202,20 +287,41 @@ class ChatService:
             conversation_id, Role.ASSISTANT, "", MessageStatus.STREAMING, model=model.name
         )
         if citations:
-            self.repo.update_message(reply.id, citations=citations)
-        yield ReplyStarted(conversation_id, user_message_id, reply.id, plan, tuple(citations))
+            self.repo.update_message(reply.id, citations=list(citations))
+        yield ReplyStarted(conversation_id, user_message_id, reply.id, plan, citations)
+        source = model.stream(plan.turns, replace(options, max_tokens=plan.max_tokens), cancel)
+        yield from self._record(conversation_id, reply.id, source, plan)
+
+    # ------------------------------------------------------ the one loop
+    def _record(
+        self,
+        conversation_id: int,
+        reply_id: int,
+        source: Iterable[Any],
+        plan: ContextPlan | None,
+    ) -> Iterator[ChatEvent]:
+        """Store what ``source`` (a model stream or a writing action) produces
+        and hand it on: text only once it is on disk; progress as it comes;
+        the figures of the run with the final status."""
+        from assistant.writing.actions import ActionDone, ActionProgress
 
         parts: list[str] = []
+        pending: list[str] = []
         last_flush = time.monotonic()
         finished: Finished | None = None
+        action: ActionDone | None = None
         status = MessageStatus.CANCELLED
         error: str | None = None
         try:
-            stream = model.stream(plan.turns, replace(options, max_tokens=plan.max_tokens), cancel)
-            pending: list[str] = []
-            for event in stream:
+            for event in source:
                 if isinstance(event, Finished):
                     finished = event
+                    continue
+                if isinstance(event, ActionDone):
+                    action, finished = event, event.finished
+                    continue
+                if isinstance(event, ActionProgress):
+                    yield ReplyProgress(event.phase, event.part, event.parts)
                     continue
                 parts.append(event.text)
                 pending.append(event.text)
@@ -225,20 +331,22 @@ class ChatService:
                 # first piece goes at once (time to first token is untouched),
                 # later ones in batches of flush_interval.
                 if len(parts) == 1 or now - last_flush >= self.flush_interval:
-                    self.repo.update_message(reply.id, content="".join(parts))
+                    self.repo.update_message(reply_id, content="".join(parts))
                     last_flush = now
                     yield TextPiece("".join(pending))
                     pending.clear()
             if pending:
-                self.repo.update_message(reply.id, content="".join(parts))
+                self.repo.update_message(reply_id, content="".join(parts))
                 yield TextPiece("".join(pending))
-            if finished is not None:
-                status = (
-                    MessageStatus.CANCELLED
-                    if finished.finish_reason == "cancelled"
-                    else MessageStatus.COMPLETE
-                )
-        except ModelError as exc:
+                pending.clear()
+            if finished is None:
+                raise ModelError("The model's answer ended before it was finished.")
+            status = (
+                MessageStatus.CANCELLED
+                if finished.finish_reason == "cancelled"
+                else MessageStatus.COMPLETE
+            )
+        except AssistantError as exc:
             status, error = MessageStatus.ERROR, str(exc)
             raise
         except Exception as exc:
@@ -250,7 +358,7 @@ class ChatService:
             text = "".join(parts)
             if status == MessageStatus.COMPLETE:
                 text = text.rstrip()
-            fields: dict = {"content": text, "status": status, "error": error}
+            fields: dict[str, object] = {"content": text, "status": status, "error": error}
             if finished is not None:
                 fields.update(
                     prompt_tokens=finished.prompt_tokens,
@@ -260,7 +368,13 @@ class ChatService:
                     generation_ms=finished.generation_ms,
                     finish_reason=finished.finish_reason,
                 )
-            self.repo.update_message(reply.id, **fields)
+            self.repo.update_message(reply_id, **fields)
             self.repo.touch(conversation_id)
-        message = self.repo.get_message(reply.id)
-        yield ReplyDone(message, finished, plan)  # type: ignore[arg-type]
+        message: Message = self.repo.get_message(reply_id)
+        yield ReplyDone(
+            message,
+            finished,
+            plan,
+            empty_parts=action.empty_parts if action else (),
+            cut_parts=action.cut_parts if action else (),
+        )

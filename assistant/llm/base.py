@@ -13,14 +13,9 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from assistant.domain import ChatTurn, GenerationOptions
+from assistant.errors import ContextOverflow, ModelError
 
-
-class ModelError(Exception):
-    """A model could not be found, loaded or run; the message is one sentence."""
-
-
-class ContextOverflow(ModelError):
-    """The prompt does not fit the context window even after trimming."""
+__all__ = ["ChatModel", "ContextOverflow", "Finished", "ModelError", "StopScanner", "TextPiece"]
 
 
 @dataclass(frozen=True)

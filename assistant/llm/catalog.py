@@ -11,7 +11,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from assistant.llm.base import ModelError
+from assistant.errors import ModelError
 from assistant.paths import AppPaths, private_dir
 
 GGUF_MAGIC = b"GGUF"

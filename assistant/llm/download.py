@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from assistant.llm.base import ModelError
+from assistant.errors import ModelError
 from assistant.llm.catalog import GGUF_MAGIC
 from assistant.paths import private_dir
 

@@ -16,7 +16,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from assistant.domain import ChatTurn, GenerationOptions
-from assistant.llm.base import ContextOverflow, Finished, ModelError, StopScanner, TextPiece
+from assistant.errors import ContextOverflow, ModelError
+from assistant.llm.base import Finished, StopScanner, TextPiece
 from assistant.llm.catalog import check_gguf
 from assistant.llm.prompting import RenderedPrompt, TemplateFormatter, TranscriptFormatter
 

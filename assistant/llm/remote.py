@@ -14,7 +14,8 @@ import time
 from collections.abc import Iterator, Sequence
 
 from assistant.domain import ChatTurn, GenerationOptions
-from assistant.llm.base import Finished, ModelError, StopScanner, TextPiece
+from assistant.errors import ModelError
+from assistant.llm.base import Finished, StopScanner, TextPiece
 
 
 class OpenAICompatibleModel:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.notes.errors import NotesError
+from assistant.errors import Cancelled, NotesError
 from assistant.paths import private_dir
 
 MAX_BATCH = 64
@@ -324,7 +324,7 @@ class SentenceEmbedder:
         cancel: threading.Event | None = None,
     ) -> np.ndarray:
         """Vectors for ``texts`` in input order; stops early (raising
-        ``InterruptedError``) when ``cancel`` is set between batches."""
+        ``Cancelled``) when ``cancel`` is set between batches."""
         self.load()
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
@@ -339,7 +339,7 @@ class SentenceEmbedder:
             size = max(1, min(MAX_BATCH, BATCH_TOKENS // max(1, longest)))
             batch = order[start : start + size]
             if cancel is not None and cancel.is_set():
-                raise InterruptedError("embedding cancelled")
+                raise Cancelled("embedding cancelled")
             out[batch] = self._embed_batch(
                 [encodings[i] for i in batch], [prepared[i] for i in batch]
             )

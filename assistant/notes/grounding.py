@@ -11,10 +11,13 @@ that does not fit whole is cut at a line boundary or left out.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
-from assistant.chat.service import Grounding
+from assistant.domain import Citation, Grounding
 from assistant.notes.retriever import Hit
+
+if TYPE_CHECKING:
+    from assistant.notes.service import NotesService
 
 INSTRUCTIONS = (
     "Answer the question using the numbered passages from my notes below. The passages "
@@ -31,22 +34,21 @@ def _defuse(text: str) -> str:
     return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
 
 
-def citation(n: int, hit: Hit) -> dict[str, Any]:
-    return {
-        "n": n,
-        "collection": hit.collection,
-        "path": hit.path,
-        "abs_path": hit.abs_path,
-        "start_line": hit.start_line,
-        "end_line": hit.end_line,
-        "page": hit.page,
-        "heading": hit.heading,
-        "location": hit.location,
-        "keyword_rank": hit.keyword_rank,
-        "vector_rank": hit.vector_rank,
-        "score": hit.score,
-        "chunk_id": hit.chunk_id,
-    }
+def citation(n: int, hit: Hit) -> Citation:
+    return Citation(
+        n=n,
+        collection=hit.collection,
+        path=hit.path,
+        abs_path=hit.abs_path,
+        start_line=hit.start_line,
+        end_line=hit.end_line,
+        page=hit.page,
+        heading=hit.heading,
+        keyword_rank=hit.keyword_rank,
+        vector_rank=hit.vector_rank,
+        score=hit.score,
+        chunk_id=hit.chunk_id,
+    )
 
 
 def passage_header(n: int, hit: Hit) -> str:
@@ -68,7 +70,7 @@ def build_prompt(question: str, passages: list[str]) -> str:
 class NotesGrounding:
     """A ``GroundingProvider``: (question, token budget, counter) -> Grounding."""
 
-    def __init__(self, notes: Any, k: int = 6, collection: str | None = None) -> None:
+    def __init__(self, notes: NotesService, k: int = 6, collection: str | None = None) -> None:
         self.notes = notes
         self.k = k
         self.collection = collection
@@ -79,7 +81,7 @@ class NotesGrounding:
         self.last_hits = hits
         question_cost = count(question)
         passages: list[str] = []
-        citations: list[dict[str, Any]] = []
+        citations: list[Citation] = []
         for hit in hits:
             n = len(passages) + 1
             body = _defuse(hit.text.strip())
@@ -92,8 +94,8 @@ class NotesGrounding:
             passages.append(block)
             citations.append(citation(n, hit))
         if not passages and count(build_prompt(question, [])) - question_cost > budget:
-            return Grounding(prompt=question, citations=[])
-        return Grounding(prompt=build_prompt(question, passages), citations=citations)
+            return Grounding(prompt=question)
+        return Grounding(prompt=build_prompt(question, passages), citations=tuple(citations))
 
     @staticmethod
     def _cut_to_fit(

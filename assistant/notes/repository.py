@@ -13,8 +13,8 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, insert, select, text, update
 
+from assistant.errors import CollectionNotFound, NotesError
 from assistant.notes.chunking import Chunk
-from assistant.notes.errors import CollectionNotFound, NotesError
 from assistant.notes.tables import ChunkRow, CollectionRow, NoteFileRow
 from assistant.store.database import Database
 from assistant.store.tables import utcnow
@@ -136,7 +136,7 @@ class NotesRepository:
             return ids
 
     def collections(self) -> list[Collection]:
-        with self.db.session() as s:
+        with self.db.reader() as s:
             rows = s.scalars(select(CollectionRow).order_by(CollectionRow.name)).all()
             counts = {
                 cid: (files, chunks or 0, skipped or 0)
@@ -176,7 +176,7 @@ class NotesRepository:
 
     # ---------------------------------------------------------------- files
     def file_states(self, collection_id: int) -> dict[str, FileState]:
-        with self.db.session() as s:
+        with self.db.reader() as s:
             rows = s.execute(
                 select(
                     NoteFileRow.id,
@@ -193,7 +193,7 @@ class NotesRepository:
     def chunks_of_files(self, file_ids: Sequence[int]) -> dict[int, list[tuple[int, str, str]]]:
         """(chunk id, heading, text) per file id, for reusing vectors of unchanged passages."""
         out: dict[int, list[tuple[int, str, str]]] = {}
-        with self.db.session() as s:
+        with self.db.reader() as s:
             for start in range(0, len(file_ids), 500):
                 rows = s.execute(
                     select(ChunkRow.file_id, ChunkRow.id, ChunkRow.heading, ChunkRow.text).where(
@@ -208,7 +208,7 @@ class NotesRepository:
         """An indexed file id for each content hash we already hold."""
         wanted = list(set(hashes))
         out: dict[str, int] = {}
-        with self.db.session() as s:
+        with self.db.reader() as s:
             for start in range(0, len(wanted), 500):
                 rows = s.execute(
                     select(NoteFileRow.content_hash, NoteFileRow.id).where(
@@ -333,13 +333,13 @@ class NotesRepository:
 
     # --------------------------------------------------------------- chunks
     def chunk_ids(self) -> list[int]:
-        with self.db.session() as s:
+        with self.db.reader() as s:
             return list(s.scalars(select(ChunkRow.id)))
 
     def chunk_texts(self, ids: Sequence[int]) -> list[tuple[int, str, str]]:
         """(id, heading, text) for the given chunk ids."""
         out: list[tuple[int, str, str]] = []
-        with self.db.session() as s:
+        with self.db.reader() as s:
             for start in range(0, len(ids), 500):
                 out += [
                     (r[0], r[1], r[2])
@@ -462,7 +462,7 @@ class NotesRepository:
 
     # ---------------------------------------------------------------- status
     def skipped_files(self) -> list[SkippedFile]:
-        with self.db.session() as s:
+        with self.db.reader() as s:
             rows = s.execute(
                 select(CollectionRow.name, NoteFileRow.path, NoteFileRow.skip_reason)
                 .join(CollectionRow, CollectionRow.id == NoteFileRow.collection_id)
@@ -472,5 +472,5 @@ class NotesRepository:
         return [SkippedFile(*r) for r in rows]
 
     def chunk_count(self) -> int:
-        with self.db.session() as s:
+        with self.db.reader() as s:
             return s.scalar(select(func.count(ChunkRow.id))) or 0

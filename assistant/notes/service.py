@@ -14,16 +14,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from assistant.notes.errors import NotesError
+from assistant.errors import NotesError
 from assistant.notes.loaders import DEFAULT_MAX_FILE_BYTES
 from assistant.notes.repository import Collection, NotesRepository, SkippedFile
 from assistant.notes.retriever import Hit, HybridRetriever
 from assistant.notes.sync import FolderSyncer, SyncProgress, SyncReport
 from assistant.paths import AppPaths, private_dir
+
+if TYPE_CHECKING:
+    from assistant.notes.grounding import NotesGrounding
+    from assistant.store.database import Database
 
 SAMPLES_NAME = "samples"
 SAMPLES_DECLINED = "samples-declined"
@@ -60,7 +64,7 @@ def sample_notes_folder() -> Path:
 class NotesService:
     def __init__(
         self,
-        db: Any,
+        db: Database,
         paths: AppPaths,
         embedder: Any = None,
         embedding_model: str | None = None,
@@ -77,10 +81,6 @@ class NotesService:
         self._sync_lock = threading.Lock()  # one sync at a time; searches never wait on it
         self.messages: list[str] = []  # rebuild/repair notices for the user
         self.retriever = HybridRetriever(self.repo, self.vector_index, self.embed_queries)
-
-    @classmethod
-    def from_runtime(cls, rt: Any) -> NotesService:
-        return cls(rt.db, rt.paths, embedding_model=rt.settings.embedding_model)
 
     # ------------------------------------------------------------ embedder
     @property
@@ -312,7 +312,7 @@ class NotesService:
         )
 
     # ----------------------------------------------------------- grounding
-    def grounding(self, k: int = 6, collection: str | None = None) -> Any:
+    def grounding(self, k: int = 6, collection: str | None = None) -> NotesGrounding:
         """A ``GroundingProvider`` for ``ChatService.send(..., grounding=...)``."""
         from assistant.notes.grounding import NotesGrounding
 

@@ -25,6 +25,7 @@ from typing import Protocol
 
 import numpy as np
 
+from assistant.errors import Cancelled
 from assistant.notes.chunking import Chunk, Chunker
 from assistant.notes.loaders import IGNORED_DIRS, Skipped, kind_for, load_document, read_bytes
 from assistant.notes.repository import Collection, NotesRepository
@@ -335,7 +336,7 @@ class FolderSyncer:
 
             try:
                 embedded, reused = self._store_group(collection, group, on_batch, cancel)
-            except InterruptedError:
+            except Cancelled:
                 report.cancelled = True
                 break
             report.chunks_embedded += embedded

@@ -14,25 +14,25 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from assistant.errors import StoreError
 from assistant.paths import private_dir, private_file
 
 BUSY_TIMEOUT_MS = 10_000
 READ_ONLY = "assistant_read_only"  # execution option of reader() sessions
 
-
-class DatabaseError(Exception):
-    """The database could not be opened or upgraded; one sentence for the user."""
+DatabaseError = StoreError  # the name the notes code and older tests use
 
 
 def make_engine(url: str) -> Engine:
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -43,7 +43,7 @@ def make_engine(url: str) -> Engine:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(conn: Any) -> None:
         if conn.get_execution_options().get(READ_ONLY):
             conn.exec_driver_sql("BEGIN")
         else:
@@ -61,7 +61,7 @@ class Database:
             private_dir(path.parent)
             private_file(path)
         except OSError as exc:
-            raise DatabaseError(f"Cannot create the database at {path}: {exc.strerror}.") from None
+            raise StoreError(f"Cannot create the database at {path}: {exc.strerror}.") from None
         self.engine = make_engine(f"sqlite:///{path}")
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.readers = sessionmaker(
@@ -79,7 +79,7 @@ class Database:
         try:
             return upgrade(self.engine)
         except SADatabaseError as exc:
-            raise DatabaseError(
+            raise StoreError(
                 f"The database at {self.path} could not be opened or upgraded ({exc.orig})."
             ) from None
 
@@ -90,10 +90,12 @@ class Database:
                 os.chmod(side, 0o600)
 
     def session(self) -> Session:
+        """A session for writes: its transaction starts with BEGIN IMMEDIATE."""
         return self.sessions()
 
     def reader(self) -> Session:
-        """A session for reads only (a write in it may fail while another
+        """A session for reads only: a deferred transaction, a snapshot that
+        never waits for a writer (a write in it may fail while another
         instance writes)."""
         return self.readers()
 

@@ -1,7 +1,9 @@
 """The one door to the database for conversations and messages.
 
 Every method opens its own short session and returns plain domain objects, so
-callers in any thread (UI workers, the CLI) never hold ORM state.
+callers in any thread (UI workers, the CLI) never hold ORM state. Reads run in
+snapshot (deferred) sessions, so listing or opening a conversation never waits
+while another process holds the write lock.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select, text, update
 
-from assistant.domain import Conversation, Message, MessageStatus, Role
+from assistant.domain import Citation, Conversation, Message, MessageStatus, Role
+from assistant.errors import NotFound
 from assistant.store.database import Database
 from assistant.store.tables import ConversationRow, MessageRow, utcnow
 
@@ -31,10 +34,6 @@ _MESSAGE_FIELDS = {
     "error",
     "citations",
 }
-
-
-class NotFound(LookupError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ def _message(row: MessageRow) -> Message:
         generation_ms=row.generation_ms,
         finish_reason=row.finish_reason,
         error=row.error,
-        citations=list(row.citations or []),
+        citations=[Citation.from_dict(c) for c in row.citations or [] if isinstance(c, dict)],
     )
 
 
@@ -76,6 +75,7 @@ def _conversation(row: ConversationRow, count: int = 0) -> Conversation:
         model=row.model,
         system_prompt=row.system_prompt,
         use_notes=bool(row.use_notes),
+        persona=row.persona,
         message_count=count,
     )
 
@@ -124,11 +124,11 @@ class ConversationRepository:
         )
         if limit:
             stmt = stmt.limit(limit)
-        with self.db.session() as s:
+        with self.db.reader() as s:
             return [_conversation(row, n) for row, n in s.execute(stmt)]
 
     def get_conversation(self, conversation_id: int, *, messages: bool = True) -> Conversation:
-        with self.db.session() as s:
+        with self.db.reader() as s:
             row = s.get(ConversationRow, conversation_id)
             if row is None:
                 raise NotFound(f"There is no conversation {conversation_id}.")
@@ -139,7 +139,7 @@ class ConversationRepository:
             return conv
 
     def update_conversation(self, conversation_id: int, **fields: object) -> None:
-        allowed = {"title", "model", "system_prompt"}
+        allowed = {"title", "model", "system_prompt", "persona"}
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"cannot update {sorted(bad)}")
@@ -211,6 +211,10 @@ class ConversationRepository:
         if bad:
             raise ValueError(f"cannot update {sorted(bad)}")
         values = {k: (str(v) if k == "status" else v) for k, v in fields.items()}
+        if "citations" in values:
+            values["citations"] = [
+                c.to_dict() if isinstance(c, Citation) else c for c in values["citations"] or []
+            ]
         if "status" in values and values["status"] != MessageStatus.STREAMING:
             values["owner_pid"] = None
         with self.db.session() as s, s.begin():
@@ -221,14 +225,14 @@ class ConversationRepository:
             )
 
     def get_message(self, message_id: int) -> Message:
-        with self.db.session() as s:
+        with self.db.reader() as s:
             row = s.get(MessageRow, message_id)
             if row is None:
                 raise NotFound(f"There is no message {message_id}.")
             return _message(row)
 
     def messages(self, conversation_id: int) -> list[Message]:
-        with self.db.session() as s:
+        with self.db.reader() as s:
             rows = s.scalars(
                 select(MessageRow)
                 .where(MessageRow.conversation_id == conversation_id)
@@ -274,7 +278,7 @@ class ConversationRepository:
             "JOIN conversations c ON c.id = m.conversation_id "
             "WHERE messages_fts MATCH :q ORDER BY bm25(messages_fts) LIMIT :n"
         )
-        with self.db.session() as s:
+        with self.db.reader() as s:
             rows = s.execute(sql, {"q": match, "n": limit}).all()
         return [
             SearchHit(
@@ -289,7 +293,7 @@ class ConversationRepository:
         ]
 
     def stats(self) -> dict[str, int]:
-        with self.db.session() as s:
+        with self.db.reader() as s:
             conversations = s.scalar(select(func.count(ConversationRow.id))) or 0
             messages = s.scalar(select(func.count(MessageRow.id))) or 0
         return {"conversations": conversations, "messages": messages}

@@ -8,6 +8,7 @@ classes must describe the schema at head (a test compares them).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -31,6 +32,7 @@ class ConversationRow(Base):
     model: Mapped[str | None] = mapped_column(String(500))
     system_prompt: Mapped[str | None] = mapped_column(Text)
     use_notes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    persona: Mapped[str | None] = mapped_column(String(64))
 
     messages: Mapped[list[MessageRow]] = relationship(
         back_populates="conversation",
@@ -61,6 +63,6 @@ class MessageRow(Base):
     finish_reason: Mapped[str | None] = mapped_column(String(20))
     error: Mapped[str | None] = mapped_column(Text)
     owner_pid: Mapped[int | None] = mapped_column(Integer)
-    citations: Mapped[list | None] = mapped_column(JSON)
+    citations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     conversation: Mapped[ConversationRow] = relationship(back_populates="messages")

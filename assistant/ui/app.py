@@ -1,32 +1,31 @@
 """The terminal chat app: a sidebar of conversations and a streaming chat view.
 
-The first frame is drawn before anything slow happens: the database is opened
-and the model is loaded in thread workers started once the screen is up, so
-start-up never waits for SQLAlchemy, Alembic or llama.cpp. Workers never touch
-widgets; they post messages, and every worker's end (success, error, cancel)
-is handled in one place, ``on_worker_state_changed``.
+The app is a shell over the application layer: every change to a
+conversation goes through ``ChatSession`` (send, answer again, writing
+actions, persona, notes switch), exactly as the CLI's does. The one decision
+to know: nothing that touches the database, a file or the model runs on the
+event loop. Such work runs in a thread worker started by ``background``; it
+reports back through ``call_from_thread`` (results) or posted messages
+(streamed replies), and an error becomes its one sentence inside the worker,
+so even a crash log is written off the event loop.
 
-Notes and slash commands: the notes index is synced in the background once the
-model worker has ended (never before the first frame), and "use my notes" is a
-per-conversation switch held for the session. Slash writing actions
-(``/translate fr``…) are stored in the conversation like any exchange: the
-command line as the user message, the result as the reply, so reopening the
-conversation shows them again.
+The first frame is drawn before anything slow happens: the database opens,
+then the model loads, then the notes sync, each in a worker once the screen
+is up.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import shlex
 import shutil
 import subprocess
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from textual import on, work
+from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -36,7 +35,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, OptionList, TextArea
 from textual.worker import Worker, WorkerState
 
-from assistant.domain import Conversation, Message, Role
+from assistant.chat.session import ChatSession, ConversationState
+from assistant.domain import Citation, Conversation, Message, Role
 from assistant.ui.screens import ConfirmDeleteScreen, HelpScreen, RenameScreen, RetrievalScreen
 from assistant.ui.widgets import (
     ChatView,
@@ -50,96 +50,52 @@ from assistant.ui.widgets import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
-    from assistant.notes.service import NotesService
+    from assistant.chat.events import ChatEvent
+    from assistant.notes.sync import SyncProgress
     from assistant.runtime import Runtime
     from assistant.writing.slash import SlashCommand
     from assistant.writing.templates import PromptLibrary
 
-WRITING_SCREEN_MODULE = "assistant.ui.writing_screen"
+T = TypeVar("T")
 STOPPING_NOTICE = "stopping…"
 BUSY_NOTICE = "A reply is still being written; press Esc to stop it first."
 
 
-class ChatEventArrived(TextualMessage):
-    """A ReplyStarted, TextPiece or ReplyDone from the chat service."""
+def sentence(error: BaseException) -> str:
+    """The one sentence for ``error`` (call it in a worker: a bug's writes a crash log)."""
+    from assistant.crashlog import describe_error
 
-    def __init__(self, event: object) -> None:
+    return describe_error(error)
+
+
+class ChatEventArrived(TextualMessage):
+    """A ReplyStarted, TextPiece, ReplyProgress or ReplyDone from the chat service."""
+
+    def __init__(self, event: ChatEvent) -> None:
         super().__init__()
         self.event = event
 
 
-class HistoryLoaded(TextualMessage):
-    """The database is open: the conversations, and the messages of the one to show."""
+class ReplyEnded(TextualMessage):
+    """The reply worker is done; ``error`` is the sentence when it failed, and
+    ``stored`` the reply as it is on disk (the truth: cancelled, error...)."""
 
-    def __init__(
-        self,
-        conversations: list[Conversation],
-        conversation_id: int | None,
-        messages: list[Message],
-    ) -> None:
+    def __init__(self, error: str | None, stored: Message | None) -> None:
         super().__init__()
-        self.conversations = conversations
-        self.conversation_id = conversation_id
-        self.messages = messages
-
-
-class ConversationCreated(TextualMessage):
-    def __init__(self, conversation_id: int) -> None:
-        super().__init__()
-        self.conversation_id = conversation_id
+        self.error = error
+        self.stored = stored
 
 
 class NotesState(TextualMessage):
     """What the notes index is doing: syncing, ready, or what went wrong."""
 
-    def __init__(self, text: str, notices: list[str] | None = None) -> None:
+    def __init__(
+        self, text: str, notices: list[str] | None = None, error: str | None = None
+    ) -> None:
         super().__init__()
         self.text = text
         self.notices = notices or []
-
-
-class ActionStarted(TextualMessage):
-    """A slash writing action has its stored reply row and starts streaming."""
-
-    def __init__(self, reply_message_id: int, label: str) -> None:
-        super().__init__()
-        self.reply_message_id = reply_message_id
-        self.label = label
-
-
-class ModelReady(TextualMessage):
-    def __init__(self, name: str, context_size: int) -> None:
-        super().__init__()
-        self.name = name
-        self.context_size = context_size
-
-
-def user_message(error: BaseException) -> str:
-    """One sentence for an error: the core's own sentence for errors a user can
-    cause (missing or bad model file, bad setting, database trouble), a short
-    generic one naming the cause for anything else."""
-    from assistant.config import ConfigError
-    from assistant.llm.base import ModelError
-    from assistant.notes.errors import NotesError
-    from assistant.store.database import DatabaseError
-    from assistant.store.repository import NotFound
-    from assistant.writing.errors import WritingError
-
-    known = (
-        ModelError,
-        ConfigError,
-        DatabaseError,
-        NotFound,
-        NotesError,
-        WritingError,
-        ValueError,
-        OSError,
-    )
-    if isinstance(error, known):
-        return str(error).strip() or type(error).__name__
-    return f"Something went wrong: {type(error).__name__}: {error}"
+        self.error = error
 
 
 class AssistantApp(App[None]):
@@ -173,25 +129,27 @@ class AssistantApp(App[None]):
     ) -> None:
         super().__init__()
         self.runtime = runtime
-        self.conversation_id: int | None = conversation_id
+        self.session: ChatSession = runtime.session(ConversationState(conversation_id))
+        """The conversation in front of the user: the one typed state both shells use."""
         self.first_screen_at: float | None = None
         """Wall-clock time of the first frame (read by bench/startup.py)."""
         self.database_ready = False
+        self.sync_notes_at_start = sync_notes
+        self._library: PromptLibrary | None = None
         self._cancel: threading.Event | None = None
         self._reply_view: MessageView | None = None
         self._code_presses = 0
-        self._writing_available = importlib.util.find_spec(WRITING_SCREEN_MODULE) is not None
-        self.sync_notes_at_start = sync_notes
-        self._notes: NotesService | None = None
-        self._library: PromptLibrary | None = None
-        self._lazy_lock = threading.Lock()
         self._notes_cancel = threading.Event()
         self._notes_index_text = ""
-        self.notes_on: set[int | None] = set()
-        """Conversations whose replies use the notes (None: the one not yet created)."""
-        self._pending_system: str | None = None
-        """A /persona chosen before the conversation exists."""
         self._selected_reply: MessageView | None = None
+
+    @property
+    def state(self) -> ConversationState:
+        return self.session.state
+
+    @property
+    def conversation_id(self) -> int | None:
+        return self.session.state.conversation_id
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -237,23 +195,6 @@ class AssistantApp(App[None]):
         self.slash_options.display = False
         self.prompt.focus()
 
-    # Both load on first use, from whichever thread asks first.
-    def notes_service(self) -> NotesService:
-        with self._lazy_lock:
-            if self._notes is None:
-                from assistant.notes.service import NotesService
-
-                self._notes = NotesService.from_runtime(self.runtime)
-            return self._notes
-
-    def library(self) -> PromptLibrary:
-        with self._lazy_lock:
-            if self._library is None:
-                from assistant.writing.templates import load_library
-
-                self._library = load_library()
-            return self._library
-
     def on_ready(self) -> None:
         self.first_screen_at = time.time()
         # The model loads once the history is on screen: run side by side, the
@@ -276,62 +217,102 @@ class AssistantApp(App[None]):
             return self.streaming
         if action == "focus_sources":
             return bool(self.sources.citations)
-        if action == "open_writing":
-            return self._writing_available
         if action == "regenerate" and self.streaming:
             return None  # shown, greyed out
         return True
 
     # ----------------------------------------------------------- workers
-    @work(thread=True, exclusive=True, exit_on_error=False, group="database")
-    def open_database(self) -> None:
-        repo = self.runtime.repo
-        conversation_id = self.conversation_id
-        messages = repo.messages(conversation_id) if conversation_id is not None else []
-        if conversation_id is not None:
-            repo.get_conversation(conversation_id, messages=False)  # NotFound if it is gone
-        self.post_message(HistoryLoaded(repo.list_conversations(), conversation_id, messages))
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="model")
-    def load_model(self) -> None:
-        model = self.runtime.model_handle.get()
-        self.post_message(ModelReady(model.name, model.context_size))
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="reply")
-    def stream_reply(
+    def background(
         self,
-        conversation_id: int | None,
-        text: str,
-        cancel: threading.Event,
-        again: bool,
-        use_notes: bool = False,
-        system_prompt: str | None = None,
-    ) -> None:
-        chat = self.runtime.chat
-        if conversation_id is None:
-            # created here, not inside send(), so the UI knows the conversation
-            # (and the stored question) even when the model then fails to load
-            conversation_id = chat.new_conversation(text, system_prompt=system_prompt).id
-            self.post_message(ConversationCreated(conversation_id))
-        grounding = self.notes_service().grounding() if use_notes else None
-        if again:
-            assert conversation_id is not None
-            events: Iterable[object] = chat.regenerate(conversation_id, cancel, grounding=grounding)
-        else:
-            events = chat.send(conversation_id, text, cancel, grounding=grounding)
-        for event in events:
-            self.post_message(ChatEventArrived(event))
+        job: Callable[[], T],
+        done: Callable[[T], Awaitable[None] | None] | None = None,
+        *,
+        group: str = "store",
+        failed: str = "",
+    ) -> Worker[None]:
+        """Run ``job`` in a thread worker, then ``done(result)`` on the event
+        loop; an error is shown as its sentence (prefixed with ``failed``)."""
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="notes")
+        def run() -> None:
+            try:
+                result = job()
+            except Exception as exc:
+                self._from_thread(self.show_error, failed + sentence(exc))
+                return
+            if done is not None:
+                self._from_thread(done, result)
+
+        return self.run_worker(run, thread=True, group=group, exit_on_error=False)
+
+    def _from_thread(self, callback: Callable[..., Any], *args: Any) -> None:
+        try:
+            self.call_from_thread(callback, *args)
+        except RuntimeError:  # the app is closing; nothing left to show
+            pass
+
+    def open_database(self) -> None:
+        """Open the database, read the sidebar and the conversation to show,
+        read the prompt templates; then (see on_worker_state_changed) load the
+        model."""
+        wanted = self.conversation_id
+
+        def job() -> tuple[list[Conversation], list[Message], list[str]]:
+            from assistant.errors import NotFound
+
+            problems: list[str] = []
+            conversations = self.runtime.repo.list_conversations()
+            messages: list[Message] = []
+            if wanted is not None:
+                try:
+                    messages = self.session.open(wanted)
+                except NotFound as exc:  # deleted meanwhile, by another instance
+                    self.session.open(None)
+                    problems.append(str(exc))
+            try:
+                self._library = self.runtime.library()
+            except Exception as exc:  # a broken template: chat still works
+                problems.append(sentence(exc))
+            return conversations, messages, problems
+
+        async def done(result: tuple[list[Conversation], list[Message], list[str]]) -> None:
+            conversations, messages, problems = result
+            self.database_ready = True
+            await self.sidebar.show(conversations, self.conversation_id)
+            if messages:
+                await self.chat_view.show(messages)
+            self.after_switch()
+            for problem in problems:
+                self.show_error(problem)
+
+        self.background(job, done, group="database")
+
+    def load_model(self) -> None:
+        def job() -> tuple[str, int]:
+            model = self.runtime.model_handle.get()
+            return model.name, model.context_size
+
+        def done(result: tuple[str, int]) -> None:
+            self.status.model_text = result[0]
+
+        def failed(exc_text: str) -> None:
+            self.status.model_text = f"{self.runtime.model_label()} · not loaded"
+            self.show_error(exc_text)
+
+        def run() -> None:
+            try:
+                result = job()
+            except Exception as exc:
+                self._from_thread(failed, sentence(exc))
+                return
+            self._from_thread(done, result)
+
+        self.run_worker(run, thread=True, group="model", exit_on_error=False)
+
     def sync_notes(self) -> None:
         """Offer the sample notes when no folder is registered, then sync."""
-        notes = self.notes_service()
-        notices: list[str] = []
-        if notes.offer_samples() is not None:
-            notices.append("No notes folder yet: the sample notes are indexed for you.")
         last = 0.0
 
-        def progress(p: Any) -> None:
+        def progress(p: SyncProgress) -> None:
             nonlocal last
             now = time.monotonic()
             if now - last >= 0.25:
@@ -339,147 +320,57 @@ class AssistantApp(App[None]):
                 done = f"{p.files_done}/{p.files_total} files" if p.files_total else "scanning"
                 self.post_message(NotesState(f"notes syncing {done}"))
 
-        self.post_message(NotesState("notes syncing"))
-        report = notes.sync(progress, self._notes_cancel)
-        status = notes.status()
-        text = f"notes {status.files} files, {status.chunks} passages"
-        if status.skipped:
-            text += f", {len(status.skipped)} skipped"
-        self.post_message(NotesState(text, notices + report.messages + status.messages))
+        def run() -> None:
+            try:
+                notes = self.runtime.notes
+                notices: list[str] = []
+                if notes.offer_samples() is not None:
+                    notices.append("No notes folder yet: the sample notes are indexed for you.")
+                self.post_message(NotesState("notes syncing"))
+                report = notes.sync(progress, self._notes_cancel)
+                status = notes.status()
+            except Exception as exc:
+                error = f"The notes could not be synced: {sentence(exc)}"
+                self.post_message(NotesState("notes index failed", error=error))
+                return
+            text = f"notes {status.files} files, {status.chunks} passages"
+            if status.skipped:
+                text += f", {len(status.skipped)} skipped"
+            self.post_message(NotesState(text, notices + report.messages + status.messages))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="reply")
-    def run_writing_action(
-        self,
-        conversation_id: int | None,
-        line: str,
-        command: SlashCommand,
-        text: str,
-        cancel: threading.Event,
-        system_prompt: str | None,
-    ) -> None:
-        """A slash writing action, stored like an exchange and streamed like a reply."""
-        from assistant.chat.titles import title_from_text
-        from assistant.domain import MessageStatus
-        from assistant.llm.base import TextPiece
-        from assistant.writing.actions import ActionDone, ActionRunner
-
-        library = self.library()
-        template = library.template(command.name)
-        model = self.runtime.model_handle.get()
-        repo = self.runtime.repo
-        if conversation_id is None:
-            conversation_id = self.runtime.chat.new_conversation(
-                line, system_prompt=system_prompt
-            ).id
-            self.post_message(ConversationCreated(conversation_id))
-        else:
-            conversation = repo.get_conversation(conversation_id, messages=False)
-            if conversation.message_count == 0 and conversation.title == "New conversation":
-                repo.rename(conversation_id, title_from_text(line))
-        repo.add_message(conversation_id, Role.USER, line)
-        reply = repo.add_message(
-            conversation_id, Role.ASSISTANT, "", MessageStatus.STREAMING, model=model.name
-        )
-        self.post_message(ActionStarted(reply.id, template.name))
-        parts: list[str] = []
-        done: ActionDone | None = None
-        fields: dict[str, object] = {"status": MessageStatus.CANCELLED}
-        last_flush = time.monotonic()
-        try:
-            for event in ActionRunner(model, library).run(
-                template, text, command.variables, None, cancel
-            ):
-                if isinstance(event, TextPiece):
-                    parts.append(event.text)
-                    now = time.monotonic()
-                    if now - last_flush >= 0.1:  # saved as it streams, like a reply
-                        repo.update_message(reply.id, content="".join(parts))
-                        last_flush = now
-                    self.post_message(ChatEventArrived(event))
-                elif isinstance(event, ActionDone):
-                    done = event
-            if done is not None and done.finish_reason != "cancelled":
-                fields = {
-                    "status": MessageStatus.COMPLETE,
-                    "finish_reason": done.finish_reason,
-                    "completion_tokens": done.completion_tokens,
-                    "prompt_tokens": done.prompt_tokens,
-                }
-        except BaseException as exc:
-            fields = {"status": MessageStatus.ERROR, "error": user_message(exc)}
-            raise
-        finally:
-            repo.update_message(reply.id, content="".join(parts), **fields)
+        self.run_worker(run, thread=True, group="notes", exit_on_error=False)
 
     @on(Worker.StateChanged)
-    async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one place where workers end: errors become a message, never a crash."""
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Start-up steps follow each other; a worker that died of a bug (its
+        own handler failed) is logged, never fatal."""
         worker = event.worker
         if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             return
-        error = worker.error if event.state == WorkerState.ERROR else None
         if worker.group == "database":
+            if not self.database_ready:  # the database could not be opened
+                self.session.state.conversation_id = None
             self.load_model()
-        if worker.group == "model" and self.sync_notes_at_start:
+        elif worker.group == "model" and self.sync_notes_at_start:
             self.sync_notes()
-        if worker.group == "notes" and error is not None:
-            self._notes_index_text = "notes index failed"
-            self.update_notes_status()
-            self.show_error(f"The notes could not be synced: {user_message(error)}")
-        if worker.group == "reply":
-            await self._reply_ended(error)
-        elif error is not None and worker.group == "model":
-            self.status.model_text = f"{self.runtime.model_label()} · not loaded"
-            self.show_error(user_message(error))
-        elif error is not None and worker.group == "database":
-            self.conversation_id = None
-            self.show_error(user_message(error))
-            if self.runtime.__dict__.get("repo") is not None:
-                self.database_ready = True
-                await self.refresh_sidebar()
-        if error is not None:
-            self.log.error(f"worker {worker.name} failed", error)
+        if event.state == WorkerState.ERROR:
+            self.log.error(f"worker {worker.name} failed", worker.error)
 
     def show_error(self, text: str) -> None:
         self.status.notice_text = text
         self.notify(text, title="Error", severity="error", timeout=12, markup=False)
 
     # ------------------------------------------------------ from workers
-    async def on_history_loaded(self, message: HistoryLoaded) -> None:
-        self.database_ready = True
-        self.conversation_id = message.conversation_id
-        self.notes_on |= {c.id for c in message.conversations if c.use_notes}
-        await self.sidebar.show(message.conversations, message.conversation_id)
-        if message.messages:
-            await self.chat_view.show(message.messages)
-        self.pick_reply(None)
-
-    async def on_conversation_created(self, message: ConversationCreated) -> None:
-        if None in self.notes_on:
-            self.notes_on.discard(None)
-            self.notes_on.add(message.conversation_id)
-            self.remember_notes(message.conversation_id, True)
-        self._pending_system = None
-        self.conversation_id = message.conversation_id
-        await self.refresh_sidebar()
-
     def on_notes_state(self, message: NotesState) -> None:
         self._notes_index_text = message.text
         self.update_notes_status()
         for notice in message.notices:
             self.notify(notice, title="Notes", markup=False)
-
-    def on_action_started(self, message: ActionStarted) -> None:
-        view = self._reply_view
-        if view is not None:
-            view.message_id = message.reply_message_id
-            view.begin_stream(f"{message.label}…")
-
-    def on_model_ready(self, message: ModelReady) -> None:
-        self.status.model_text = message.name
+        if message.error is not None:
+            self.show_error(message.error)
 
     async def on_chat_event_arrived(self, message: ChatEventArrived) -> None:
-        from assistant.chat.service import ReplyDone, ReplyStarted
+        from assistant.chat.events import ReplyDone, ReplyProgress, ReplyStarted
         from assistant.llm.base import TextPiece
 
         event = message.event
@@ -490,18 +381,22 @@ class AssistantApp(App[None]):
             await view.append(event.text)
         elif isinstance(event, ReplyStarted):
             view.message_id = event.reply_message_id
-            view.begin_stream()
+            view.begin_stream(f"{event.action}…" if event.action else "writing…")
             if event.citations:
                 self.sources.show(list(event.citations))
             plan = event.plan
-            self.status.show_context(plan.prompt_tokens, plan.context_size)
-            if plan.dropped_turns:
+            if plan is not None:
+                self.status.show_context(plan.prompt_tokens, plan.context_size)
+            if plan is not None and plan.dropped_turns:
                 self.status.notice_text = (
                     f"{plan.dropped_turns} earlier messages ({plan.dropped_tokens} tokens) "
                     "left out to fit the context window"
                 )
             else:
                 self.status.notice_text = ""
+        elif isinstance(event, ReplyProgress):
+            if event.parts > 1:
+                view.set_footer(f"part {event.part} of {event.parts}…", "streaming")
         elif isinstance(event, ReplyDone):
             await view.end_stream()
             view.show_final(event.message)
@@ -509,27 +404,23 @@ class AssistantApp(App[None]):
             speed = event.message.tokens_per_second
             self.status.speed_text = f"last reply {speed:.1f} tok/s" if speed else ""
 
-    async def _reply_ended(self, error: BaseException | None) -> None:
+    async def on_reply_ended(self, message: ReplyEnded) -> None:
         view, self._reply_view = self._reply_view, None
         self._cancel = None
         if view is not None:
             await view.end_stream()
-            if view.message_id is not None and (view.message is None or error is not None):
-                # the stored row is the truth: cancelled, error, or complete
-                try:
-                    view.show_final(self.runtime.repo.get_message(view.message_id))
-                except Exception:  # the row went away with its conversation
-                    pass
-            elif view.message_id is None and error is not None:
-                view.set_footer(f"error: {user_message(error)}", "error")
+            if message.stored is not None and (view.message is None or message.error):
+                view.show_final(message.stored)  # the stored row is the truth
+            elif view.message_id is None and message.error is not None:
+                view.set_footer(f"error: {message.error}", "error")
         self.streaming = False
         self.pick_reply(None)
         self._code_presses = 0
         if self.status.notice_text == STOPPING_NOTICE:
             self.status.notice_text = ""
-        if error is not None:
-            self.show_error(user_message(error))
-        await self.refresh_sidebar()
+        if message.error is not None:
+            self.show_error(message.error)
+        self.refresh_sidebar()
         if self.screen is self.screen_stack[0]:
             self.prompt.focus()
 
@@ -550,40 +441,60 @@ class AssistantApp(App[None]):
             text = text[1:]  # "//" sends a message that starts with "/"
         self.prompt.clear()
         await self.chat_view.add(MessageView(Role.USER, text))
-        await self._start_reply(text, again=False)
+        await self._start_reply(lambda cancel: self.session.send(text, cancel))
 
-    async def _add_reply_view(self) -> None:
+    async def _start_reply(self, start: Callable[[threading.Event], Iterator[ChatEvent]]) -> None:
+        """Show an empty reply, then stream ``start(cancel)``'s events into it
+        from a worker."""
+        from assistant.chat.events import ReplyStarted
+
         view = await self.chat_view.add(MessageView(Role.ASSISTANT))
         view.set_footer(
             "waiting for the model…" if self.runtime.model_handle.loaded else "loading the model…",
             "streaming",
         )
         self._reply_view = view
-        self._cancel = threading.Event()
+        cancel = self._cancel = threading.Event()
         self.streaming = True
 
-    async def _start_reply(self, text: str, again: bool) -> None:
-        await self._add_reply_view()
-        assert self._cancel is not None
-        self.stream_reply(
-            self.conversation_id,
-            text,
-            self._cancel,
-            again,
-            use_notes=self.conversation_id in self.notes_on,
-            system_prompt=self._pending_system,
-        )
+        def run() -> None:
+            reply_id: int | None = None
+            error: str | None = None
+            stored: Message | None = None
+            try:
+                for event in start(cancel):
+                    if isinstance(event, ReplyStarted):
+                        reply_id = event.reply_message_id
+                    self.post_message(ChatEventArrived(event))
+            except Exception as exc:
+                error = sentence(exc)
+                if reply_id is not None:
+                    try:
+                        stored = self.runtime.repo.get_message(reply_id)
+                    except Exception:  # the row went away with its conversation
+                        stored = None
+            self.post_message(ReplyEnded(error, stored))
+
+        self.run_worker(run, thread=True, group="reply", exit_on_error=False)
 
     # ---------------------------------------------------- slash commands
+    def library(self) -> PromptLibrary | None:
+        """The prompt templates, once the start-up worker has read them."""
+        return self._library
+
     async def run_slash(self, line: str) -> None:
         """Run one slash command; a mistake is a notice and the line stays to fix."""
+        from assistant.errors import AssistantError
         from assistant.writing.slash import help_lines, parse_slash
 
+        library = self.library()
+        if library is None:
+            self.notify("The prompt templates are not loaded yet.", markup=False)
+            return
         try:
-            library = self.library()
             command = parse_slash(line, library)
-        except Exception as exc:
-            self.notify(user_message(exc), severity="warning", markup=False)
+        except AssistantError as exc:
+            self.notify(str(exc), severity="warning", markup=False)
             return
         if command.kind == "control":
             self.prompt.clear()
@@ -611,26 +522,26 @@ class AssistantApp(App[None]):
                 return
         self.prompt.clear()
         await self.chat_view.add(MessageView(Role.USER, line))
-        await self._add_reply_view()
-        assert self._cancel is not None
-        self.run_writing_action(
-            self.conversation_id, line, command, text, self._cancel, self._pending_system
-        )
+        await self._start_reply(self._action_stream(line, command, text))
+
+    def _action_stream(
+        self, line: str, command: SlashCommand, text: str
+    ) -> Callable[[threading.Event], Iterator[ChatEvent]]:
+        return lambda cancel: self.session.run_action(line, command, text, cancel)
 
     def set_persona(self, name: str) -> None:
         """``/persona NAME`` sets the conversation's system prompt; ``/persona``
-        alone goes back to the default one."""
-        system = self.library().persona(name).system if name else None
-        if self.conversation_id is None:
-            self._pending_system = system
-        else:
-            try:
-                self.runtime.repo.update_conversation(self.conversation_id, system_prompt=system)
-            except Exception as exc:
-                self.show_error(user_message(exc))
-                return
+        alone goes back to the default one. Like the notes switch, it applies
+        to the next message at once and is stored in a worker."""
+        library = self.library()
+        persona = library.persona(name).name if name and library is not None else None
+        self.state.persona = persona
+        if self.conversation_id is not None:
+            self.background(lambda: self.session.set_persona(persona))
         self.notify(
-            f"Persona “{name}” for this conversation." if name else "Back to the default persona.",
+            f"Persona “{persona}” for this conversation."
+            if persona
+            else "Back to the default persona.",
             markup=False,
         )
 
@@ -640,11 +551,9 @@ class AssistantApp(App[None]):
 
         text = event.text_area.text
         candidates: list[str] = []
-        if is_slash(text) and "\n" not in text and not self.streaming:
-            try:
-                candidates = complete_slash(text, self.library())
-            except Exception as exc:  # a broken user template: say so once, no list
-                self.status.notice_text = user_message(exc)
+        library = self.library()
+        if library is not None and is_slash(text) and "\n" not in text and not self.streaming:
+            candidates = complete_slash(text, library)
             candidates = [c for c in candidates if c != text.rstrip()][:8]
         self.slash_options.show(candidates)
         self.prompt.completing = bool(candidates)
@@ -665,12 +574,9 @@ class AssistantApp(App[None]):
 
     # ------------------------------------------------------------ notes
     def set_notes(self, on: bool) -> None:
-        if on:
-            self.notes_on.add(self.conversation_id)
-        else:
-            self.notes_on.discard(self.conversation_id)
-        if self.conversation_id is not None:
-            self.remember_notes(self.conversation_id, on)
+        """The switch takes effect at once (the next message uses it) and is
+        stored with the conversation in a worker."""
+        self.state.use_notes = on
         self.update_notes_status()
         self.notify(
             "Replies in this conversation use your notes."
@@ -678,20 +584,15 @@ class AssistantApp(App[None]):
             else "Replies no longer use your notes.",
             markup=False,
         )
-
-    def remember_notes(self, conversation_id: int, on: bool) -> None:
-        """Store the switch with the conversation, so it is still set next time."""
-        try:
-            self.runtime.repo.set_use_notes(conversation_id, on)
-        except Exception as exc:
-            self.show_error(user_message(exc))
+        if self.conversation_id is not None:
+            self.background(lambda: self.session.set_notes(on))
 
     def action_toggle_notes(self) -> None:
-        self.set_notes(self.conversation_id not in self.notes_on)
+        self.set_notes(not self.state.use_notes)
 
     def update_notes_status(self) -> None:
         parts = []
-        if self.conversation_id in self.notes_on:
+        if self.state.use_notes:
             parts.append("using notes")
         if self._notes_index_text:
             parts.append(self._notes_index_text)
@@ -720,30 +621,40 @@ class AssistantApp(App[None]):
     def on_sources_panel_open_source(self, message: SourcesPanel.OpenSource) -> None:
         self.open_in_editor(message.citation)
 
-    def open_in_editor(self, citation: dict[str, Any]) -> None:
-        """Suspend the app and run ``$EDITOR +LINE FILE`` (``vi`` by default)."""
+    def open_in_editor(self, citation: Citation) -> None:
+        """Run ``$EDITOR +LINE FILE`` (``vi`` by default) with the app
+        suspended; the file is checked in a worker first."""
+        path, line = citation.abs_path, citation.start_line or 1
+
+        def check() -> list[str] | str:
+            if not path or not os.path.isfile(path):
+                return f"The source file is no longer there: {path or '(unknown)'}"
+            try:
+                editor = shlex.split(os.environ.get("EDITOR") or "vi")
+            except ValueError:
+                editor = []
+            if not editor or shutil.which(editor[0]) is None:
+                name = editor[0] if editor else os.environ.get("EDITOR", "")
+                return f"The editor “{name}” was not found; set $EDITOR to your editor."
+            return [*editor, f"+{line}", path]
+
+        def run(argv: list[str] | str) -> None:
+            if isinstance(argv, str):
+                self.show_error(argv)
+            else:
+                self._run_editor(argv, f"{path}:{line}")
+
+        self.background(check, run)
+
+    def _run_editor(self, argv: list[str], where: str) -> None:
         from textual.app import SuspendNotSupported
 
-        path = str(citation.get("abs_path") or "")
-        line = int(citation.get("start_line") or 1)
-        if not path or not os.path.isfile(path):
-            self.show_error(f"The source file is no longer there: {path or '(unknown)'}")
-            return
-        try:
-            editor = shlex.split(os.environ.get("EDITOR") or "vi")
-        except ValueError:
-            editor = []
-        if not editor or shutil.which(editor[0]) is None:
-            name = editor[0] if editor else os.environ.get("EDITOR", "")
-            self.show_error(f"The editor “{name}” was not found; set $EDITOR to your editor.")
-            return
-        argv = [*editor, f"+{line}", path]
         try:
             with self.suspend():
                 result = subprocess.run(argv, check=False)
         except SuspendNotSupported:
             if not self.is_headless:
-                self.show_error(f"This terminal cannot hand over to an editor; open {path}:{line}.")
+                self.show_error(f"This terminal cannot hand over to an editor; open {where}.")
                 return
             # no terminal to hand over (headless runs): the editor runs as is
             result = subprocess.run(argv, check=False, stdin=subprocess.DEVNULL)
@@ -759,8 +670,8 @@ class AssistantApp(App[None]):
         view = self._selected_reply or self._last_reply()
         passages = view.citations if view is not None else []
 
-        def search(query: str) -> list[dict[str, Any]]:
-            hits = self.notes_service().search(query, k=10)
+        def search(query: str) -> list[Citation]:
+            hits = self.runtime.notes.search(query, k=10)
             return [citation(n, hit) for n, hit in enumerate(hits, start=1)]
 
         self.push_screen(RetrievalScreen(passages, search))
@@ -781,7 +692,7 @@ class AssistantApp(App[None]):
             return
         for view in views[last_user + 1 :]:
             await view.remove()
-        await self._start_reply("", again=True)
+        await self._start_reply(lambda cancel: self.session.regenerate(cancel))
 
     # ------------------------------------------------------- clipboard
     def _last_reply(self) -> MessageView | None:
@@ -809,14 +720,18 @@ class AssistantApp(App[None]):
         self.notify(f"Copied code block {position + 1} of {len(blocks)}.", markup=False)
 
     # --------------------------------------------------- conversations
-    async def refresh_sidebar(self) -> None:
+    def refresh_sidebar(self) -> Worker[None] | None:
+        """Read the conversation list in a worker, then show it."""
         if not self.database_ready:
-            return
-        conversations = self.runtime.repo.list_conversations()
-        await self.sidebar.show(conversations, self.conversation_id)
+            return None
+
+        async def show(conversations: list[Conversation]) -> None:
+            await self.sidebar.show(conversations, self.conversation_id)
+
+        return self.background(self.runtime.repo.list_conversations, show, group="sidebar")
 
     @on(ConversationList.Selected)
-    async def open_selected(self, event: ConversationList.Selected) -> None:
+    def open_selected(self, event: ConversationList.Selected) -> None:
         item = event.item
         conversation = getattr(item, "conversation", None)
         if conversation is None or conversation.id == self.conversation_id:
@@ -825,36 +740,33 @@ class AssistantApp(App[None]):
             self.notify(BUSY_NOTICE, markup=False)
             self.sidebar.select_id(self.conversation_id)
             return
-        await self.open_conversation(conversation.id)
+        self.open_conversation(conversation.id)
 
-    async def open_conversation(self, conversation_id: int | None) -> None:
-        repo = self.runtime.repo
-        messages = repo.messages(conversation_id) if conversation_id else []
-        if conversation_id is not None:
-            try:
-                use_notes = repo.get_conversation(conversation_id, messages=False).use_notes
-            except LookupError:  # deleted meanwhile (by another instance)
-                use_notes = False
-            if use_notes:
-                self.notes_on.add(conversation_id)
-            else:
-                self.notes_on.discard(conversation_id)
-        self.conversation_id = conversation_id
+    def open_conversation(self, conversation_id: int | None) -> Worker[None]:
+        """Read the conversation in a worker, then show it."""
+
+        async def show(messages: list[Message]) -> None:
+            await self.chat_view.show(messages)
+            self.after_switch()
+
+        return self.background(lambda: self.session.open(conversation_id), show, group="open")
+
+    def after_switch(self) -> None:
+        """The screen follows the conversation now in ``state``."""
         self._code_presses = 0
         self.status.notice_text = ""
         self.status.context_text = ""
-        self._pending_system = None
-        self.notes_on.discard(None)
-        await self.chat_view.show(messages)
         self.pick_reply(None)
         self.update_notes_status()
-        self.sidebar.select_id(conversation_id)
+        self.sidebar.select_id(self.conversation_id)
 
     async def action_new_conversation(self) -> None:
         if self.streaming:
             self.notify(BUSY_NOTICE, markup=False)
             return
-        await self.open_conversation(None)
+        self.session.open(None)  # no database work for a conversation not yet stored
+        await self.chat_view.show([])
+        self.after_switch()
         self.prompt.focus()
 
     @on(ConversationList.Action)
@@ -878,52 +790,41 @@ class AssistantApp(App[None]):
             return
         self.ask_delete(target)
 
-    def _conversation(self, conversation_id: int) -> Conversation | None:
-        try:
-            return self.runtime.repo.get_conversation(conversation_id, messages=False)
-        except Exception as exc:
-            self.show_error(user_message(exc))
-            return None
-
     def ask_rename(self, conversation_id: int) -> None:
-        conversation = self._conversation(conversation_id)
-        if conversation is None:
-            return
+        def ask(conversation: Conversation) -> None:
+            def renamed(title: str | None) -> None:
+                if title:
+                    self.background(
+                        lambda: self.session.chat.rename(conversation_id, title),
+                        lambda _: self.refresh_sidebar(),
+                    )
 
-        async def renamed(title: str | None) -> None:
-            if not title:
-                return
-            try:
-                self.runtime.repo.rename(conversation_id, title)
-            except Exception as exc:
-                self.show_error(user_message(exc))
-                return
-            await self.refresh_sidebar()
+            self.push_screen(RenameScreen(conversation.title), renamed)
 
-        self.push_screen(RenameScreen(conversation.title), renamed)
+        self.background(lambda: self.session.chat.conversation(conversation_id), ask)
 
     def ask_delete(self, conversation_id: int) -> None:
         if self.streaming and conversation_id == self.conversation_id:
             self.notify(BUSY_NOTICE, markup=False)
             return
-        conversation = self._conversation(conversation_id)
-        if conversation is None:
-            return
 
-        async def answered(confirmed: bool | None) -> None:
-            if not confirmed:
-                return
-            try:
-                self.runtime.repo.delete_conversation(conversation_id)
-            except Exception as exc:
-                self.show_error(user_message(exc))
-                return
-            if conversation_id == self.conversation_id:
-                await self.open_conversation(None)
-            await self.refresh_sidebar()
-            self.notify(f"Deleted “{conversation.title}”.", markup=False)
+        def ask(conversation: Conversation) -> None:
+            def answered(confirmed: bool | None) -> None:
+                if confirmed:
+                    self.background(
+                        lambda: self.session.chat.delete(conversation_id),
+                        lambda _: self._deleted(conversation),
+                    )
 
-        self.push_screen(ConfirmDeleteScreen(conversation.title), answered)
+            self.push_screen(ConfirmDeleteScreen(conversation.title), answered)
+
+        self.background(lambda: self.session.chat.conversation(conversation_id), ask)
+
+    async def _deleted(self, conversation: Conversation) -> None:
+        if conversation.id == self.conversation_id:
+            await self.action_new_conversation()
+        self.refresh_sidebar()
+        self.notify(f"Deleted “{conversation.title}”.", markup=False)
 
     # ------------------------------------------------------ other screens
     def action_help(self) -> None:
@@ -931,19 +832,13 @@ class AssistantApp(App[None]):
             self.push_screen(HelpScreen())
 
     def action_open_writing(self) -> None:
-        """Open the writing screen (or go back from it) when its module is part
-        of the install. Contract: ``assistant.ui.writing_screen.WritingScreen``
-        takes a callable that returns the loaded model (loading it if needed)."""
-        try:
-            module = importlib.import_module(WRITING_SCREEN_MODULE)
-            if isinstance(self.screen, module.WritingScreen):
-                self.pop_screen()
-                return
-            screen: Screen[Any] = module.WritingScreen(self.runtime.model_handle.get)
-        except Exception as exc:
-            self.show_error(f"The writing screen could not open: {user_message(exc)}")
+        """Open the writing screen, or go back from it."""
+        from assistant.ui.writing_screen import WritingScreen
+
+        if isinstance(self.screen, WritingScreen):
+            self.pop_screen()
             return
-        self.push_screen(screen)
+        self.push_screen(WritingScreen(lambda: self.runtime.chat))
 
     async def action_quit(self) -> None:
         if self._cancel is not None:
@@ -972,5 +867,4 @@ class AssistantApp(App[None]):
             "Open source", "The selected source in $EDITOR", self.action_open_source
         )
         yield SystemCommand("Show keys", "Every key of the app", self.action_help)
-        if self._writing_available:
-            yield SystemCommand("Writing", "Open the writing screen", self.action_open_writing)
+        yield SystemCommand("Writing", "Open the writing screen", self.action_open_writing)

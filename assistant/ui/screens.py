@@ -7,7 +7,6 @@ closes it without doing anything.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -16,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
+from assistant.domain import Citation
 from assistant.textsafe import sanitize
 from assistant.ui.keys import KEY_TABLE
 from assistant.ui.widgets import plain
@@ -101,20 +101,19 @@ class RenameScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-def rank_row(n: int, hit: dict[str, Any]) -> tuple[str, ...]:
-    """One table row from a citation dict (or a hit turned into one)."""
+def rank_row(n: int, hit: Citation) -> tuple[str, ...]:
+    """One table row from a citation (or a search hit turned into one)."""
 
     def rank(value: object) -> str:
         return "–" if value is None else str(value)
 
-    score = hit.get("score")
     return (
         str(n),
-        sanitize(str(hit.get("location") or hit.get("path") or "?")),
-        sanitize(str(hit.get("heading") or "")),
-        rank(hit.get("keyword_rank")),
-        rank(hit.get("vector_rank")),
-        f"{score:.4f}" if isinstance(score, int | float) else "–",
+        sanitize(hit.location),
+        sanitize(hit.heading),
+        rank(hit.keyword_rank),
+        rank(hit.vector_rank),
+        f"{hit.score:.4f}" if hit.score is not None else "–",
     )
 
 
@@ -128,9 +127,7 @@ class RetrievalScreen(ModalScreen[None]):
 
     BINDINGS = [("escape", "close", "Close")]
 
-    def __init__(
-        self, passages: list[dict[str, Any]], search: Callable[[str], list[dict[str, Any]]]
-    ) -> None:
+    def __init__(self, passages: list[Citation], search: Callable[[str], list[Citation]]) -> None:
         super().__init__()
         self.passages = passages
         self.search = search
@@ -156,12 +153,12 @@ class RetrievalScreen(ModalScreen[None]):
             self.fill([], "The selected reply used no notes; type a query.")
             self.query_one(Input).focus()
 
-    def fill(self, passages: list[dict[str, Any]], about: str) -> None:
+    def fill(self, passages: list[Citation], about: str) -> None:
         self.query_one("#retrieval-about", Static).update(plain(about))
         table = self.query_one(DataTable)
         table.clear()
         for n, passage in enumerate(passages, start=1):
-            table.add_row(*rank_row(int(passage.get("n") or n), passage))
+            table.add_row(*rank_row(passage.n or n, passage))
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
@@ -172,8 +169,15 @@ class RetrievalScreen(ModalScreen[None]):
             self.run_search(query)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="retrieval")
-    def run_search(self, query: str) -> list[dict[str, Any]]:
-        return self.search(query)
+    def run_search(self, query: str) -> list[Citation] | str:
+        """The passages, or the sentence saying why the search failed (made
+        here, off the event loop: a bug's sentence writes a crash log)."""
+        from assistant.crashlog import describe_error
+
+        try:
+            return self.search(query)
+        except Exception as exc:
+            return f"The search failed: {describe_error(exc)}"
 
     @on(Worker.StateChanged)
     def search_ended(self, event: Worker.StateChanged) -> None:
@@ -182,14 +186,13 @@ class RetrievalScreen(ModalScreen[None]):
             return
         event.stop()
         if event.state == WorkerState.SUCCESS:
-            hits = worker.result or []
+            result = worker.result
+            if isinstance(result, str):
+                self.fill([], result)
+                return
+            hits = result or []
             about = f"{len(hits)} passages for “{self.last_query}”" if hits else "Nothing found."
             self.fill(hits, about)
-        elif event.state == WorkerState.ERROR:
-            from assistant.ui.app import user_message
-
-            assert worker.error is not None
-            self.fill([], f"The search failed: {user_message(worker.error)}")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -18,7 +18,7 @@ from textual.widgets import Label, ListItem, ListView, Markdown, OptionList, Sta
 from textual.widgets.markdown import MarkdownFence, MarkdownStream
 from textual.widgets.option_list import Option
 
-from assistant.domain import Conversation, Message, MessageStatus, Role
+from assistant.domain import Citation, Conversation, Message, MessageStatus, Role
 from assistant.textsafe import sanitize
 
 
@@ -219,7 +219,7 @@ class MessageView(Vertical):
             self.view = view
 
     @property
-    def citations(self) -> list[dict]:
+    def citations(self) -> list[Citation]:
         return list(self.message.citations) if self.message else []
 
     def set_footer(self, text: str, kind: str) -> None:
@@ -377,14 +377,14 @@ class StatusLine(Static):
 
 
 # ------------------------------------------------------------ notes, slash
-def citation_label(citation: dict) -> str:
+def citation_label(citation: Citation) -> str:
     """``[1] notes/a.md:3-9 — Heading`` (page for PDFs), sanitised."""
-    where = str(citation.get("location") or citation.get("path") or "?")
-    if citation.get("page") and "page" not in where:
-        where += f" (page {citation['page']})"
-    label = f"[{citation.get('n', '?')}] {where}"
-    if citation.get("heading"):
-        label += f" — {citation['heading']}"
+    where = citation.location
+    if citation.page:
+        where += f" (page {citation.page})"
+    label = f"[{citation.n}] {where}"
+    if citation.heading:
+        label += f" — {citation.heading}"
     return sanitize(label)
 
 
@@ -394,13 +394,13 @@ class SourcesPanel(Vertical):
     BINDINGS = [("e", "open_selected", "Open in editor")]
 
     class OpenSource(TextualMessage):
-        def __init__(self, citation: dict) -> None:
+        def __init__(self, citation: Citation) -> None:
             super().__init__()
             self.citation = citation
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.citations: list[dict] = []
+        self.citations: list[Citation] = []
 
     def compose(self) -> ComposeResult:
         yield Label("Sources", id="sources-title")
@@ -409,7 +409,7 @@ class SourcesPanel(Vertical):
     def on_mount(self) -> None:
         self.display = False
 
-    def show(self, citations: list[dict]) -> None:
+    def show(self, citations: list[Citation]) -> None:
         self.citations = list(citations)
         options = self.query_one(OptionList)
         options.clear_options()
@@ -419,7 +419,7 @@ class SourcesPanel(Vertical):
         self.display = bool(self.citations)
 
     @property
-    def selected(self) -> dict | None:
+    def selected(self) -> Citation | None:
         index = self.query_one(OptionList).highlighted
         if not self.citations:
             return None

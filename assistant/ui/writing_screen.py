@@ -1,10 +1,13 @@
 """The writing screen: text in, an action from the command palette, the result
 streaming in, then each change accepted or rejected on its own.
 
-The one decision to know: the model runs in a thread worker that only posts
-messages back (it never touches a widget) and checks a cancel flag on every
-token; the original text is kept untouched until the user saves, and saving
-writes a backup first and then replaces the file atomically.
+The one decision to know: an action runs through the chat service like a
+slash command does, in a conversation of the screen's own ("Writing: FILE"),
+so the result is on disk before it is shown, a kill loses nothing, and the
+user's options (temperature, top_p, seed, max_tokens) apply. The work runs in
+thread workers that only post messages back; the original text is kept
+untouched until the user saves, and saving writes a backup first and then
+replaces the file atomically.
 """
 
 from __future__ import annotations
@@ -25,12 +28,12 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DirectoryTree, Footer, Label, ListItem, ListView, Log, TextArea
 from textual.worker import Worker, WorkerState
 
-from assistant.llm.base import ChatModel, TextPiece
+from assistant.chat.service import ChatService
 from assistant.textsafe import sanitize
 from assistant.writing.diffing import Change, TextDiff, diff_texts, keep_trailing_newline
-from assistant.writing.templates import PromptLibrary, load_library
+from assistant.writing.templates import PromptLibrary
 
-ModelProvider = Callable[[], ChatModel]
+ChatProvider = Callable[[], ChatService]
 
 
 # ------------------------------------------------------------------ messages
@@ -44,6 +47,35 @@ class ActionStatus(Message):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
+
+
+class FileLoaded(Message):
+    def __init__(self, path: Path, text: str, data: bytes) -> None:
+        super().__init__()
+        self.path = path
+        self.text = text
+        self.data = data
+
+
+class LibraryLoaded(Message):
+    def __init__(self, library: PromptLibrary) -> None:
+        super().__init__()
+        self.library = library
+
+
+class Failed(Message):
+    """A worker failed; ``text`` is the sentence to show."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class Saved(Message):
+    def __init__(self, text: str, backup: Path) -> None:
+        super().__init__()
+        self.text = text
+        self.backup = backup
 
 
 class ActionFinished(Message):
@@ -62,7 +94,7 @@ class WritingActionsProvider(Provider):
 
     def _actions(self) -> list[tuple[str, str, Callable[[], None]]]:
         screen = self.screen
-        if not isinstance(screen, WritingScreen):
+        if not isinstance(screen, WritingScreen) or screen.library is None:
             return []
         return [
             (f"Writing: {t.name}", t.description, partial(screen.run_action, t.name))
@@ -159,8 +191,9 @@ class ChangeList(ListView):
 
 # --------------------------------------------------------------------- screen
 class WritingScreen(Screen[None]):
-    """Writing help on one text. Push it with a callable that returns the model
-    (called in a worker thread, so it may load it) and optionally a file."""
+    """Writing help on one text. Push it with a callable that returns the chat
+    service (called in a worker thread, so it may open the database and load
+    the model) and optionally a file."""
 
     DEFAULT_CSS = """
     WritingScreen #status { height: 1; padding: 0 1; background: $boost; }
@@ -176,16 +209,13 @@ class WritingScreen(Screen[None]):
     ]
     COMMANDS = Screen.COMMANDS | {WritingActionsProvider}
 
-    def __init__(
-        self,
-        model_provider: ModelProvider,
-        path: Path | None = None,
-        library: PromptLibrary | None = None,
-    ) -> None:
+    def __init__(self, chat: ChatProvider, path: Path | None = None) -> None:
         super().__init__()
-        self.model_provider = model_provider
+        self.chat = chat
         self.path = Path(path) if path is not None else None
-        self.library = library or load_library()
+        self.library: PromptLibrary | None = None
+        self.conversation_id: int | None = None
+        """The screen's own conversation, created by its first action."""
         self.cancel = threading.Event()
         self.busy = False
         self.diff: TextDiff | None = None
@@ -202,29 +232,52 @@ class WritingScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#changes").display = False
+        self.load_library()
         if self.path is not None:
             self.load_file(self.path)
         else:
             self.set_status("Paste or type text, Ctrl+O to open a file, Ctrl+P for actions.")
 
+    @work(thread=True, exit_on_error=False, group="writing-files")
+    def load_library(self) -> None:
+        from assistant.crashlog import describe_error
+
+        try:
+            self.post_message(LibraryLoaded(self.chat().library()))
+        except Exception as exc:
+            self.post_message(Failed(describe_error(exc)))
+
+    @on(LibraryLoaded)
+    def _library_loaded(self, message: LibraryLoaded) -> None:
+        self.library = message.library
+
+    @on(Failed)
+    def _failed(self, message: Failed) -> None:
+        self._unlock()
+        self.notify(message.text, severity="error", markup=False)
+
     # ------------------------------------------------------------- helpers
     def set_status(self, text: str) -> None:
         self.query_one("#status", Label).update(Text(sanitize(text)))
 
+    @work(thread=True, exit_on_error=False, group="writing-files")
     def load_file(self, path: Path) -> None:
-        from assistant.writing.commands import read_input_text
-        from assistant.writing.errors import WritingError
+        from assistant.crashlog import describe_error
+        from assistant.writing.files import read_input_text
 
         try:
             text = read_input_text(path)
-            self.original_bytes = path.read_bytes()
-        except (WritingError, OSError) as exc:
-            self.notify(str(exc), severity="error")
-            return
-        self.path = path
-        self.query_one("#source", TextArea).load_text(text)
+            self.post_message(FileLoaded(path, text, path.read_bytes()))
+        except Exception as exc:
+            self.post_message(Failed(describe_error(exc)))
+
+    @on(FileLoaded)
+    def _file_loaded(self, message: FileLoaded) -> None:
+        self.path = message.path
+        self.original_bytes = message.data
+        self.query_one("#source", TextArea).load_text(message.text)
         self._show_changes(False)
-        self.set_status(f"{path} — Ctrl+P to choose an action.")
+        self.set_status(f"{message.path} — Ctrl+P to choose an action.")
 
     def _show_changes(self, show: bool) -> None:
         self.query_one("#changes").display = show
@@ -243,6 +296,9 @@ class WritingScreen(Screen[None]):
         if not text.strip():
             self.notify("There is no text to work on.", severity="warning")
             return
+        if self.library is None:
+            self.notify("The prompt templates are not loaded yet.", severity="warning")
+            return
         template = self.library.template(name)
         self.busy = True
         self.cancel = threading.Event()
@@ -257,20 +313,36 @@ class WritingScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="writing")
     def _run_worker(self, name: str, text: str, cancel: threading.Event) -> None:
-        from assistant.writing.actions import ActionDone, ActionProgress, ActionRunner
+        """Run the action in the screen's conversation, through the chat
+        service: each piece is stored before it is posted here."""
+        from assistant.chat.events import ReplyDone, ReplyProgress, ReplyStarted
+        from assistant.crashlog import describe_error
+        from assistant.llm.base import TextPiece
 
-        model = self.model_provider()
-        runner = ActionRunner(model, self.library)
-        template = self.library.template(name)
-        for event in runner.run(template, text, cancel=cancel):
-            if isinstance(event, TextPiece):
-                self.post_message(ResultPiece(event.text))
-            elif isinstance(event, ActionProgress):
-                self.post_message(ActionStatus(f"{name}: part {event.part} of {event.parts}"))
-            elif isinstance(event, ActionDone):
-                self.post_message(
-                    ActionFinished(name, text, event.text, event.finish_reason, template.edits_text)
-                )
+        label = self.path.name if self.path is not None else "pasted text"
+        try:
+            chat = self.chat()
+            template = chat.library().template(name)
+            events = chat.run_action(
+                self.conversation_id, f"/{name} ({label})\n\n{text}", template, text,
+                cancel=cancel, title=f"Writing: {label}",
+            )  # fmt: skip
+            for event in events:
+                if isinstance(event, ReplyStarted):
+                    self.conversation_id = event.conversation_id
+                elif isinstance(event, TextPiece):
+                    self.post_message(ResultPiece(event.text))
+                elif isinstance(event, ReplyProgress):
+                    self.post_message(ActionStatus(f"{name}: part {event.part} of {event.parts}"))
+                elif isinstance(event, ReplyDone):
+                    reason = event.finished.finish_reason
+                    self.post_message(
+                        ActionFinished(name, text, event.message.content, reason,
+                                       template.edits_text)
+                    )  # fmt: skip
+        except Exception as exc:
+            self.post_message(ActionStatus("The action failed."))
+            self.post_message(Failed(describe_error(exc)))
 
     @on(ResultPiece)
     def _piece(self, message: ResultPiece) -> None:
@@ -312,12 +384,7 @@ class WritingScreen(Screen[None]):
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR:
-            self._unlock()
-            error = event.worker.error
-            self.set_status("The action failed.")
-            self.notify(sanitize(str(error)) or type(error).__name__, severity="error")
-        elif event.state == WorkerState.CANCELLED:
+        if event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
             self._unlock()
 
     # -------------------------------------------------------- change review
@@ -361,20 +428,26 @@ class WritingScreen(Screen[None]):
         if self.path is None:
             self.notify("This text has no file: open one with Ctrl+O, or copy with Ctrl+Y.")
             return
-        from assistant.writing.commands import write_back
+        self._save(self.path, self.final_text(), self.original_bytes)
 
-        text = self.final_text()
+    @work(thread=True, exit_on_error=False, group="writing-files")
+    def _save(self, path: Path, text: str, original: bytes | None) -> None:
+        from assistant.crashlog import describe_error
+        from assistant.writing.files import write_back
+
         try:
-            original = self.original_bytes
-            if original is None:
-                original = self.path.read_bytes()
-            backup = write_back(self.path, original, text)
-        except OSError as exc:
-            self.notify(f"Could not save {self.path}: {exc.strerror or exc}.", severity="error")
+            backup = write_back(path, original if original is not None else path.read_bytes(), text)
+        except Exception as exc:
+            self.post_message(Failed(f"Could not save {path}: {describe_error(exc)}"))
             return
-        self.original_bytes = text.encode("utf-8")
-        self.query_one("#source", TextArea).load_text(text)
+        self.post_message(Saved(text, backup))
+
+    @on(Saved)
+    def _saved(self, message: Saved) -> None:
+        self.original_bytes = message.text.encode("utf-8")
+        self.query_one("#source", TextArea).load_text(message.text)
         self.diff = None
         self._show_changes(False)
-        self.set_status(f"Saved {self.path} (the previous version is in {backup.name}).")
-        self.notify(f"Saved {self.path.name}.")
+        path = self.path
+        self.set_status(f"Saved {path} (the previous version is in {message.backup.name}).")
+        self.notify(f"Saved {path.name if path else 'the text'}.")

@@ -16,13 +16,14 @@ from __future__ import annotations
 import math
 import re
 import threading
+import time
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from assistant.domain import ChatTurn, GenerationOptions, Role
+from assistant.errors import WritingError
 from assistant.llm.base import ChatModel, Finished, TextPiece
 from assistant.writing.chunking import Chunk, split_into_chunks
-from assistant.writing.errors import WritingError
 from assistant.writing.templates import Persona, PromptLibrary, PromptTemplate
 
 # Largest piece sent in one call: bigger pieces make each call slower to start
@@ -61,22 +62,59 @@ class ActionDone:
     completion_tokens: int
     empty_parts: tuple[int, ...] = ()  # edited parts that came back empty (original kept)
     cut_parts: tuple[int, ...] = ()  # parts cut at the token limit
+    time_to_first_token_ms: float = 0.0  # from the start of the run to the first piece
+    generation_ms: float = 0.0  # time spent generating, summed over the calls
+
+    @property
+    def finished(self) -> Finished:
+        """The run's figures in the shape a single model call reports them."""
+        return Finished(
+            finish_reason=self.finish_reason,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            time_to_first_token_ms=self.time_to_first_token_ms,
+            generation_ms=self.generation_ms,
+        )
 
 
 ActionEvent = TextPiece | ActionProgress | ActionDone
 
 
 class _Tally:
+    """Token counts and timings summed over the calls of one run."""
+
     def __init__(self) -> None:
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.cancelled = False
+        self.started = time.perf_counter()
+        self.first_piece_ms: float | None = None
+        self.generation_ms = 0.0
 
     def add(self, fin: Finished) -> None:
         self.prompt_tokens += fin.prompt_tokens
         self.completion_tokens += fin.completion_tokens
+        self.generation_ms += fin.generation_ms
         if fin.finish_reason == "cancelled":
             self.cancelled = True
+
+    def shown(self) -> None:
+        if self.first_piece_ms is None:
+            self.first_piece_ms = (time.perf_counter() - self.started) * 1000
+
+    def done(
+        self, text: str, finish_reason: str, parts: int, **extra: tuple[int, ...]
+    ) -> ActionDone:
+        return ActionDone(
+            text=text,
+            finish_reason=finish_reason,
+            parts=parts,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            time_to_first_token_ms=self.first_piece_ms or 0.0,
+            generation_ms=self.generation_ms,
+            **extra,
+        )
 
 
 class _AnswerCleaner:
@@ -214,12 +252,14 @@ class ActionRunner:
                 out = cleaner.feed(event.text)
                 if out:
                     produced.append(out)
+                    tally.shown()
                     yield TextPiece(out)
             else:
                 reason = event.finish_reason
         rest = cleaner.finish()
         if rest:
             produced.append(rest)
+            tally.shown()
             yield TextPiece(rest)
         return reason
 
@@ -306,12 +346,10 @@ class ActionRunner:
             result.append(chunk.separator)
             if chunk.separator:
                 yield TextPiece(chunk.separator)
-        yield ActionDone(
-            text="".join(result),
-            finish_reason="cancelled" if tally.cancelled else ("length" if cut else "stop"),
-            parts=len(chunks),
-            prompt_tokens=tally.prompt_tokens,
-            completion_tokens=tally.completion_tokens,
+        yield tally.done(
+            "".join(result),
+            "cancelled" if tally.cancelled else ("length" if cut else "stop"),
+            len(chunks),
             empty_parts=tuple(empty),
             cut_parts=tuple(cut),
         )
@@ -348,7 +386,7 @@ class ActionRunner:
             else:
                 text = yield from self._condense(text, template, values, persona, cancel, tally)
                 if tally.cancelled:
-                    yield ActionDone("", "cancelled", parts, tally.prompt_tokens, 0)
+                    yield tally.done("", "cancelled", parts)
                     return
             # tokenisation at piece boundaries can differ slightly: cut to be sure
             while not self._fits(template, text, values, persona, max_new):
@@ -358,13 +396,8 @@ class ActionRunner:
         turns = template.render(text, values, persona)
         options = self._options(template, max_new)
         reason = yield from self._stream_answer(turns, options, cancel, tally, produced)
-        yield ActionDone(
-            text="".join(produced),
-            finish_reason=reason,
-            parts=parts,
-            prompt_tokens=tally.prompt_tokens,
-            completion_tokens=tally.completion_tokens,
-            cut_parts=(1,) if reason == "length" else (),
+        yield tally.done(
+            "".join(produced), reason, parts, cut_parts=(1,) if reason == "length" else ()
         )
 
     def _condense(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from assistant.writing.errors import WritingError
+from assistant.errors import WritingError
 from assistant.writing.templates import PromptLibrary
 
 CONTROL_COMMANDS: dict[str, str] = {

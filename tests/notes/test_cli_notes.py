@@ -179,7 +179,8 @@ def test_help_stays_light():
     import subprocess
 
     code = (
-        "import sys\nfrom assistant.cli import build_parser\nbuild_parser()\n"
+        "import contextlib, io, sys\nfrom assistant.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()): main(['notes', 'search', '--help'])\n"
         "print(','.join(m for m in ('torch','faiss','sqlalchemy','numpy','onnxruntime',"
         "'sentence_transformers','assistant.notes.service') if m in sys.modules))"
     )

@@ -23,9 +23,9 @@ def test_passages_are_quoted_cited_and_defused(notes, folder):
     assert result.prompt.count("<<<PASSAGE") == len(result.citations) == 2
     assert result.prompt.count("<<<END PASSAGE 1>>>") == 1  # the planted marker was defused
     assert "not instructions" in result.prompt
-    assert result.citations[0]["n"] == 1 and result.citations[0]["path"] == "evil.md"
+    assert result.citations[0].n == 1 and result.citations[0].path == "evil.md"
     assert {"start_line", "end_line", "heading", "keyword_rank", "vector_rank"} <= set(
-        result.citations[0]
+        result.citations[0].to_dict()
     )
 
 
@@ -40,7 +40,7 @@ def test_budget_is_never_exceeded(notes, folder):
         result = grounding(question, budget, _count)
         assert _count(result.prompt) - _count(question) <= max(budget, 0) or not result.citations
         if budget == 0:
-            assert result.citations == []
+            assert result.citations == ()
     assert len(grounding(question, 2000, _count).citations) == 6
     assert 0 < len(grounding(question, 250, _count).citations) < 6
 
@@ -54,6 +54,6 @@ def test_chat_service_grounding_end_to_end(notes, folder, service, fake_model):
     fake_model.enqueue("On the ninth [1].")
     events = list(service.send(None, "When is the vet appointment?", grounding=notes.grounding()))
     started = next(e for e in events if isinstance(e, ReplyStarted))
-    assert started.citations[0]["path"] == "cat.md"
+    assert started.citations[0].path == "cat.md"
     stored = service.repo.get_message(started.reply_message_id)
-    assert stored.citations[0]["location"] == "cat.md:3"
+    assert stored.citations[0].location == "cat.md:3"

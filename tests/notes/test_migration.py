@@ -35,12 +35,13 @@ def test_upgrade_from_0001_keeps_conversations(isolated_home):
     engine.dispose()
 
     db = Database(path)
-    assert current_revision(db.engine) == head_revision() == "0003"
+    assert current_revision(db.engine) == head_revision()
     from assistant.store.repository import ConversationRepository
 
     repo = ConversationRepository(db)
     conv = repo.get_conversation(1)
     assert conv.title == "Old" and conv.use_notes is False  # 0003's default
+    assert conv.persona is None  # 0004's default
     assert [m.content for m in conv.messages] == [
         "question one",
         "answer one with unique-word-zebra",

@@ -79,7 +79,7 @@ def test_modes_and_batch_order(notes, planted):
 
 
 def test_unknown_collection_is_a_user_error(notes, planted):
-    from assistant.notes.errors import NotesError
+    from assistant.errors import NotesError
 
     with pytest.raises(NotesError, match="no collection named 'nope'"):
         notes.search("x", collection="nope")

@@ -7,12 +7,11 @@ screen and the rows in the database.
 from __future__ import annotations
 
 import asyncio
-import sys
 
 import pytest
 
 from assistant.domain import MessageStatus, Role
-from assistant.llm.base import ModelError
+from assistant.errors import ModelError
 from assistant.runtime import Runtime
 from assistant.ui.app import AssistantApp
 from assistant.ui.keys import BINDING_KEYS, KEY_TABLE
@@ -362,31 +361,16 @@ async def test_escape_sequences_in_replies_and_titles_never_reach_the_terminal(m
     assert reply.content == ESCAPES  # stored as written; only the display is made safe
 
 
-async def test_f4_opens_the_writing_screen_with_a_model_provider_and_goes_back(
-    make_app, ui_model, monkeypatch: pytest.MonkeyPatch
-):
-    """The hook's contract, checked with a stand-in module so it does not
-    depend on the writing screen's own code."""
-    import importlib.machinery
-    import types
+async def test_f4_opens_the_writing_screen_on_the_chat_service_and_goes_back(make_app, ui_model):
+    from assistant.ui.writing_screen import WritingScreen
 
-    from textual.screen import Screen
-
-    module = types.ModuleType("assistant.ui.writing_screen")
-    module.__spec__ = importlib.machinery.ModuleSpec("assistant.ui.writing_screen", None)
-
-    class WritingScreen(Screen):
-        def __init__(self, model_provider) -> None:
-            super().__init__()
-            self.model_provider = model_provider
-
-    module.WritingScreen = WritingScreen  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "assistant.ui.writing_screen", module)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("f4")
+        await settle(pilot)
         assert isinstance(app.screen, WritingScreen)
-        assert app.screen.model_provider() is ui_model
+        assert app.screen.chat() is app.runtime.chat
+        assert app.screen.library is not None  # read in a worker
         await pilot.press("f4")
         assert not isinstance(app.screen, WritingScreen)

@@ -61,12 +61,12 @@ def notes_folder(tmp_path: Path, shared_embedder, monkeypatch: pytest.MonkeyPatc
     (folder / "garden.md").write_text(GARDEN)
     (folder / "bicycle.md").write_text(BICYCLE)
 
-    def from_runtime(cls, rt):
-        return cls(rt.db, rt.paths, embedder=shared_embedder)
+    def notes(rt: Runtime) -> NotesService:
+        return rt._once("notes", lambda: NotesService(rt.db, rt.paths, embedder=shared_embedder))
 
-    monkeypatch.setattr(NotesService, "from_runtime", classmethod(from_runtime))
+    monkeypatch.setattr(Runtime, "notes", property(notes))
     rt = Runtime()
-    NotesService.from_runtime(rt).add_collection(folder, "mine")
+    rt.notes.add_collection(folder, "mine")
     rt.db.close()
     return folder
 
@@ -105,12 +105,12 @@ async def test_notes_sync_at_start_toggle_and_sources(notes_folder, ui_model):
         rows = app.runtime.repo.messages(app.conversation_id)
         assert rows[0].content == "when do the tomato seedlings go out?"
         citations = rows[-1].citations
-        assert citations and citations[0]["path"] == "garden.md"
-        assert citations[0]["heading"].endswith("Tomatoes")
+        assert citations and citations[0].path == "garden.md"
+        assert citations[0].heading.endswith("Tomatoes")
 
         panel = app.query_one(SourcesPanel)
         assert panel.display
-        first = f"[1] garden.md:{citations[0]['start_line']}-{citations[0]['end_line']}"
+        first = f"[1] garden.md:{citations[0].start_line}-{citations[0].end_line}"
         labels = [
             str(panel.query_one("#sources-list").get_option_at_index(i).prompt)
             for i in range(len(citations))
@@ -131,13 +131,15 @@ async def test_notes_sync_at_start_toggle_and_sources(notes_folder, ui_model):
         grounded = [v for v in app.chat_view.views if v.role == Role.ASSISTANT][0]
         await pilot.click(grounded)
         await pilot.pause()
-        assert panel.display and panel.citations[0]["path"] == "garden.md"
+        assert panel.display and panel.citations[0].path == "garden.md"
 
         # reopened, the conversation shows its sources again (stored with the message)
         conversation = app.conversation_id
-        await app.open_conversation(None)
+        app.open_conversation(None)
+        await settle(pilot)
         assert not panel.display
-        await app.open_conversation(conversation)
+        app.open_conversation(conversation)
+        await settle(pilot)
         await pilot.pause()
         assert not panel.display  # last reply has none
         await pilot.click([v for v in app.chat_view.views if v.role == Role.ASSISTANT][0])
@@ -151,7 +153,8 @@ async def test_notes_switch_is_remembered_per_conversation(notes_folder, ui_mode
         await settle(pilot)
         await ask_with_notes(pilot, app, ui_model, "when are roses pruned?", "February [1].")
         grounded = app.conversation_id
-        await app.open_conversation(None)  # a new conversation starts without notes
+        app.open_conversation(None)  # a new conversation starts without notes
+        await settle(pilot)
         assert "using notes" not in status_text(app)
         ui_model.enqueue("Hello.")
         await type_text(pilot, "hi")
@@ -163,7 +166,8 @@ async def test_notes_switch_is_remembered_per_conversation(notes_folder, ui_mode
     app = AssistantApp(Runtime())  # a later start
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await app.open_conversation(grounded)
+        app.open_conversation(grounded)
+        await settle(pilot)
         await pilot.pause()
         assert "using notes" in status_text(app)
         ui_model.enqueue("In February [1].")
@@ -171,10 +175,12 @@ async def test_notes_switch_is_remembered_per_conversation(notes_folder, ui_mode
         await pilot.press("enter")
         await settle(pilot)
         assert "<<<PASSAGE 1 | garden.md:" in ui_model.history[-1][-1].content
-        await app.open_conversation(plain)
+        app.open_conversation(plain)
+        await settle(pilot)
         await pilot.pause()
         assert "using notes" not in status_text(app)
-        await app.open_conversation(grounded)
+        app.open_conversation(grounded)
+        await settle(pilot)
         await pilot.press("f5")  # switched off: also remembered
         await pilot.pause()
     assert not app.runtime.repo.get_conversation(grounded, messages=False).use_notes
@@ -195,13 +201,13 @@ async def test_editor_opens_the_selected_source_at_its_line(
         await ask_with_notes(pilot, app, ui_model, "when was the bicycle chain replaced?", "[1]")
         panel = app.query_one(SourcesPanel)
         cited = panel.citations
-        assert cited[0]["path"] == "bicycle.md"
+        assert cited[0].path == "bicycle.md"
 
         await pilot.press("f3")  # to the sources list, then Enter on the first
         await pilot.press("enter")
         await pilot.pause()
         argv = record.read_text().splitlines()
-        assert argv == [f"+{cited[0]['start_line']}", str(notes_folder / "bicycle.md")]
+        assert argv == [f"+{cited[0].start_line}", str(notes_folder / "bicycle.md")]
 
         # the second source, by Down then e
         assert len(cited) >= 2
@@ -209,7 +215,7 @@ async def test_editor_opens_the_selected_source_at_its_line(
         await pilot.press("down", "e")
         await pilot.pause()
         second = record.read_text().splitlines()
-        assert second == [f"+{cited[1]['start_line']}", cited[1]["abs_path"]]
+        assert second == [f"+{cited[1].start_line}", cited[1].abs_path]
 
         # an editor that is not installed is one clear message, and the app stays up
         monkeypatch.setenv("EDITOR", "no-such-editor-here --wait")
@@ -233,14 +239,12 @@ async def test_retrieval_view_shows_ranks_and_searches(notes_folder, ui_model):
         table = screen.query_one(DataTable)
         assert table.row_count == len(citations)
         first = table.get_row_at(0)
-        expected_kw = (
-            "–" if citations[0]["keyword_rank"] is None else str(citations[0]["keyword_rank"])
-        )
+        expected_kw = "–" if citations[0].keyword_rank is None else str(citations[0].keyword_rank)
         assert first[1].startswith("garden.md:")
         assert first[3] == expected_kw
-        assert first[4] == str(citations[0]["vector_rank"])
-        assert first[5] == f"{citations[0]['score']:.4f}"
-        assert citations[0]["keyword_rank"] == 1  # the words are in the note
+        assert first[4] == str(citations[0].vector_rank)
+        assert first[5] == f"{citations[0].score:.4f}"
+        assert citations[0].keyword_rank == 1  # the words are in the note
 
         # a new query, searched in the screen's worker
         screen.query_one(Input).focus()
@@ -257,7 +261,9 @@ async def test_retrieval_view_shows_ranks_and_searches(notes_folder, ui_model):
 
 async def test_notes_sync_failure_is_a_message(make_app, ui_model, monkeypatch):
     def broken(self, progress=None, cancel=None, collection=None):
-        raise OSError("No space left on device")
+        import errno
+
+        raise OSError(errno.ENOSPC, "No space left on device", "/notes/index.faiss")
 
     monkeypatch.setattr(NotesService, "offer_samples", lambda self: None)
     monkeypatch.setattr(NotesService, "sync", broken)
@@ -265,7 +271,8 @@ async def test_notes_sync_failure_is_a_message(make_app, ui_model, monkeypatch):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         text = status_text(app)
-        assert "notes index failed" in text and "No space left on device" in text
+        assert "notes index failed" in text
+        assert "/notes/index.faiss: the disk is full; free some space" in text
         assert app.is_running
 
 
@@ -359,7 +366,8 @@ async def test_persona_new_help_and_notes_commands(make_app, ui_model):
         await type_text(pilot, "/notes on")
         await pilot.press("enter")
         await pilot.pause()
-        assert "using notes" in status_text(app) and first in app.notes_on
+        assert "using notes" in status_text(app) and app.state.use_notes
+        assert app.conversation_id == first
         await type_text(pilot, "/notes off")
         await pilot.press("enter")
         await pilot.pause()

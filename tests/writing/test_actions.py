@@ -4,10 +4,10 @@ import threading
 
 import pytest
 
+from assistant.errors import WritingError
 from assistant.llm.base import TextPiece
 from assistant.writing.actions import ActionDone, ActionProgress, ActionRunner
 from assistant.writing.chunking import split_into_chunks, stitch
-from assistant.writing.errors import WritingError
 from assistant.writing.templates import load_library
 from tests.fakes import FakeModel
 from tests.writing.helpers import EchoModel, request_text

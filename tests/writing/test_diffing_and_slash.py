@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.errors import WritingError
 from assistant.writing.diffing import diff_texts, keep_trailing_newline
-from assistant.writing.errors import WritingError
 from assistant.writing.slash import complete_slash, help_lines, parse_slash
 from assistant.writing.templates import load_library
 

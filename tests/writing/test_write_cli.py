@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from assistant.cli import main
-from assistant.llm.base import ModelError
+from assistant.errors import ModelError
 from tests.writing.helpers import EchoModel
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,6 +7,7 @@ from pathlib import Path
 from textual.app import App
 from textual.widgets import Log
 
+from assistant.chat.service import ChatService
 from assistant.ui.writing_screen import ChangeItem, WritingScreen
 from assistant.writing.templates import load_library
 from tests.writing.helpers import EchoModel
@@ -29,13 +30,19 @@ async def settle(pilot) -> None:
         await pilot.app.workers.wait_for_complete()
 
 
-async def test_choose_action_accept_one_change_reject_another_and_save(tmp_path: Path):
+def chat_on(repo, model, tmp_path: Path) -> ChatService:
+    library = load_library(tmp_path / "none")
+    return ChatService(repo, model, library=lambda: library, flush_interval=0.0)
+
+
+async def test_choose_action_accept_one_change_reject_another_and_save(tmp_path: Path, repo):
     doc = tmp_path / "letter.txt"
     doc.write_text(ORIGINAL)
     model = EchoModel(
         transform=lambda t: t.replace("Teh", "The").replace("recieve", "receive") + "\x1b[2J"
     )
-    screen = WritingScreen(lambda: model, path=doc, library=load_library(tmp_path / "none"))
+    chat = chat_on(repo, model, tmp_path)
+    screen = WritingScreen(lambda: chat, path=doc)
     app = WritingTestApp(screen)
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(pilot)
@@ -64,14 +71,21 @@ async def test_choose_action_accept_one_change_reject_another_and_save(tmp_path:
         await settle(pilot)
     assert doc.read_text() == "The first line.\n\nA line that is fine.\n\nWe recieve mail.\n"
     assert (tmp_path / "letter.txt.bak").read_text() == ORIGINAL
+    # the run is stored like a chat exchange, in the screen's own conversation
+    (conversation,) = repo.list_conversations()
+    assert conversation.title == "Writing: letter.txt"
+    request, reply = repo.messages(conversation.id)
+    assert request.content.startswith("/proofread (letter.txt)") and ORIGINAL in request.content
+    assert reply.status == "complete" and "The first line." in reply.content
 
 
-async def test_model_error_is_shown_and_text_kept(tmp_path: Path):
-    from assistant.llm.base import ModelError
+async def test_model_error_is_shown_and_text_kept(tmp_path: Path, repo):
+    from assistant.errors import ModelError
 
     model = EchoModel()
     model.fail_with = ModelError("The model file is damaged.")
-    screen = WritingScreen(lambda: model, library=load_library(tmp_path / "none"))
+    chat = chat_on(repo, model, tmp_path)
+    screen = WritingScreen(lambda: chat)
     app = WritingTestApp(screen)
     async with app.run_test() as pilot:
         await settle(pilot)

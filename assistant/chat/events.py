@@ -1,0 +1,47 @@
+"""What the application layer streams to a shell while a reply is written.
+
+A reply (a chat answer or a writing action's result) is always
+``ReplyStarted``, then text pieces (each already on disk when it arrives) and
+progress markers, then exactly one ``ReplyDone`` with the stored message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from assistant.chat.context import ContextPlan
+from assistant.domain import Citation, Message
+from assistant.llm.base import Finished, TextPiece
+
+
+@dataclass(frozen=True)
+class ReplyStarted:
+    conversation_id: int
+    user_message_id: int | None
+    reply_message_id: int
+    plan: ContextPlan | None  # None for a writing action (it plans its own prompts)
+    citations: tuple[Citation, ...] = ()
+    action: str | None = None  # the template's name, for a writing action
+
+
+@dataclass(frozen=True)
+class ReplyProgress:
+    """A writing action moved on to another part of a long text."""
+
+    phase: str  # "edit", "condense" or "write"
+    part: int
+    parts: int
+
+
+@dataclass(frozen=True)
+class ReplyDone:
+    message: Message  # as stored: final status, text and figures
+    finished: Finished
+    plan: ContextPlan | None
+    empty_parts: tuple[int, ...] = ()  # writing action: parts kept as they were
+    cut_parts: tuple[int, ...] = ()  # writing action: parts cut at the token limit
+
+
+ChatEvent = ReplyStarted | TextPiece | ReplyProgress | ReplyDone
+
+__all__ = ["ChatEvent", "ReplyDone", "ReplyProgress", "ReplyStarted", "TextPiece"]

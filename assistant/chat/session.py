@@ -1,0 +1,140 @@
+"""The conversation in front of the user, as one typed object both shells use.
+
+``ConversationState`` is what a shell keeps about it: which conversation (None
+until the first message creates it), the persona and whether replies use the
+user's notes. ``ChatSession`` changes that state only through the chat
+service, so what the app shows, what ``assistant ask -c ID`` does and what is
+stored never disagree. A persona or notes switch chosen before the
+conversation exists is applied when the first message creates it.
+
+Every method may touch the database or the model: shells call them off their
+event loop (the UI from thread workers).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from assistant.chat.events import ChatEvent
+from assistant.chat.service import ChatService
+from assistant.domain import Conversation, GroundingProvider, Message
+from assistant.errors import UsageError
+
+if TYPE_CHECKING:
+    from assistant.notes.service import NotesService
+    from assistant.writing.slash import SlashCommand
+
+
+@dataclass
+class ConversationState:
+    conversation_id: int | None = None
+    persona: str | None = None  # persona name; None is the default system prompt
+    use_notes: bool = False
+
+
+class ChatSession:
+    """``chat`` may be a callable that builds the service on first use, so a
+    session can exist before the database is open (the UI's first frame)."""
+
+    def __init__(
+        self,
+        chat: ChatService | Callable[[], ChatService],
+        notes: Callable[[], NotesService] | None = None,
+        state: ConversationState | None = None,
+    ) -> None:
+        self._chat = chat
+        self._notes = notes
+        self.state = state or ConversationState()
+        self._lock = threading.Lock()
+
+    @property
+    def chat(self) -> ChatService:
+        if isinstance(self._chat, ChatService):
+            return self._chat
+        self._chat = self._chat()
+        return self._chat
+
+    @property
+    def conversation_id(self) -> int | None:
+        return self.state.conversation_id
+
+    # ------------------------------------------------------------- state
+    def open(self, conversation_id: int | None) -> list[Message]:
+        """Make ``conversation_id`` (None: a new, not yet stored one) the
+        current conversation; returns its messages."""
+        state = self.state  # changed in place: a shell may hold on to it
+        if conversation_id is None:
+            state.conversation_id, state.persona, state.use_notes = None, None, False
+            return []
+        conversation = self.chat.conversation(conversation_id)
+        messages = self.chat.repo.messages(conversation_id)
+        state.conversation_id = conversation_id
+        state.persona, state.use_notes = conversation.persona, conversation.use_notes
+        return messages
+
+    def conversation(self) -> Conversation | None:
+        if self.state.conversation_id is None:
+            return None
+        return self.chat.conversation(self.state.conversation_id)
+
+    def set_notes(self, on: bool) -> None:
+        if self.state.conversation_id is not None:
+            self.chat.set_notes(self.state.conversation_id, on)
+        self.state.use_notes = on
+
+    def set_persona(self, name: str | None) -> None:
+        """``name`` None goes back to the default system prompt."""
+        if name:
+            name = self.chat.persona(name).name  # an unknown name fails here
+        if self.state.conversation_id is not None:
+            self.chat.set_persona(self.state.conversation_id, name)
+        self.state.persona = name or None
+
+    def _ensure_conversation(self, first_text: str) -> int:
+        """The current conversation, created (with the state chosen so far)
+        if it does not exist yet."""
+        with self._lock:
+            if self.state.conversation_id is None:
+                persona = self.state.persona
+                system = self.chat.persona(persona).system if persona else None
+                conversation = self.chat.new_conversation(
+                    first_text,
+                    system_prompt=system,
+                    persona=persona,
+                    use_notes=self.state.use_notes,
+                )
+                self.state.conversation_id = conversation.id
+            return self.state.conversation_id
+
+    def grounding(self) -> GroundingProvider | None:
+        if not self.state.use_notes or self._notes is None:
+            return None
+        return self._notes().grounding()
+
+    # ----------------------------------------------------------- replies
+    def send(self, text: str, cancel: threading.Event | None = None) -> Iterator[ChatEvent]:
+        if not text.strip():
+            raise UsageError("The message is empty.")
+        conversation_id = self._ensure_conversation(text)
+        return self.chat.send(conversation_id, text, cancel, grounding=self.grounding())
+
+    def regenerate(self, cancel: threading.Event | None = None) -> Iterator[ChatEvent]:
+        if self.state.conversation_id is None:
+            raise UsageError("There is no message to answer again yet.")
+        return self.chat.regenerate(self.state.conversation_id, cancel, grounding=self.grounding())
+
+    def run_action(
+        self,
+        request: str,
+        command: SlashCommand,
+        text: str,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[ChatEvent]:
+        """A slash writing action on ``text``, stored in this conversation."""
+        conversation_id = self._ensure_conversation(request)
+        return self.chat.run_action(
+            conversation_id, request, command.name, text, command.variables, cancel
+        )

@@ -1,0 +1,149 @@
+"""``assistant [chat [ID]]`` opens the UI; ``assistant ask`` answers once."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from assistant.cli.console import (
+    EXIT_INTERRUPTED,
+    CancelOnSigint,
+    print_json,
+    read_stdin_if_piped,
+    say,
+    stream_text,
+)
+from assistant.cli.options import CONVERSATION_ID, model_options, runtime
+
+if TYPE_CHECKING:
+    from assistant.chat.session import ChatSession
+
+
+def open_ui(ctx: click.Context, conversation_id: int | None) -> int:
+    rt = runtime(ctx)
+    if conversation_id is not None:
+        rt.repo.get_conversation(conversation_id, messages=False)  # fail early, clearly
+    from assistant.ui.app import AssistantApp
+
+    AssistantApp(rt, conversation_id=conversation_id).run()
+    return 0
+
+
+@click.command()
+@click.argument("conversation_id", required=False, type=CONVERSATION_ID, metavar="[ID]")
+@model_options
+@click.pass_context
+def chat(ctx: click.Context, conversation_id: int | None, **_options: Any) -> int:
+    """Open the UI, on conversation ID if given."""
+    return open_ui(ctx, conversation_id)
+
+
+@click.command()
+@click.argument("question", nargs=-1)
+@click.option(
+    "-c", "--continue", "continue_id", type=CONVERSATION_ID, metavar="ID",
+    help="Continue conversation ID.",
+)  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end.")
+@click.option(
+    "--notes", is_flag=True,
+    help="Answer from your notes and list the sources (remembered for the conversation).",
+)  # fmt: skip
+@click.option("--quiet", is_flag=True, help="No progress bar if the notes are synced first.")
+@model_options
+@click.pass_context
+def ask(
+    ctx: click.Context,
+    question: tuple[str, ...],
+    continue_id: int | None,
+    as_json: bool,
+    notes: bool,
+    quiet: bool,
+    **_options: Any,
+) -> int:
+    """Ask one question; the answer streams to stdout (piped stdin is appended)."""
+    from assistant.errors import UsageError
+
+    text = " ".join(question).strip()
+    piped = read_stdin_if_piped()
+    if piped.strip():
+        text = f"{text}\n\n{piped.strip()}" if text else piped.strip()
+    if not text:
+        raise UsageError("Nothing to ask: give a question or pipe text on stdin.")
+    rt = runtime(ctx)
+    # The model loads while the database opens and the question is stored.
+    rt.model_handle.start_loading()
+    session = rt.session()
+    if continue_id is not None:
+        session.open(continue_id)
+    if notes:
+        session.set_notes(True)  # remembered, as the app's switch is
+    if session.state.use_notes:
+        from assistant.cli.notes import ensure_notes_ready
+
+        ensure_notes_ready(rt, quiet=quiet)
+    return answer(session, text, as_json)
+
+
+def answer(session: ChatSession, text: str, as_json: bool) -> int:
+    """Stream one reply of ``session`` to stdout; Ctrl-C keeps the partial reply."""
+    from assistant.chat.events import ReplyDone, ReplyStarted
+    from assistant.llm.base import TextPiece
+
+    done: ReplyDone | None = None
+    started: ReplyStarted | None = None
+    with CancelOnSigint() as cancel:
+        events = session.send(text, cancel)
+        try:
+            for event in events:
+                if isinstance(event, ReplyStarted):
+                    started = event
+                    plan = event.plan
+                    if plan is not None and plan.dropped_turns:
+                        say(
+                            f"({plan.dropped_turns} earlier messages, {plan.dropped_tokens} "
+                            "tokens, were left out to fit the context window)"
+                        )
+                elif isinstance(event, TextPiece):
+                    if not as_json:
+                        stream_text(event.text)
+                elif isinstance(event, ReplyDone):
+                    done = event
+        finally:
+            events.close()
+    if done is None or started is None:  # the service always ends with ReplyDone
+        raise RuntimeError("the reply ended without its final event")
+    msg, fin = done.message, done.finished
+    use_notes = session.state.use_notes
+    if as_json:
+        print_json(
+            {
+                "conversation_id": msg.conversation_id,
+                "message_id": msg.id,
+                "text": msg.content,
+                "model": msg.model,
+                "status": str(msg.status),
+                "finish_reason": msg.finish_reason,
+                "prompt_tokens": msg.prompt_tokens,
+                "completion_tokens": msg.completion_tokens,
+                "cached_tokens": fin.cached_tokens,
+                "tokens_per_second": msg.tokens_per_second,
+                "time_to_first_token_ms": msg.time_to_first_token_ms,
+                "generation_ms": msg.generation_ms,
+                "dropped_turns": done.plan.dropped_turns if done.plan else 0,
+                **({"sources": [c.to_dict() for c in started.citations]} if use_notes else {}),
+            }
+        )
+    else:
+        stream_text("\n")
+        if msg.finish_reason == "length":
+            say("(reply cut at the token limit)")
+        if use_notes:
+            from assistant.cli.notes import print_sources
+
+            print_sources(started.citations)
+    if msg.status == "cancelled":
+        say(f"Stopped; the partial reply is kept in conversation {msg.conversation_id}.")
+        return EXIT_INTERRUPTED
+    return 0

@@ -1,0 +1,158 @@
+"""Everything the CLI writes to the terminal, in one place.
+
+Text from outside (model output, notes, stored messages) is shown with every
+terminal control made visible (``textsafe.sanitize``); JSON is escaped so not
+even a C1 control reaches a terminal that ``cat``s it. Errors are one
+sentence; a crash writes its traceback to a log file and names it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import IO, TYPE_CHECKING, Any
+
+from assistant.textsafe import sanitize
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+EXIT_OK = 0
+EXIT_CRASH = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+# JSON leaves these raw with ensure_ascii=False; a terminal obeys C1 controls.
+_JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
+def out(text: str = "", *, end: str = "\n", err: bool = False) -> None:
+    """Print untrusted ``text`` with its terminal controls made visible."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(sanitize(text) + end)
+    stream.flush()
+
+
+def say(text: str) -> None:
+    """A message for the user on stderr (progress, notices, what was kept)."""
+    out(text, err=True)
+
+
+def stream_text(text: str) -> None:
+    """A piece of a streamed answer on stdout, flushed at once."""
+    sys.stdout.write(sanitize(text))
+    sys.stdout.flush()
+
+
+def json_text(obj: Any, indent: int | None = 2) -> str:
+    text = json.dumps(obj, ensure_ascii=False, default=str, indent=indent)
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json_text(obj) + "\n")
+    sys.stdout.flush()
+
+
+def print_json_line(obj: Any) -> None:
+    sys.stdout.write(json_text(obj, indent=None) + "\n")
+    sys.stdout.flush()
+
+
+def read_stdin_if_piped() -> str:
+    from assistant.errors import UsageError
+
+    if sys.stdin is None or sys.stdin.isatty():
+        return ""
+    try:
+        return sys.stdin.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"Could not read standard input: {exc}.") from None
+
+
+def confirm(question: str, assume_yes: bool) -> bool:
+    """Ask a yes/no question on the terminal; without one, only ``--yes`` agrees."""
+    if assume_yes:
+        return True
+    if sys.stdin is None or not sys.stdin.isatty():
+        return False
+    sys.stderr.write(sanitize(question) + " [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes")
+
+
+class CancelOnSigint:
+    """First Ctrl-C sets a cancel flag (the job stops and keeps what it has);
+    a second one raises KeyboardInterrupt as usual."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._old: Any = None
+
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        self.event.set()
+
+    def __enter__(self) -> threading.Event:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self.event
+
+    def __exit__(self, *exc: object) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+@contextmanager
+def progress_bar(enabled: bool = True, *, transfer: bool = False) -> Iterator[Progress | None]:
+    """A ``rich`` progress display on stderr (None when disabled or not a
+    terminal): a bar, done/total, speed and time left."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    columns: list[Any] = [TextColumn("{task.description}"), BarColumn(), TaskProgressColumn()]
+    if transfer:
+        columns += [DownloadColumn(), TransferSpeedColumn()]
+    else:
+        columns += [MofNCompleteColumn(), TextColumn("{task.fields[rate]}")]
+    columns.append(TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        yield bar
+
+
+def silence_stdout() -> None:
+    """The reader of stdout went away (``| head``): drop the rest quietly."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def write_safely(stream: IO[str], body: str) -> None:
+    """Redirected output gets the user's text byte for byte; a terminal gets
+    it with its controls made visible."""
+    if stream.isatty():
+        stream.write(sanitize(body))
+    else:
+        stream.write(body)
+    stream.flush()

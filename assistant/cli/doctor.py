@@ -1,0 +1,100 @@
+"""``assistant doctor``: versions, paths, model, GPU offload, database status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from assistant import __version__
+from assistant.cli.console import out, print_json
+from assistant.cli.options import model_options, runtime
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@model_options
+@click.pass_context
+def doctor(ctx: click.Context, as_json: bool, **_options: Any) -> int:
+    """Versions, paths, model, GPU offload, threads, database status (exit 1 on a problem)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from assistant.errors import ModelError
+
+    rt = runtime(ctx)
+    s = rt.settings
+    report: dict[str, Any] = {"assistant": __version__, "python": platform.python_version()}
+    for pkg in ("llama-cpp-python", "textual", "sqlalchemy", "sentence-transformers", "faiss-cpu"):
+        try:
+            report[pkg] = version(pkg)
+        except PackageNotFoundError:
+            report[pkg] = "not installed"
+    report["paths"] = {
+        "data": str(rt.paths.data),
+        "config": str(rt.paths.config),
+        "cache": str(rt.paths.cache),
+        "config_file": f"{rt.paths.config_file} "
+        + ("(present)" if rt.paths.config_file.exists() else "(absent, defaults in use)"),
+    }
+    from assistant.llm.llama import gpu_offload_supported, physical_cores
+
+    gpu = gpu_offload_supported()
+    report["gpu_offload"] = "available" if gpu else "not available (CPU build)"
+    report["gpu_layers"] = s.n_gpu_layers if s.n_gpu_layers is not None else (-1 if gpu else 0)
+    report["threads"] = s.n_threads or physical_cores()
+    report["context"] = s.n_ctx
+    problems = 0
+    if s.base_url:
+        report["model"] = {"server": s.base_url, "name": s.remote_model}
+    else:
+        from assistant.llm.catalog import resolve_model_path
+
+        try:
+            path = resolve_model_path(s.model_path, rt.paths)
+            report["model"] = {"path": str(path), "size_mb": round(path.stat().st_size / 2**20, 1)}
+        except ModelError as exc:
+            report["model"] = {"error": str(exc)}
+            problems += 1
+    report["database"], bad = database_report(rt)
+    problems += bad
+    if as_json:
+        print_json(report)
+    else:
+        for key, value in report.items():
+            if isinstance(value, dict):
+                out(f"{key}:")
+                for k, v in value.items():
+                    out(f"  {k}: {v}")
+            else:
+                out(f"{key}: {value}")
+    return 1 if problems else 0
+
+
+def database_report(rt: Any) -> tuple[dict[str, Any], int]:
+    """The database's state, and 1 when something is wrong with it."""
+    from assistant.errors import AssistantError
+
+    try:
+        from sqlalchemy import text
+
+        from assistant.store.migrate import current_revision, head_revision
+
+        stats = rt.repo.stats()
+        with rt.db.engine.connect() as conn:
+            check = conn.execute(text("PRAGMA quick_check")).scalar()
+            mode = conn.execute(text("PRAGMA journal_mode")).scalar()
+    except AssistantError as exc:
+        return {"path": str(rt.paths.database), "error": str(exc)}, 1
+    except Exception as exc:  # doctor reports, it does not crash
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return {"path": str(rt.paths.database), "error": first}, 1
+    report = {
+        "path": str(rt.db.path),
+        "schema": current_revision(rt.db.engine),
+        "schema_head": head_revision(),
+        "journal_mode": mode,
+        "integrity": check,
+        **stats,
+    }
+    return report, int(check != "ok")

@@ -1,0 +1,375 @@
+"""``assistant notes ...``: add, remove, list, sync, watch, status, search.
+
+With no folder registered, commands that need an index register the bundled
+sample notes (collection 'samples') and say so; ``notes remove samples``
+turns that off for good.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from assistant.cli.console import (
+    EXIT_INTERRUPTED,
+    CancelOnSigint,
+    out,
+    print_json,
+    print_json_line,
+    progress_bar,
+    say,
+)
+from assistant.cli.options import runtime
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from assistant.domain import Citation
+    from assistant.notes.repository import Collection
+    from assistant.notes.service import NotesService
+    from assistant.notes.sync import SyncProgress, SyncReport
+    from assistant.runtime import Runtime
+
+NO_FOLDERS = "No notes folders yet: `assistant notes add PATH` or `assistant notes add --samples`."
+
+
+class SyncProgressView:
+    """Feeds a sync's progress to a rich bar (files while reading, passages
+    and passages/s while embedding, time left), or to a line every few
+    seconds when stderr is not a terminal."""
+
+    def __init__(self, bar: Progress | None, enabled: bool) -> None:
+        self.bar = bar
+        self.enabled = enabled
+        self.task: TaskID | None = None
+        self.last_line = 0.0
+
+    def __call__(self, p: SyncProgress) -> None:
+        if not self.enabled:
+            return
+        from assistant.textsafe import sanitize
+
+        name = sanitize(p.collection)
+        if p.phase == "embedding" and p.chunks_total:
+            what, done, total = f"{name}: embedding", p.chunks_done, p.chunks_total
+            rate = f"{p.chunks_per_second:.1f} passages/s  {p.files_done}/{p.files_total} files"
+        elif p.files_total:
+            what, done, total = f"{name}: {p.phase}", p.files_done, p.files_total
+            rate = "files"
+        else:
+            what, done, total, rate = f"{name}: {p.phase}…", 0, 0, ""
+        if self.bar is not None:
+            if self.task is None:
+                self.task = self.bar.add_task(what, total=total or None, rate=rate)
+            self.bar.update(self.task, description=what, completed=done, total=total or None,
+                            rate=rate)  # fmt: skip
+            return
+        now = time.monotonic()
+        final = p.phase == "embedding" and p.chunks_done == p.chunks_total
+        if now - self.last_line >= 5.0 or final:
+            self.last_line = now
+            left = p.seconds_left
+            eta = f", ~{left:.0f}s left" if left is not None else ""
+            sys.stderr.write(f"{what} {done}/{total} {rate}{eta}\n")
+            sys.stderr.flush()
+
+
+@contextmanager
+def sync_progress(quiet: bool) -> Iterator[SyncProgressView]:
+    with progress_bar(enabled=not quiet) as bar:
+        yield SyncProgressView(bar, enabled=not quiet)
+
+
+def run_sync(notes: NotesService, quiet: bool, collection: str | None = None) -> SyncReport:
+    with CancelOnSigint() as cancel, sync_progress(quiet) as view:
+        report = notes.sync(progress=view, cancel=cancel, collection=collection)
+    for message in report.messages:
+        say(message)
+    return report
+
+
+def summary(report: SyncReport) -> str:
+    parts = [
+        f"{report.files_added} added",
+        f"{report.files_changed} changed",
+        f"{report.files_renamed} renamed",
+        f"{report.files_deleted} deleted",
+        f"{report.files_unchanged} unchanged",
+        f"{report.files_skipped} skipped",
+    ]
+    return (
+        f"Synced {report.collections} collection(s) in {report.seconds:.1f}s: "
+        + ", ".join(parts)
+        + f"; {report.chunks_embedded} passages embedded, {report.chunks_reused} reused, "
+        f"{report.chunks_removed} removed."
+    )
+
+
+def ensure_notes_ready(rt: Runtime, quiet: bool = False) -> NotesService:
+    """Offer the samples when nothing is registered; sync folders never synced."""
+    from assistant.errors import NotesError
+
+    notes = rt.notes
+    if notes.offer_samples() is not None:
+        say(
+            "No notes folder registered yet: using the bundled sample notes "
+            "(`assistant notes add PATH` adds yours; "
+            "`assistant notes remove samples` drops these)."
+        )
+    if any(c.last_synced_at is None for c in notes.collections()):
+        report = run_sync(notes, quiet)
+        if report.cancelled:
+            raise NotesError("Sync cancelled; the index is incomplete.")
+    for m in notes.messages:
+        say(m)
+    notes.messages = []
+    return notes
+
+
+def print_sources(citations: Iterable[Citation]) -> None:
+    """Sources after an answer: ``[n] collection/path:start-end (page) — heading``."""
+    citations = list(citations)
+    if not citations:
+        say("(no passages from your notes matched)")
+        return
+    out("\nSources:")
+    for c in citations:
+        page = f" (page {c.page})" if c.page else ""
+        heading = f" — {c.heading}" if c.heading else ""
+        out(f"  [{c.n}] {c.collection}/{c.location}{page}{heading}")
+
+
+def collection_dict(c: Collection) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "root": c.root,
+        "files": c.files,
+        "chunks": c.chunks,
+        "skipped": c.skipped,
+        "created_at": c.created_at.isoformat(),
+        "last_synced_at": c.last_synced_at.isoformat() if c.last_synced_at else None,
+    }
+
+
+# ------------------------------------------------------------------ commands
+@click.group()
+def notes() -> None:
+    """Index folders of notes and search them."""
+
+
+@notes.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--name", help="Collection name (default: the folder's name).")
+@click.option("--samples", is_flag=True, help="Register the bundled sample notes.")
+@click.pass_context
+def add(ctx: click.Context, path: Path | None, name: str | None, samples: bool) -> int:
+    """Register a folder of notes (a collection)."""
+    from assistant.errors import NotesError
+
+    service = runtime(ctx).notes
+    if samples:
+        coll = service.add_samples()
+    elif path is not None:
+        coll = service.add_collection(path, name)
+    else:
+        raise NotesError("Give a folder to add, or --samples for the bundled sample notes.")
+    out(f"Added collection '{coll.name}' at {coll.root}; run `assistant notes sync` to index it.")
+    return 0
+
+
+@notes.command()
+@click.argument("name")
+@click.pass_context
+def remove(ctx: click.Context, name: str) -> int:
+    """Forget a collection and its index entries."""
+    runtime(ctx).notes.remove_collection(name)
+    out(f"Removed collection '{name}' and its index entries.")
+    return 0
+
+
+@notes.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def list_(ctx: click.Context, as_json: bool) -> int:
+    """List collections."""
+    collections = runtime(ctx).notes.collections()
+    if as_json:
+        print_json([collection_dict(c) for c in collections])
+    elif not collections:
+        out(NO_FOLDERS)
+    else:
+        for c in collections:
+            synced = f"{c.last_synced_at:%Y-%m-%d %H:%M}" if c.last_synced_at else "never synced"
+            out(f"{c.name:<16} {c.files:>6} files {c.chunks:>7} chunks  {synced}  {c.root}")
+    return 0
+
+
+@notes.command()
+@click.option("--collection", metavar="NAME", help="Only this collection.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the sync report as JSON.")
+@click.pass_context
+def sync(ctx: click.Context, collection: str | None, quiet: bool, as_json: bool) -> int:
+    """Bring the index up to date with the folders."""
+    service = runtime(ctx).notes
+    if service.offer_samples() is not None:
+        say("No notes folder registered yet: indexing the bundled sample notes.")
+    report = run_sync(service, quiet, collection)
+    if as_json:
+        d = asdict(report)
+        d["seconds"] = round(d["seconds"], 3)
+        print_json(d)
+    else:
+        out(summary(report))
+    return EXIT_INTERRUPTED if report.cancelled else 0
+
+
+@notes.command()
+@click.option("--collection", metavar="NAME", help="Only this collection.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def watch(ctx: click.Context, collection: str | None, quiet: bool) -> int:
+    """Sync now, then again whenever files change."""
+    import logging
+
+    service = runtime(ctx).notes
+    service.offer_samples()
+    if collection:
+        service.repo.collection(collection)  # a clear error for a wrong name
+    report = run_sync(service, quiet, collection)
+    say(summary(report))
+    logging.getLogger("watchfiles").setLevel(logging.ERROR)
+
+    def on_report(r: SyncReport) -> None:
+        for message in r.messages:
+            say(message)
+        say(time.strftime("%H:%M:%S ") + summary(r))
+
+    say("Watching for changes; Ctrl-C stops.")
+    try:
+        service.watch(threading.Event(), on_report, collection=collection)
+    except KeyboardInterrupt:
+        pass
+    say("Stopped watching.")
+    return 0
+
+
+@notes.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> int:
+    """Collections, counts, index size, embedding model, skipped files."""
+    st = runtime(ctx).notes.status()
+    if as_json:
+        print_json(
+            {
+                "collections": [collection_dict(c) for c in st.collections],
+                "files": st.files,
+                "chunks": st.chunks,
+                "vectors": st.vectors,
+                "index_bytes": st.index_bytes,
+                "embedding_model": st.embedding_model,
+                "last_sync": st.last_sync.isoformat() if st.last_sync else None,
+                "skipped": [s.__dict__ for s in st.skipped],
+                "messages": st.messages,
+            }
+        )
+        return 0
+    for m in st.messages:
+        say(m)
+    if not st.collections:
+        out(NO_FOLDERS)
+    for c in st.collections:
+        synced = f"{c.last_synced_at:%Y-%m-%d %H:%M}" if c.last_synced_at else "never synced"
+        out(f"{c.name}: {c.root} — {c.files} files, {c.chunks} chunks, last sync {synced}")
+    out(f"Files: {st.files}  Chunks: {st.chunks}  Vectors: {st.vectors}")
+    out(f"Index size: {st.index_bytes / 1024:.1f} KiB  Embedding model: {st.embedding_model}")
+    out(f"Last sync: {st.last_sync:%Y-%m-%d %H:%M} UTC" if st.last_sync else "Last sync: never")
+    if st.skipped:
+        out(f"Skipped files ({len(st.skipped)}):")
+        for s in st.skipped:
+            out(f"  {s.collection}/{s.path}: {s.reason}")
+    return 0
+
+
+def read_queries(query: tuple[str, ...], queries_file: Path | None) -> list[str]:
+    from assistant.errors import NotesError
+
+    if queries_file is not None:
+        try:
+            lines = queries_file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise NotesError(f"Could not read queries from {queries_file}: {exc}.") from None
+        return [q for q in lines if q.strip()]
+    if query == ("-",):
+        try:
+            return [q for q in sys.stdin.read().splitlines() if q.strip()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise NotesError(f"Could not read queries from standard input: {exc}.") from None
+    text = " ".join(query).strip()
+    if not text:
+        raise NotesError("Nothing to search for: give a query, '-' for stdin or --queries FILE.")
+    return [text]
+
+
+@notes.command()
+@click.argument("query", nargs=-1)
+@click.option("--queries", "queries_file", type=click.Path(path_type=Path), metavar="FILE",
+              help="Read one query per line from FILE.")  # fmt: skip
+@click.option("-k", "k", type=int, default=10, help="Hits per query (default 10).")
+@click.option("--collection", metavar="NAME", help="Only this collection.")
+@click.option("--path", "path_glob", metavar="GLOB", help="Only files whose path matches GLOB.")
+@click.option("--mode", type=click.Choice(["hybrid", "keyword", "vector"]), default="hybrid",
+              help="hybrid (default) or one side only.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per query.")
+@click.option("--quiet", is_flag=True, help="No progress bar if a sync runs first.")
+@click.pass_context
+def search(
+    ctx: click.Context,
+    query: tuple[str, ...],
+    queries_file: Path | None,
+    k: int,
+    collection: str | None,
+    path_glob: str | None,
+    mode: str,
+    as_json: bool,
+    quiet: bool,
+) -> int:
+    """Hybrid (keyword + meaning) search; QUERY '-' reads one query per line from stdin."""
+    from assistant.errors import NotesError
+    from assistant.notes.retriever import highlight
+
+    queries = read_queries(query, queries_file)
+    if k < 1:
+        raise NotesError("-k must be at least 1.")
+    service = ensure_notes_ready(runtime(ctx), quiet)
+    results = service.search_many(queries, k, collection, path_glob, mode)
+    for m in service.messages:
+        say(m)
+    if as_json:
+        for q, hits in zip(queries, results, strict=True):
+            print_json_line({"query": q, "hits": [h.to_dict() for h in hits]})
+        return 0
+    for n, (q, hits) in enumerate(zip(queries, results, strict=True)):
+        if len(queries) > 1:
+            out(("\n" if n else "") + f"# {q}")
+        if not hits:
+            out("No passages match.")
+        for rank, h in enumerate(hits, start=1):
+            heading = f"  — {h.heading}" if h.heading else ""
+            page = f" (page {h.page})" if h.page else ""
+            ranks = (
+                f"keyword #{h.keyword_rank or '-'}, vector #{h.vector_rank or '-'}, "
+                f"score {h.score:.4f}"
+            )
+            out(f"{rank:>2}. {h.collection}/{h.location}{page}{heading}  [{ranks}]")
+            out(f"    {highlight(h.snippet, h.highlights, '**', '**')}")
+    return 0

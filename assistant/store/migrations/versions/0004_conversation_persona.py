@@ -1,0 +1,25 @@
+"""Remember which persona a conversation uses, so it can be shown.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-23
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("conversations", sa.Column("persona", sa.String(64), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("conversations") as batch:
+        batch.drop_column("persona")
