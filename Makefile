@@ -8,13 +8,20 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 
-.PHONY: run test install install-test bench lint clean
+.PHONY: run test check install install-test bench lint clean
 
 run: install
 	$(BIN)/assistant
 
-test: install-test
+test: install-test check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Lint, types and the layer contracts run before the tests: a broken boundary fails CI.
+check: install-test
+	$(BIN)/ruff check assistant tests bench
+	$(BIN)/ruff format --check assistant tests bench
+	$(BIN)/python -m mypy
+	$(BIN)/lint-imports
 
 install: $(VENV)/.installed
 
@@ -38,8 +45,7 @@ $(VENV)/.installed-test: $(VENV)/bin/python pyproject.toml setup.py
 bench: install-test
 	$(BIN)/python -m bench
 
-lint: install-test
-	$(BIN)/ruff check assistant tests bench
+lint: check
 
 clean:
 	rm -rf $(VENV) build *.egg-info

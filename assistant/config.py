@@ -2,8 +2,9 @@
 
 Sources, strongest first: command-line options (passed as keyword arguments),
 ``ASSISTANT_*`` environment variables, ``config.toml`` in the config folder,
-then the defaults below. A bad value in any source is a ``ConfigError`` with one
-sentence that names the setting, never a pydantic traceback.
+then the defaults below (gathered by ``assistant.config_sources``). A bad
+value in any source is a ``ConfigError`` with one sentence that names the
+setting, never a pydantic traceback.
 """
 
 from __future__ import annotations
@@ -11,22 +12,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from assistant.config_sources import read_settings
 from assistant.errors import ConfigError
-from assistant.paths import app_paths
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful, concise assistant."
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="ignore")
 
     model_path: Path | None = Field(
         default=None, description="GGUF file to load; empty means the bundled model."
@@ -55,34 +50,16 @@ class Settings(BaseSettings):
         default=None, description="sentence-transformers model folder; empty means the bundled one."
     )
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = app_paths().config_file
-        return (
-            init_settings,
-            env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
-        )
-
 
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings; ``overrides`` (command-line options) win over everything."""
-    clean = {k: v for k, v in overrides.items() if v is not None}
+    raw = read_settings(strict=True, **overrides)
     try:
-        return Settings(**clean)
+        return Settings(**raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err.get("loc", ())) or "settings"
         raise ConfigError(f"Setting '{where}' is invalid: {err.get('msg', 'bad value')}.") from None
-    except (OSError, ValueError) as exc:  # unreadable or malformed TOML
-        raise ConfigError(f"Could not read {app_paths().config_file}: {exc}.") from None
 
 
 def set_config_value(config_file: Path, key: str, value: str) -> None:

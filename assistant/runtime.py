@@ -12,15 +12,16 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from assistant.config import Settings, load_settings
 from assistant.domain import GenerationOptions
 from assistant.paths import AppPaths, app_paths
 
 if TYPE_CHECKING:
     from assistant.chat.service import ChatService
     from assistant.chat.session import ChatSession, ConversationState
+    from assistant.config import Settings
     from assistant.llm.base import ChatModel
     from assistant.llm.handle import ModelHandle
+    from assistant.llm.spec import ModelSpec
     from assistant.notes.service import NotesService
     from assistant.store.database import Database
     from assistant.store.repository import ConversationRepository
@@ -31,13 +32,56 @@ BUNDLED_MODEL_NAME = "gemma-3-270m-q4_k_m.gguf"
 T = TypeVar("T")
 
 
+class ModelPreload:
+    """A model that started loading from the settings as given, before they
+    were validated: a one-shot command's model loads while the validation
+    library, the database and the question's storage get ready."""
+
+    def __init__(self, spec: ModelSpec, paths: AppPaths) -> None:
+        from assistant.llm.handle import ModelHandle
+
+        self.spec = spec
+        self.paths = paths
+        # through Runtime.load_model, as every other load (tests replace it)
+        self.handle = ModelHandle(lambda: Runtime.load_model(self))  # type: ignore[arg-type]
+
+    def model_spec(self) -> ModelSpec:
+        return self.spec
+
+    @classmethod
+    def start(cls, **overrides: Any) -> ModelPreload | None:
+        from assistant.config_sources import peek_settings
+        from assistant.llm.spec import ModelSpec
+
+        spec = ModelSpec.from_raw(peek_settings(**overrides))
+        if spec is None:
+            return None
+        if spec.base_url is None:
+            # The import needs the interpreter lock, the load itself does not:
+            # importing first lets the load overlap the rest of start-up.
+            import llama_cpp  # noqa: F401
+        preload = cls(spec, app_paths())
+        preload.handle.start_loading()
+        return preload
+
+
 class Runtime:
-    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        preload: ModelPreload | None = None,
+        **overrides: Any,
+    ) -> None:
+        from assistant.config import load_settings  # pydantic: not before the preload starts
+
         self.paths: AppPaths = app_paths()
         self.settings: Settings = settings or load_settings(**overrides)
         self._lock = threading.Lock()
         self._locks: dict[str, threading.RLock] = {}  # one per piece
         self._built: dict[str, Any] = {}
+        if preload is not None and preload.spec == self.model_spec():
+            self._built["model_handle"] = preload.handle
 
     def _once(self, key: str, build: Callable[[], T]) -> T:
         """Build a piece on first use, once, whichever thread asks first; a
@@ -79,25 +123,44 @@ class Runtime:
             max_tokens=s.max_tokens, temperature=s.temperature, top_p=s.top_p, seed=s.seed
         )
 
-    def load_model(self) -> ChatModel:
-        """Load the configured model (may take seconds; call off the UI thread)."""
+    def model_spec(self) -> ModelSpec:
+        from assistant.llm.spec import ModelSpec
+
         s = self.settings
-        if s.base_url:
-            from assistant.llm.remote import OpenAICompatibleModel
-
-            return OpenAICompatibleModel(
-                s.base_url, model=s.remote_model, api_key=s.api_key, context_size=s.n_ctx
-            )
-        from assistant.llm.catalog import resolve_model_path
-        from assistant.llm.llama import LlamaCppModel
-
-        path = resolve_model_path(s.model_path, self.paths)
-        return LlamaCppModel(
-            path,
+        return ModelSpec(
+            model_path=s.model_path,
             n_ctx=s.n_ctx,
             n_threads=s.n_threads,
             n_gpu_layers=s.n_gpu_layers,
             seed=s.seed,
+            base_url=s.base_url,
+            remote_model=s.remote_model,
+            api_key=s.api_key,
+        )
+
+    def load_model(self) -> ChatModel:
+        """Load the model ``model_spec()`` names (may take seconds; call it off
+        the UI thread). It reads nothing but ``model_spec()`` and ``paths``."""
+        spec = self.model_spec()
+        if spec.base_url:
+            from assistant.llm.remote import OpenAICompatibleModel
+
+            return OpenAICompatibleModel(
+                spec.base_url,
+                model=spec.remote_model,
+                api_key=spec.api_key,
+                context_size=spec.n_ctx,
+            )
+        from assistant.llm.catalog import resolve_model_path
+        from assistant.llm.llama import LlamaCppModel
+
+        path = resolve_model_path(spec.model_path, self.paths)
+        return LlamaCppModel(
+            path,
+            n_ctx=spec.n_ctx,
+            n_threads=spec.n_threads,
+            n_gpu_layers=spec.n_gpu_layers,
+            seed=spec.seed,
         )
 
     @property

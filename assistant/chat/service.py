@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -159,7 +159,7 @@ class ChatService:
         cancel: threading.Event | None = None,
         options: GenerationOptions | None = None,
         grounding: GroundingProvider | None = None,
-    ) -> Iterator[ChatEvent]:
+    ) -> Generator[ChatEvent, None, None]:
         """Store ``text`` as a user message, then stream and store the reply.
 
         With ``grounding``, the question the model sees is replaced by the
@@ -181,7 +181,7 @@ class ChatService:
         cancel: threading.Event | None = None,
         options: GenerationOptions | None = None,
         grounding: GroundingProvider | None = None,
-    ) -> Iterator[ChatEvent]:
+    ) -> Generator[ChatEvent, None, None]:
         """Drop the replies after the last user message and answer it again."""
         messages = self.repo.messages(conversation_id)
         last_user = max((i for i, m in enumerate(messages) if m.role == Role.USER), default=None)
@@ -201,7 +201,7 @@ class ChatService:
         *,
         persona: Persona | None = None,
         title: str | None = None,
-    ) -> Iterator[ChatEvent]:
+    ) -> Generator[ChatEvent, None, None]:
         """Run a writing action in a conversation: ``request`` (the command as
         the user typed it) is stored as the user message, the result as the
         reply, through the same loop as a chat reply. ``conversation_id``
@@ -269,7 +269,7 @@ class ChatService:
         cancel: threading.Event | None,
         options: GenerationOptions | None,
         grounding: GroundingProvider | None = None,
-    ) -> Iterator[ChatEvent]:
+    ) -> Generator[ChatEvent, None, None]:
         options = options or self.options
         model = self.model
         conv = self.repo.get_conversation(conversation_id, messages=False)
@@ -299,7 +299,7 @@ class ChatService:
         reply_id: int,
         source: Iterable[Any],
         plan: ContextPlan | None,
-    ) -> Iterator[ChatEvent]:
+    ) -> Generator[ChatEvent, None, None]:
         """Store what ``source`` (a model stream or a writing action) produces
         and hand it on: text only once it is on disk; progress as it comes;
         the figures of the run with the final status."""

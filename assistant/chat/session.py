@@ -14,7 +14,7 @@ event loop (the UI from thread workers).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -115,13 +115,15 @@ class ChatSession:
         return self._notes().grounding()
 
     # ----------------------------------------------------------- replies
-    def send(self, text: str, cancel: threading.Event | None = None) -> Iterator[ChatEvent]:
+    def send(
+        self, text: str, cancel: threading.Event | None = None
+    ) -> Generator[ChatEvent, None, None]:
         if not text.strip():
             raise UsageError("The message is empty.")
         conversation_id = self._ensure_conversation(text)
         return self.chat.send(conversation_id, text, cancel, grounding=self.grounding())
 
-    def regenerate(self, cancel: threading.Event | None = None) -> Iterator[ChatEvent]:
+    def regenerate(self, cancel: threading.Event | None = None) -> Generator[ChatEvent, None, None]:
         if self.state.conversation_id is None:
             raise UsageError("There is no message to answer again yet.")
         return self.chat.regenerate(self.state.conversation_id, cancel, grounding=self.grounding())
@@ -132,7 +134,7 @@ class ChatSession:
         command: SlashCommand,
         text: str,
         cancel: threading.Event | None = None,
-    ) -> Iterator[ChatEvent]:
+    ) -> Generator[ChatEvent, None, None]:
         """A slash writing action on ``text``, stored in this conversation."""
         conversation_id = self._ensure_conversation(request)
         return self.chat.run_action(

@@ -71,8 +71,9 @@ def ask(
         text = f"{text}\n\n{piped.strip()}" if text else piped.strip()
     if not text:
         raise UsageError("Nothing to ask: give a question or pipe text on stdin.")
-    rt = runtime(ctx)
-    # The model loads while the database opens and the question is stored.
+    # The model loads while the settings are checked, the database opens and
+    # the question is stored.
+    rt = runtime(ctx, preload_model=True)
     rt.model_handle.start_loading()
     session = rt.session()
     if continue_id is not None:

@@ -55,10 +55,15 @@ def settings_overrides(ctx: click.Context) -> dict[str, Any]:
     return merged
 
 
-def runtime(ctx: click.Context) -> Runtime:
-    from assistant.runtime import Runtime
+def runtime(ctx: click.Context, *, preload_model: bool = False) -> Runtime:
+    """The composition root for this command line. ``preload_model`` starts
+    loading the model before the settings are validated (one-shot commands
+    that will surely need it)."""
+    from assistant.runtime import ModelPreload, Runtime
 
-    return Runtime(**settings_overrides(ctx))
+    overrides = settings_overrides(ctx)
+    preload = ModelPreload.start(**overrides) if preload_model else None
+    return Runtime(preload=preload, **overrides)
 
 
 class ConversationId(click.ParamType):

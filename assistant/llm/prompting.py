@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from assistant.domain import ChatTurn, Role
 
@@ -56,7 +57,7 @@ class TemplateFormatter:
         self._eos = eos_token
 
     def render(self, turns: Sequence[ChatTurn]) -> RenderedPrompt:
-        messages = [{"role": str(t.role), "content": t.content} for t in turns]
+        messages: list[Any] = [{"role": str(t.role), "content": t.content} for t in turns]
         result = self._formatter(messages=messages)
         stop = result.stop
         stops: tuple[str, ...]

@@ -88,9 +88,10 @@ class NotesGrounding:
             block = f"{passage_header(n, hit)}\n{body}\n{END.format(n=n)}"
             trial = build_prompt(question, passages + [block])
             if count(trial) - question_cost > budget:
-                block = self._cut_to_fit(question, passages, n, hit, body, budget, count)
-                if block is None:
+                cut = self._cut_to_fit(question, passages, n, hit, body, budget, count)
+                if cut is None:
                     break
+                block = cut
             passages.append(block)
             citations.append(citation(n, hit))
         if not passages and count(build_prompt(question, [])) - question_cost > budget:

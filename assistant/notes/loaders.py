@@ -138,9 +138,9 @@ def _load_pdf(data: bytes) -> Document:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             try:
-                ok = reader.decrypt("")
+                ok = bool(reader.decrypt(""))
             except Exception:
-                ok = 0
+                ok = False
             if not ok:
                 raise Skipped("encrypted PDF (needs a password)")
         lines: list[str] = []

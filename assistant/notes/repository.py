@@ -217,7 +217,8 @@ class NotesRepository:
                     )
                 )
                 for h, fid in rows:
-                    out.setdefault(h, fid)
+                    if h is not None:
+                        out.setdefault(h, fid)
         return out
 
     def delete_files(self, file_ids: Sequence[int]) -> list[int]:
@@ -469,7 +470,7 @@ class NotesRepository:
                 .where(NoteFileRow.skip_reason.is_not(None))
                 .order_by(CollectionRow.name, NoteFileRow.path)
             ).all()
-        return [SkippedFile(*r) for r in rows]
+        return [SkippedFile(name, path, reason or "") for name, path, reason in rows]
 
     def chunk_count(self) -> int:
         with self.db.reader() as s:

@@ -115,7 +115,7 @@ class VectorIndex:
                 if len(allowed) == 0:
                     return []
                 params = faiss.SearchParameters(
-                    sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+                    sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))  # type: ignore[call-arg]
                 )
             scores, labels = self._index.search(query, min(k, self.count), params=params)
         return [(int(i), float(s)) for i, s in zip(labels[0], scores[0], strict=True) if i >= 0]

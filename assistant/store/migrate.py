@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, text
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _REV = re.compile(r'^revision\s*(?::\s*str\s*)?=\s*["\']([^"\']+)["\']', re.M)
@@ -46,7 +50,7 @@ def current_revision(engine: Engine) -> str | None:
         return row[0] if row else None
 
 
-def alembic_config(engine: Engine, url: str | None = None):
+def alembic_config(engine: Engine, url: str | None = None) -> Config:
     from alembic.config import Config
 
     cfg = Config()

@@ -13,8 +13,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import CursorResult, delete, func, select, text, update
 
 from assistant.domain import Citation, Conversation, Message, MessageStatus, Role
 from assistant.errors import NotFound
@@ -151,10 +152,13 @@ class ConversationRepository:
 
     def _update(self, conversation_id: int, **values: object) -> None:
         with self.db.session() as s, s.begin():
-            result = s.execute(
-                update(ConversationRow)
-                .where(ConversationRow.id == conversation_id)
-                .values(**values)
+            result = cast(
+                CursorResult[Any],
+                s.execute(
+                    update(ConversationRow)
+                    .where(ConversationRow.id == conversation_id)
+                    .values(**values)
+                ),
             )
             if result.rowcount == 0:
                 raise NotFound(f"There is no conversation {conversation_id}.")
@@ -165,7 +169,10 @@ class ConversationRepository:
 
     def delete_conversation(self, conversation_id: int) -> None:
         with self.db.session() as s, s.begin():
-            result = s.execute(delete(ConversationRow).where(ConversationRow.id == conversation_id))
+            result = cast(
+                CursorResult[Any],
+                s.execute(delete(ConversationRow).where(ConversationRow.id == conversation_id)),
+            )
             if result.rowcount == 0:
                 raise NotFound(f"There is no conversation {conversation_id}.")
 
@@ -211,10 +218,9 @@ class ConversationRepository:
         if bad:
             raise ValueError(f"cannot update {sorted(bad)}")
         values = {k: (str(v) if k == "status" else v) for k, v in fields.items()}
-        if "citations" in values:
-            values["citations"] = [
-                c.to_dict() if isinstance(c, Citation) else c for c in values["citations"] or []
-            ]
+        citations = fields.get("citations")
+        if isinstance(citations, list | tuple):
+            values["citations"] = [c.to_dict() if isinstance(c, Citation) else c for c in citations]
         if "status" in values and values["status"] != MessageStatus.STREAMING:
             values["owner_pid"] = None
         with self.db.session() as s, s.begin():

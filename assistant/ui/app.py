@@ -795,8 +795,7 @@ class AssistantApp(App[None]):
             def renamed(title: str | None) -> None:
                 if title:
                     self.background(
-                        lambda: self.session.chat.rename(conversation_id, title),
-                        lambda _: self.refresh_sidebar(),
+                        lambda: self.session.chat.rename(conversation_id, title), self._refreshed
                     )
 
             self.push_screen(RenameScreen(conversation.title), renamed)
@@ -819,6 +818,9 @@ class AssistantApp(App[None]):
             self.push_screen(ConfirmDeleteScreen(conversation.title), answered)
 
         self.background(lambda: self.session.chat.conversation(conversation_id), ask)
+
+    def _refreshed(self, _: object) -> None:
+        self.refresh_sidebar()
 
     async def _deleted(self, conversation: Conversation) -> None:
         if conversation.id == self.conversation_id:

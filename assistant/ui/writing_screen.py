@@ -97,7 +97,7 @@ class WritingActionsProvider(Provider):
         if not isinstance(screen, WritingScreen) or screen.library is None:
             return []
         return [
-            (f"Writing: {t.name}", t.description, partial(screen.run_action, t.name))
+            (f"Writing: {t.name}", t.description, partial(screen.start_action, t.name))
             for t in sorted(screen.library.templates.values(), key=lambda t: t.name)
         ]
 
@@ -174,7 +174,7 @@ class ChangeList(ListView):
     BINDINGS = [
         Binding("a", "decide(True)", "Accept"),
         Binding("r", "decide(False)", "Reject"),
-        Binding("space", "toggle", "Toggle"),
+        Binding("space", "flip", "Toggle"),
     ]
 
     def action_decide(self, accepted: bool) -> None:
@@ -183,7 +183,7 @@ class ChangeList(ListView):
             item.decide(accepted)
             self.action_cursor_down()
 
-    def action_toggle(self) -> None:
+    def action_flip(self) -> None:
         item = self.highlighted_child
         if isinstance(item, ChangeItem):
             item.decide(not item.accepted)
@@ -287,7 +287,7 @@ class WritingScreen(Screen[None]):
         return self.query_one("#source", TextArea).text
 
     # -------------------------------------------------------------- actions
-    def run_action(self, name: str) -> None:
+    def start_action(self, name: str) -> None:
         """Start template ``name`` on the text in the editor."""
         if self.busy:
             self.notify("An action is already running; Esc stops it.", severity="warning")

@@ -291,7 +291,7 @@ class ActionRunner:
         variables: Mapping[str, str] | None = None,
         persona: Persona | None = None,
         cancel: threading.Event | None = None,
-    ) -> Iterator[ActionEvent]:
+    ) -> Generator[ActionEvent, None, None]:
         """Stream the result of ``template`` on ``text``: text pieces, progress
         markers, then one ``ActionDone``."""
         if not text.strip():
@@ -311,7 +311,7 @@ class ActionRunner:
         values: Mapping[str, str],
         persona: Persona | None,
         cancel: threading.Event | None,
-    ) -> Iterator[ActionEvent]:
+    ) -> Generator[ActionEvent, None, None]:
         tally = _Tally()
         lead, chunks = self.split(text, self.edit_budget(template, values, persona))
         room_after = self.model.context_size - self._overhead(template, values, persona)
@@ -372,7 +372,7 @@ class ActionRunner:
         values: Mapping[str, str],
         persona: Persona | None,
         cancel: threading.Event | None,
-    ) -> Iterator[ActionEvent]:
+    ) -> Generator[ActionEvent, None, None]:
         tally = _Tally()
         max_new = self._fixed_output(template)
         free = self.model.context_size - self._overhead(template, values, persona) - max_new
@@ -408,7 +408,7 @@ class ActionRunner:
         persona: Persona | None,
         cancel: threading.Event | None,
         tally: _Tally,
-    ) -> Iterator[ActionEvent]:
+    ) -> Generator[ActionEvent, None, str]:
         """Map: summarise each piece; reduce: repeat on the joined summaries
         until the final prompt fits. Returns the condensed text."""
         condenser = self.library.template(CONDENSE_TEMPLATE)

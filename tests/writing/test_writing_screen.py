@@ -90,7 +90,7 @@ async def test_model_error_is_shown_and_text_kept(tmp_path: Path, repo):
     async with app.run_test() as pilot:
         await settle(pilot)
         screen.query_one("#source").load_text("some words here to fix")
-        screen.run_action("proofread")
+        screen.start_action("proofread")
         await settle(pilot)
         assert not screen.busy
         assert screen.query_one("#source").text == "some words here to fix"

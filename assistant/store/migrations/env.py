@@ -13,7 +13,7 @@ engine = config.attributes.get("engine")
 if engine is None:  # e.g. `alembic` invoked by hand with a URL
     from assistant.store.database import make_engine
 
-    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
 
 with engine.connect() as connection:
     context.configure(

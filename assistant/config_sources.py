@@ -1,0 +1,48 @@
+"""Where settings come from, read as they are, without validation.
+
+Strongest first: command-line options, ``ASSISTANT_*`` environment variables,
+``config.toml`` in the config folder. ``assistant.config`` validates them (with
+pydantic); this module only gathers the raw values, with nothing heavier than
+``tomllib``, so a one-shot command can start loading the model before the
+validation library is even imported.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+ENV_PREFIX = "ASSISTANT_"
+
+
+def read_settings(*, strict: bool, **overrides: Any) -> dict[str, Any]:
+    """The raw value of every setting given anywhere (unvalidated; strings
+    from the environment stay strings). With ``strict``, a config file that
+    cannot be read is a ``ConfigError``; without, it is skipped."""
+    import tomllib
+
+    from assistant.errors import ConfigError
+    from assistant.paths import app_paths
+
+    raw: dict[str, Any] = {}
+    config_file = app_paths().config_file
+    try:
+        with open(config_file, "rb") as fh:
+            data = tomllib.load(fh)
+        raw.update({k: v for k, v in data.items() if not isinstance(v, dict)})
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as exc:
+        if strict:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(f"Could not read {config_file}: {why}.") from None
+    for key, value in os.environ.items():
+        if key.startswith(ENV_PREFIX):
+            raw[key[len(ENV_PREFIX) :].lower()] = value
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    return raw
+
+
+def peek_settings(**overrides: Any) -> dict[str, Any]:
+    """``read_settings`` that never fails: for a look ahead of validation."""
+    return read_settings(strict=False, **overrides)
