@@ -7,7 +7,11 @@ the bundled model with 2 threads:
 2. second-turn latency: time to first token of turn 2 of a conversation with
    ~1,500 tokens of history / the same with the KV cache cleared (target <= 0.2);
 3. stop latency: time from cancel to the end of the stream while tokens flow
-   (target < 200 ms).
+   (target < 200 ms);
+4. slash actions: a writing action run in a conversation (``ChatService.run_action``,
+   what ``/continue`` in the app does) records the same figures as a chat
+   reply (tokens, tokens/s, time to first token, generation time), printed side
+   by side with a chat reply of the same length on the same model.
 
 Run: ``python -m bench.chat`` (uses a temporary ASSISTANT_HOME).
 """
@@ -213,11 +217,66 @@ def bench_stop(path, model, repo, ChatService) -> float:
     return worst
 
 
+def bench_slash(path, model, repo, ChatService) -> float:
+    from assistant.domain import GenerationOptions
+    from assistant.writing.actions import ActionRunner
+    from assistant.writing.templates import load_library
+
+    library = load_library()
+    text = "The history of bread begins with wild grains ground between stones. " * 4
+    question = f"Continue this text:\n\n{text}"
+    figures: dict[str, list] = {"chat reply": [], "slash action": []}
+    for seed in range(1, 6):
+        opts = GenerationOptions(max_tokens=128, temperature=0.8, seed=seed, ignore_eos=True)
+        svc = ChatService(
+            repo,
+            model,
+            options=opts,
+            library=lambda: library,
+            runner_factory=lambda m, o=opts: ActionRunner(m, library, options=o, max_tokens=128),
+        )
+        model.reset_cache()
+        chat = [ev for ev in svc.send(None, question) if hasattr(ev, "finished")][-1].message
+        model.reset_cache()
+        action = [
+            ev
+            for ev in svc.run_action(None, "/continue", "continue", text)
+            if hasattr(ev, "finished")
+        ][-1].message
+        figures["chat reply"].append(chat)
+        figures["slash action"].append(action)
+    rates = {}
+    for kind, messages in figures.items():
+        recorded = all(
+            m.completion_tokens
+            and m.tokens_per_second
+            and m.time_to_first_token_ms is not None
+            and m.generation_ms
+            for m in messages
+        )
+        rates[kind] = statistics.median(m.tokens_per_second or 0 for m in messages)
+        tokens = statistics.median(m.completion_tokens or 0 for m in messages)
+        ttft = statistics.median(m.time_to_first_token_ms or 0 for m in messages)
+        generation = statistics.median(m.generation_ms or 0 for m in messages)
+        print(
+            f"{kind:>12}: tokens {tokens:.0f}  {rates[kind]:.1f} tok/s  "
+            f"time to first token {ttft:.0f} ms  generation {generation:.0f} ms  "
+            f"(all four figures recorded: {'yes' if recorded else 'NO'})"
+        )
+    ratio = rates["slash action"] / rates["chat reply"]
+    print(f"slash actions: tok/s ratio slash/chat {ratio:.3f} over 5 seeds")
+    return ratio
+
+
 def main() -> None:
+    from bench import cpu_flags
+
+    print(f"chat bench: cpu flags: {cpu_flags()}; load {os.getloadavg()[0]:.2f}")
     ctx = _setup()
     bench_throughput(*ctx)
     bench_second_turn(*ctx)
     bench_stop(*ctx)
+    bench_slash(*ctx)
 
 
 if __name__ == "__main__":

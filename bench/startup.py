@@ -8,8 +8,11 @@ drawn (Textual's ``Ready`` event, in a headless run). The child goes through
 An import watcher in the child records when torch or llama_cpp is first
 imported, to show that neither is on the path to the first screen.
 
-Run: ``python -m bench.startup`` (uses a temporary ASSISTANT_HOME; the first,
-uncounted launch creates the database and assembles the bundled model).
+Run: ``python -m bench.startup [--baseline REF]`` (uses a temporary
+ASSISTANT_HOME; the first, uncounted launch creates the database and
+assembles the bundled model). With ``--baseline REF`` the same measurements
+run on a checkout of git revision REF too, in turns with the current tree
+(A B A B ...), each side with its own home, and the ratios are printed.
 """
 
 from __future__ import annotations
@@ -66,11 +69,11 @@ print("BENCH " + json.dumps(result))
 """
 
 
-def launch_to_first_screen(env: dict[str, str]) -> dict:
+def launch_to_first_screen(env: dict[str, str], cwd: str | None = None) -> dict:
     code = f"HEAVY = {HEAVY!r}\n" + CHILD
     started = time.time()
     proc = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300, cwd=cwd
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("BENCH ")]
     if proc.returncode != 0 or not lines:
@@ -80,11 +83,18 @@ def launch_to_first_screen(env: dict[str, str]) -> dict:
     return result
 
 
-def help_wall_time(env: dict[str, str]) -> float:
+def help_wall_time(env: dict[str, str], cwd: str | None = None) -> float:
+    """``assistant --help`` as the console script runs it (``python -m
+    assistant`` for a baseline checkout, which has no script of its own)."""
     script = Path(sys.executable).with_name("assistant")
-    command = [str(script)] if script.exists() else [shutil.which("assistant") or "assistant"]
+    if cwd is None and script.exists():
+        command = [str(script)]
+    else:
+        command = [sys.executable, "-m", "assistant"]
     started = time.perf_counter()
-    subprocess.run([*command, "--help"], env=env, capture_output=True, check=True, timeout=60)
+    subprocess.run(
+        [*command, "--help"], env=env, capture_output=True, check=True, timeout=60, cwd=cwd
+    )
     return time.perf_counter() - started
 
 
@@ -92,10 +102,76 @@ def figures(values: list[float]) -> str:
     return " ".join(f"{v:.3f}" for v in values)
 
 
-def main() -> int:
-    home = tempfile.mkdtemp(prefix="assistant-bench-startup-")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+def side_env(home: str, source: str | None) -> dict[str, str]:
+    # A user's install has compiled bytecode; this sandbox sets
+    # PYTHONDONTWRITEBYTECODE, which would recompile the package every run.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("ASSISTANT_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
     env["ASSISTANT_HOME"] = home
+    if source is not None:
+        env["PYTHONPATH"] = source
+    return env
+
+
+def compare(baseline: str) -> int:
+    """The current tree (A) against a checkout of ``baseline`` (B), in turns."""
+    from bench import cpu_flags
+
+    repo = Path(__file__).resolve().parents[1]
+    work = tempfile.mkdtemp(prefix="assistant-bench-startup-")
+    checkout = os.path.join(work, "baseline")
+    subprocess.run(
+        ["git", "-C", str(repo), "worktree", "add", "--detach", checkout, baseline],
+        check=True,
+        capture_output=True,
+    )
+    sides = {"after": (side_env(os.path.join(work, "a"), None), None)}
+    sides["before"] = (side_env(os.path.join(work, "b"), checkout), checkout)
+    first: dict[str, list[float]] = {k: [] for k in sides}
+    helps: dict[str, list[float]] = {k: [] for k in sides}
+    try:
+        for env, cwd in sides.values():
+            launch_to_first_screen(env, cwd)  # creates the database; not counted
+            help_wall_time(env, cwd)
+        for _ in range(RUNS):
+            for name, (env, cwd) in sides.items():
+                first[name].append(launch_to_first_screen(env, cwd)["seconds"])
+                helps[name].append(help_wall_time(env, cwd))
+    finally:
+        subprocess.run(
+            ["git", "-C", str(repo), "worktree", "remove", "--force", checkout],
+            capture_output=True,
+        )
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"startup: cpu flags: {cpu_flags()}")
+    for label, values in (("launch to first screen", first), ("assistant --help", helps)):
+        a, b = statistics.median(values["after"]), statistics.median(values["before"])
+        print(
+            f"startup: {label:<22} before ({baseline}) median {b:.3f} s  after median {a:.3f} s  "
+            f"ratio after/before {a / b:.2f}  runs={RUNS} in turns"
+        )
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"startup: machine load average (1 min) {load:.2f} on {os.cpu_count()} CPUs")
+    return 0
+
+
+def main() -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Start-up benchmark")
+    parser.add_argument("--baseline", metavar="REF", help="also measure git revision REF")
+    args = parser.parse_args()
+    if args.baseline:
+        return compare(args.baseline)
+    return measure()
+
+
+def measure() -> int:
+    home = tempfile.mkdtemp(prefix="assistant-bench-startup-")
+    env = side_env(home, None)
     try:
         launch_to_first_screen(env)  # creates the database; not counted
         launches = [launch_to_first_screen(env) for _ in range(RUNS)]

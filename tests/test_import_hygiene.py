@@ -65,3 +65,15 @@ def test_help_path_has_no_heavy_imports(args):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0"
+
+
+def test_the_first_screen_path_stays_light():
+    """The UI draws its first frame before the database or the model exist:
+    importing it must not load SQLAlchemy, pydantic, numpy or the model."""
+    code = (
+        "import sys, assistant.ui.app, assistant.cli.chat\n"
+        "print(','.join(m for m in ('sqlalchemy','pydantic','numpy','llama_cpp','torch') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

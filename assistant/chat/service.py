@@ -37,9 +37,9 @@ from assistant.domain import (
 from assistant.errors import AssistantError, ModelError, UsageError
 from assistant.llm.base import ChatModel, Finished, TextPiece
 from assistant.llm.handle import ModelHandle
-from assistant.store.repository import ConversationRepository
 
 if TYPE_CHECKING:
+    from assistant.store.repository import ConversationRepository
     from assistant.writing.actions import ActionRunner
     from assistant.writing.templates import Persona, PromptLibrary, PromptTemplate
 

@@ -175,6 +175,7 @@ def template_dict(template: PromptTemplate) -> dict[str, Any]:
         "description": template.description,
         "aliases": list(template.aliases),
         "source": template.source,
+        "result": template.result,
         "edits_text": template.edits_text,
         "long_text": template.long_text,
         "persona": template.persona,

@@ -185,3 +185,22 @@ def test_sigint_during_in_place_leaves_the_original_intact(home_with_model, tmp_
     assert "Traceback" not in err
     assert doc.read_text() == original
     assert [p.name for p in work.iterdir()] == ["essay.txt"]
+
+
+def test_a_user_template_without_result_never_overwrites(echo_model, capsys, isolated_home):
+    """A template must say `result: edit` before --diff or --in-place apply."""
+    folder = isolated_home / "config" / "prompts"
+    folder.mkdir(parents=True)
+    (folder / "polish.md").write_text("---\nname: polish\n---\nPolish this.\n\nText:\n{{ text }}\n")
+    doc = isolated_home / "doc.txt"
+    doc.write_text("some text.\n")
+    assert main(["write", "polish", str(doc), "--in-place"]) == 2
+    err = capsys.readouterr().err
+    assert "'polish' writes a new text" in err and doc.read_text() == "some text.\n"
+    (folder / "polish.md").write_text(
+        "---\nname: polish\nresult: edit\n---\nPolish this.\n\nText:\n{{ text }}\n"
+    )
+    assert main(["write", "polish", str(doc), "--in-place"]) == 0
+    assert doc.read_text() == "SOME TEXT.\n"
+    assert main(["prompts", "show", "polish", "--json"]) == 0
+    assert '"result": "edit"' in capsys.readouterr().out
