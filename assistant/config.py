@@ -167,8 +167,9 @@ def validation_sentence(exc: ValidationError) -> str:
 def update_config(
     config_file: Path, values: Mapping[str, str] | None = None, remove: Iterable[str] = ()
 ) -> None:
-    """Set top-level keys of config.toml (and remove others), keeping the
-    user's comments, order and formatting of everything else (tomlkit)."""
+    """Set keys of config.toml (``a.b.c`` for a key of a table) and remove
+    top-level ones, keeping the user's comments, order and formatting of
+    everything else (tomlkit)."""
     import tomlkit
     from tomlkit.exceptions import TOMLKitError
 
@@ -186,7 +187,13 @@ def update_config(
         if key in document:
             del document[key]
     for key, value in (values or {}).items():
-        document[key] = value  # tomlkit keeps a new top-level key above the tables
+        *tables, leaf = key.split(".")  # "engines.work.model": a key of a table
+        target: Any = document
+        for name in tables:
+            if name not in target:
+                target[name] = tomlkit.table()
+            target = target[name]
+        target[leaf] = value  # tomlkit keeps a new top-level key above the tables
     private_dir(config_file.parent)
     atomic_write_text(config_file, tomlkit.dumps(document), mode=0o600)
 

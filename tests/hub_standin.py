@@ -168,7 +168,13 @@ class HubStandIn:
                 if path.startswith("/api/models/"):
                     return self.listing(path[len("/api/models/") :])
                 if path.startswith("/cdn/"):
-                    return self.file_body(path[len("/cdn/") :], head)
+                    query = parse_qs(url.query)
+                    return self.file_body(
+                        path[len("/cdn/") :],
+                        head,
+                        (query.get("repo") or [""])[0],
+                        (query.get("file") or [""])[0],
+                    )
                 parts = path.strip("/").split("/")
                 if len(parts) >= 5 and parts[2] == "resolve":
                     return self.resolve(f"{parts[0]}/{parts[1]}", parts[3], "/".join(parts[4:]))
@@ -253,11 +259,11 @@ class HubStandIn:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def file_body(self, sha: str, head: bool) -> None:
-                hosted = next(
-                    (f for r in hub.repos.values() for f in r.files.values() if f.sha256 == sha),
-                    None,
-                )
+            def file_body(self, sha: str, head: bool, repo_id: str, name: str) -> None:
+                repo = hub.repos.get(repo_id)
+                hosted = repo.files.get(name) if repo is not None else None
+                if hosted is not None and hosted.sha256 != sha:
+                    hosted = None
                 if hosted is None:
                     self.error(404, "EntryNotFound", "No such blob.")
                     return

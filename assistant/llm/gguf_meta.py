@@ -94,13 +94,13 @@ def _reader_class() -> type:
     import numpy as np
     from gguf import GGUFReader, GGUFValueType
 
-    class _HeaderReader(GGUFReader):  # type: ignore[misc]
+    class _HeaderReader(GGUFReader):
         def _get_field_parts(
             self, orig_offs: int, raw_type: int
         ) -> tuple[int, list[Any], list[int], list[Any]]:
             gtype = GGUFValueType(raw_type)
             if gtype != GGUFValueType.ARRAY:
-                return super()._get_field_parts(orig_offs, raw_type)  # type: ignore[no-any-return]
+                return super()._get_field_parts(orig_offs, raw_type)
             offs = orig_offs
             raw_itype = self._get(offs, np.uint32)
             alen = self._get(offs + 4, np.uint64)
@@ -125,7 +125,7 @@ def _reader_class() -> type:
                 )
             if itype == GGUFValueType.STRING:
                 unpack = struct.Struct("<Q" if self.byte_order == "I" else ">Q").unpack_from
-                buf = memoryview(self.data)
+                buf = memoryview(self.data)  # type: ignore[arg-type]
                 end = len(buf)
                 for _ in range(count):
                     if offs + 8 > end:
@@ -135,7 +135,7 @@ def _reader_class() -> type:
                     raise _Short(offs)
                 # the strings themselves are not kept: only how many there are
                 return offs - orig_offs, [raw_itype, alen], [], [gtype, itype]
-            return super()._get_field_parts(orig_offs, raw_type)  # type: ignore[no-any-return]
+            return super()._get_field_parts(orig_offs, raw_type)
 
         def _build_tensors(self, start_offs: int, fields: list[Any]) -> None:
             from gguf import GGML_QUANT_SIZES, GGMLQuantizationType

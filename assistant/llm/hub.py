@@ -281,20 +281,24 @@ class Hub:
             except Exception:  # no token file, or an unreadable one: anonymous
                 self.token = None
         self._use_timeouts()
+        # its retry notices are for developers; ours is the one sentence at the end
+        import logging
+
+        logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
 
     def _use_timeouts(self) -> None:
         """huggingface_hub's shared HTTP client waits forever by default (its
-        listing calls take no timeout): give it ours."""
+        listing calls take no timeout), and reads HF_HUB_OFFLINE once, when it
+        is imported: give it a client with our timeout, and decide about
+        offline mode ourselves (``hub_offline``, read at each pull)."""
         try:
+            import httpx2
             import huggingface_hub
-            from huggingface_hub.utils import _http
 
             timeout = self.timeout
 
             def factory() -> Any:
-                client = _http.default_client_factory()
-                client.timeout = timeout
-                return client
+                return httpx2.Client(follow_redirects=True, timeout=timeout)
 
             huggingface_hub.set_client_factory(factory)
         except (ImportError, AttributeError):  # another huggingface_hub: its own defaults
@@ -316,16 +320,17 @@ class Hub:
             RevisionNotFoundError,
         )
 
+        repo = "/".join(what.split("/")[:2])  # "owner/repo/file.gguf" -> the repository
         if isinstance(exc, GatedRepoError):
             how = (
                 "the token in HF_TOKEN has not been granted access yet"
                 if self.token
                 else "set HF_TOKEN to a token of an account that accepted them"
             )
-            return ModelError(f"{what} is gated: accept its conditions on its hub page, and {how}.")
+            return ModelError(f"{repo} is gated: accept its conditions on its hub page, and {how}.")
         if isinstance(exc, RepositoryNotFoundError):
             private = "" if self.token else " (if it is private, set HF_TOKEN)"
-            return ModelError(f"There is no model repository {what} on the hub{private}.")
+            return ModelError(f"There is no model repository {repo} on the hub{private}.")
         if isinstance(exc, RevisionNotFoundError):
             return ModelError(f"{what} has no such revision on the hub.")
         if isinstance(exc, OfflineModeIsEnabled):
@@ -610,7 +615,7 @@ class Hub:
                     resume_size=have,
                     headers=headers,
                     expected_size=size,
-                    tqdm_class=_Quiet,  # type: ignore[arg-type]
+                    tqdm_class=_Quiet,
                 ),
             )
         except Cancelled:
