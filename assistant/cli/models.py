@@ -258,6 +258,8 @@ def _resolve(rt: Runtime, name: str) -> tuple[Path, LocalModel | None]:
         return check_gguf(candidate).resolve(), None
     if parse_ref(name) is not None:
         raise ModelError(f"{name} is not downloaded yet; `assistant models pull {name}` first.")
+    if "/" in name or name.endswith(".gguf"):
+        raise ModelError(f"Model file not found: {candidate}.")
     raise ModelError(f"No model called {name} here (see `assistant models list`).")
 
 

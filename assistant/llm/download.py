@@ -120,6 +120,15 @@ def pull(
                             progress(Progress(have, total, start))
                     out.flush()
                     os.fsync(out.fileno())
+    except httpx.RemoteProtocolError:
+        if total is not None and have < total:  # the connection closed before the end
+            raise ModelError(
+                f"The download of {url} ended early ({have:,} of {total:,} bytes); "
+                "run the same command again to resume."
+            ) from None
+        raise ModelError(
+            f"The connection broke while downloading {url}; run the same command again to resume."
+        ) from None
     except httpx.HTTPError as exc:
         raise ModelError(
             f"Could not download {url}: {exc}; run the same command again to resume."
