@@ -18,6 +18,7 @@ import pytest
 from assistant.errors import ModelError
 from assistant.llm.download import pull
 
+
 def _tiny_gguf() -> bytes:
     import tempfile
 
