@@ -32,9 +32,12 @@ BUNDLED_MODEL_NAME = "gemma-3-270m-q4_k_m.gguf"
 T = TypeVar("T")
 
 
-def load_spec(spec: ModelSpec, paths: AppPaths) -> ChatModel:
+def load_spec(
+    spec: ModelSpec, paths: AppPaths, progress: Callable[[float], None] | None = None
+) -> ChatModel:
     """Load the model ``spec`` names (seconds for a GGUF; call it off the UI
-    thread): an engine's server, or a GGUF with the app's caches."""
+    thread): an engine's server, or a GGUF with the app's caches;
+    ``progress`` gets the fraction loaded of a GGUF."""
     if spec.base_url:
         from assistant.llm.remote import OpenAICompatibleModel, list_models
 
@@ -70,6 +73,7 @@ def load_spec(spec: ModelSpec, paths: AppPaths) -> ChatModel:
         info_cache=paths.cache / "model-info.json",
         state_cache=_state_cache_for(paths, spec.state_cache_mb),
         name=BUNDLED_MODEL_NAME if spec.model_path is None else None,
+        progress=progress,
     )
 
 
@@ -221,13 +225,15 @@ class Runtime:
             )
         return spec
 
-    def switch_model(self, spec: ModelSpec) -> ChatModel:
+    def switch_model(
+        self, spec: ModelSpec, progress: Callable[[float], None] | None = None
+    ) -> ChatModel:
         """Load ``spec`` and use it from now on (the model it replaces is freed;
         a local one before the new one loads). Call it off the UI thread, not
         while a reply streams; if it fails, the next use loads the model in
         use before."""
         model = self.model_handle.switch(
-            lambda: load_spec(spec, self.paths), free_first=spec.base_url is None
+            lambda: load_spec(spec, self.paths, progress), free_first=spec.base_url is None
         )
         self._built["spec"] = spec
         return model

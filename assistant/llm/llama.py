@@ -75,6 +75,23 @@ def quiet_llama_logs() -> None:
     llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
 
 
+def _read_through(path: Path, progress: Callable[[float], None]) -> None:
+    """Read every part of the model once (into the OS page cache, which the
+    memory map then uses), reporting the fraction read; 0.95 when done, the
+    rest is llama.cpp's own load."""
+    from assistant.llm.gguf_meta import split_parts
+
+    parts = split_parts(path)
+    total = sum(p.stat().st_size for p in parts) or 1
+    done = 0
+    block = bytearray(8 << 20)
+    for part in parts:
+        with open(part, "rb", buffering=0) as fh:
+            while n := fh.readinto(block):
+                done += n
+                progress(0.95 * done / total)
+
+
 class LlamaCppModel:
     """A GGUF model loaded in this process."""
 
@@ -89,11 +106,14 @@ class LlamaCppModel:
         info_cache: Path | None = None,
         state_cache: Callable[[LlamaCppModel], StateCache | None] | None = None,
         name: str | None = None,
+        progress: Callable[[float], None] | None = None,
     ) -> None:
         """``n_ctx`` None: the largest context that fits (see ``fit``).
         ``state_cache`` builds the cache of saved states once the model is
         loaded (it needs the model's settings); ``name`` is what replies
-        record (default: the file name)."""
+        record (default: the file name). With ``progress`` (0.0 to 1.0), the
+        weights are read through once first, so the fraction follows the
+        slow part (the disk) and the first reply does not wait for it."""
         from assistant.llm import fit
         from assistant.llm.gguf_meta import cached_describe
 
@@ -122,6 +142,8 @@ class LlamaCppModel:
             label=self.name,
             context_fixed=not self.context_auto,
         )
+        if progress is not None:
+            _read_through(path, progress)
         kwargs: dict = dict(
             model_path=str(path),
             n_ctx=n_ctx,

@@ -63,11 +63,8 @@ def write_relabelled_copy(source: Path, target: Path, name: str) -> Path:
             writer.add_key_value(key, field.contents(), vtype)
     writer.add_name(name)
     writer.add_description("A relabelled copy for the switching test.")
-    for t in reader.tensors:
-        writer.add_tensor(
-            t.name, t.data, raw_shape=[int(d) for d in reversed(t.shape.tolist())],
-            raw_dtype=t.tensor_type,
-        )  # fmt: skip
+    for t in reader.tensors:  # quantized data comes as bytes, shaped as the writer wants
+        writer.add_tensor(t.name, t.data, raw_dtype=t.tensor_type)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
