@@ -317,6 +317,26 @@ class Runtime:
         return self._once(
             "notes",
             lambda: NotesService(
-                self.db, self.paths, embedding_model=self.settings.embedding_model
+                self.db,
+                self.paths,
+                embedder=self.remote_embedder(),
+                embedding_model=self.settings.embedding_model,
             ),
+        )
+
+    def remote_embedder(self) -> Any:
+        """The ``embedding_engine``'s /v1/embeddings as the notes embedder (None:
+        the bundled model). Nothing is asked of the server until it is used."""
+        name = self.settings.embedding_engine
+        if not name:
+            return None
+        from assistant.notes.remote_embedder import RemoteEmbedder
+
+        engine = self.settings.engine_settings(name)
+        return RemoteEmbedder(
+            name,
+            engine.base_url,
+            engine.embedding_model or engine.model,
+            api_key=engine.api_key(),
+            timeout=engine.timeout,
         )
