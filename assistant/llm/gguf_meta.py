@@ -95,6 +95,12 @@ def _reader_class() -> type:
     from gguf import GGUFReader, GGUFValueType
 
     class _HeaderReader(GGUFReader):
+        def _get(self, offset: int, dtype: Any, count: int = 1, override_order: Any = None) -> Any:
+            end = offset + int(np.dtype(dtype).itemsize) * int(count)
+            if end > len(self.data):  # a read past the end: the file was cut here
+                raise _Short(end)
+            return super()._get(offset, dtype, count, override_order)
+
         def _get_field_parts(
             self, orig_offs: int, raw_type: int
         ) -> tuple[int, list[Any], list[int], list[Any]]:
@@ -140,6 +146,10 @@ def _reader_class() -> type:
         def _build_tensors(self, start_offs: int, fields: list[Any]) -> None:
             from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
 
+            if not fields:
+                raise GGUFDamaged(
+                    f"{Path(str(self.data.filename)).name} holds no tensors: it is not a model."
+                )
             end = start_offs
             for f in fields:
                 _, _, _, dims, raw_dtype, offset = f.parts
@@ -163,7 +173,7 @@ class _Short(Exception):
 
 
 def _mb(n: int) -> str:
-    return f"{n / 1e6:,.1f} MB"
+    return f"{n / 1e6:,.1f} MB" if n >= 100_000 else f"{n:,} bytes"
 
 
 def read_header(path: Path) -> Any:
@@ -191,6 +201,8 @@ def read_header(path: Path) -> Any:
             f"{path.name} is cut short: it ends at {_mb(size)}, inside its header; "
             "download it again."
         ) from None
+    except GGUFDamaged:
+        raise
     except (ValueError, IndexError, KeyError, OverflowError, TypeError, struct.error):
         raise GGUFDamaged(
             f"{path.name} is damaged or cut short: its GGUF header cannot be read; "

@@ -124,7 +124,7 @@ class AssistantApp(App[None]):
         Binding("f3", "focus_sources", "Sources", show=False),
         Binding("f9", "retrieval", "Retrieval", show=False),
         Binding("f4", "open_writing", "Writing", show=False),
-        Binding("ctrl+l", "pick_model", "Model"),
+        Binding("ctrl+l", "pick_model", "Model", show=False),
         Binding("f1", "help", "Keys"),
         Binding("question_mark", "help", "Keys", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
