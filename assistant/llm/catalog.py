@@ -115,15 +115,22 @@ def local_models(paths: AppPaths) -> list[LocalModel]:
     from assistant.llm.download import installed_models
 
     found: list[LocalModel] = []
+    from assistant.llm.gguf_meta import SPLIT_NAME, GGUFDamaged, split_parts
+    from assistant.llm.hub import quant_of
+
     for p in installed_models(paths.models):
         if p.name == BUNDLED_MODEL_NAME:
             found.insert(0, LocalModel(BUNDLED_LABEL, p, "bundled", p.stat().st_size, "Q4_K_M"))
-        else:
-            from assistant.llm.hub import quant_of
-
-            found.append(
-                LocalModel(p.name, p, "download", p.stat().st_size, quant_of(p.name), files=[p])
-            )
+            continue
+        split = SPLIT_NAME.match(p.name)
+        if split and int(split["no"]) != 1:
+            continue  # listed with its first part
+        try:
+            parts = split_parts(p)
+        except GGUFDamaged:
+            parts = [p]  # a part is missing: listed, and `models info` says which
+        size = sum(part.stat().st_size for part in parts)
+        found.append(LocalModel(p.name, p, "download", size, quant_of(p.name), files=parts))
     found.extend(hub_models())
     return found
 
