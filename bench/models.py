@@ -55,11 +55,15 @@ def bench_pull(source: Path, runs: int) -> None:
         ref = parse_ref("bench/gemma-GGUF:Q4_K_M")
         url = f"{hub.cdn}/cdn/{hosted.sha256}?repo=bench/gemma-GGUF&file=gemma-3-270m-Q4_K_M.gguf"
         pulls, plains = [], []
-        for n in range(runs):
+
+        def one_pull(n: int) -> None:
             os.environ["HF_HOME"] = f"{tmp}/hf-{n}"
             start = time.perf_counter()
             Hub().pull(ref)
             pulls.append(time.perf_counter() - start)
+            shutil.rmtree(f"{tmp}/hf-{n}")  # both sides give their pages back
+
+        def one_plain(n: int) -> None:
             target = Path(tmp) / f"plain-{n}.gguf"
             start = time.perf_counter()
             with httpx.stream("GET", url, timeout=60) as resp, open(target, "wb") as out:
@@ -67,6 +71,16 @@ def bench_pull(source: Path, runs: int) -> None:
                     out.write(block)
             plains.append(time.perf_counter() - start)
             target.unlink()
+
+        os.environ["HF_HOME"] = f"{tmp}/hf-warm"
+        Hub().pull(ref)  # warm-up, not counted: imports, the server's page cache
+        shutil.rmtree(f"{tmp}/hf-warm")
+        for n in range(runs):  # in turns, each side first every other time
+            first, second = (one_pull, one_plain) if n % 2 == 0 else (one_plain, one_pull)
+            first(n)
+            second(n)
+        os.environ["HF_HOME"] = f"{tmp}/hf-kept"
+        Hub().pull(ref)
         pull, plain = statistics.median(pulls), statistics.median(plains)
         size = source.stat().st_size / 1e6
         print(

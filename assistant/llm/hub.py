@@ -219,8 +219,10 @@ class _Quiet:
 
 class _HashingWriter:
     """The ``.incomplete`` file as huggingface_hub's ``http_get`` sees it:
-    every chunk is hashed, written, flushed to the OS (so a kill keeps it),
-    reported and checked against the cancel flag."""
+    every chunk is written, flushed to the OS (so a kill keeps it), reported
+    and checked against the cancel flag. The sha256 is computed by a thread
+    beside the download (hashlib lets go of the interpreter lock), so hashing
+    overlaps the network instead of following it."""
 
     def __init__(
         self,
@@ -230,7 +232,12 @@ class _HashingWriter:
         on_bytes: Callable[[int], None],
         cancel: threading.Event | None,
     ) -> None:
-        self.fh = open(path, "ab", buffering=0)  # noqa: SIM115 - closed by the caller
+        import queue
+
+        # not O_APPEND: on ext4, 10 MB appends measured ten times slower than writes
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.lseek(fd, have, os.SEEK_SET)
+        self.fh = open(fd, "wb", buffering=0)  # noqa: SIM115 - closed by the caller
         os.chmod(path, 0o600)
         self.digest = digest
         self.rehash = False
@@ -238,12 +245,19 @@ class _HashingWriter:
         self.start = have
         self._on_bytes = on_bytes
         self._cancel = cancel
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        self._hasher = threading.Thread(target=self._hash, name="sha256", daemon=True)
+        self._hasher.start()
+
+    def _hash(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            self.digest.update(chunk)
 
     def write(self, chunk: bytes) -> int:
         if self._cancel is not None and self._cancel.is_set():
             raise Cancelled("download stopped")
         self.fh.write(chunk)
-        self.digest.update(chunk)
+        self._queue.put(chunk)
         self.written += len(chunk)
         self._on_bytes(len(chunk))
         return len(chunk)
@@ -260,6 +274,9 @@ class _HashingWriter:
         return self.fh.truncate(size)
 
     def close(self) -> None:
+        """Close the file and wait for the hash to catch up."""
+        self._queue.put(None)
+        self._hasher.join()
         self.fh.close()
 
 
