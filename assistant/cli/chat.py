@@ -122,6 +122,9 @@ def answer(session: ChatSession, text: str, as_json: bool) -> int:
             for event in events:
                 if isinstance(event, ReplyStarted):
                     started = event
+                    notice = getattr(session.chat.handle.loaded, "fit_notice", None)
+                    if notice:  # the model will not fit: say what would, once
+                        say(notice)
                     plan = event.plan
                     if plan is not None and plan.dropped_turns:
                         say(

@@ -296,12 +296,14 @@ class AssistantApp(App[None]):
         self.background(job, done, group="database")
 
     def load_model(self) -> None:
-        def job() -> tuple[str, int]:
+        def job() -> tuple[str, int, str | None]:
             model = self.runtime.model_handle.get()
-            return model.name, model.context_size
+            return model.name, model.context_size, getattr(model, "fit_notice", None)
 
-        def done(result: tuple[str, int]) -> None:
+        def done(result: tuple[str, int, str | None]) -> None:
             self.status.model_text = result[0]
+            if result[2]:  # it will not fit: say what would
+                self.notify(result[2], title="Memory", severity="warning", markup=False)
 
         def failed(exc_text: str) -> None:
             self.status.model_text = f"{self.runtime.model_label()} · not loaded"

@@ -136,3 +136,22 @@ def test_estimate_against_measured_rss(bundled_gguf):
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
     ratio = figures["estimate"] / figures["rss"]
     assert 0.85 < ratio < 1.15, figures
+
+
+def test_ask_says_when_the_model_will_not_fit(home_with_model, monkeypatch, capsys, bundled_gguf):
+    import io
+
+    from assistant.cli import main
+
+    info = describe(bundled_gguf)
+    est = fit.estimate(info, 4096)
+    tight = fit.FreeMemory(
+        ram=int((est.weights + est.compute + 5000 * info.kv_bytes_per_token) / fit.USABLE_SHARE)
+    )
+    monkeypatch.setattr(fit, "free_memory", lambda: tight)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    code = main(["ask", "--n-ctx", "16384", "--max-tokens", "4", "--threads", "1", "Hi"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "gemma-3-270m-q4_k_m.gguf needs about" in err
+    assert "a context of 4096 tokens would fit (lower n_ctx = 4096)." in err
