@@ -5,19 +5,66 @@ Sources, strongest first: command-line options (passed as keyword arguments),
 then the defaults below (gathered by ``assistant.config_sources``). A bad
 value in any source is a ``ConfigError`` with one sentence that names the
 setting, never a pydantic traceback.
+
+Named engines are ``[engines.NAME]`` tables of config.toml. An engine's API
+key is never a setting: the table names the environment variable that holds
+it (``api_key_env``), read when the engine is used, so the key is neither
+stored in the database nor shown by ``doctor``.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from assistant.config_sources import read_settings
 from assistant.errors import ConfigError
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful, concise assistant."
+
+
+class EngineSettings(BaseModel):
+    """One ``[engines.NAME]`` table: an OpenAI-compatible server (llama.cpp's
+    server, vLLM, Ollama, text-embeddings-inference...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = Field(
+        description="The server's OpenAI-compatible root, e.g. http://host:8080/v1."
+    )
+    model: str | None = Field(
+        default=None, description="Model to chat with; empty: the first listed."
+    )
+    api_key_env: str | None = Field(
+        default=None, description="Name of the environment variable that holds the API key."
+    )
+    context_size: int | None = Field(
+        default=None, ge=256, description="The model's context window."
+    )
+    embedding_model: str | None = Field(
+        default=None, description="Model for /v1/embeddings; empty: the chat model."
+    )
+    timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for the server.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_key_in_the_file(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and ("api_key" in data or "key" in data):
+            raise ValueError(
+                "an API key is never read from config.toml: put it in an environment "
+                "variable and name that variable with api_key_env"
+            )
+        return data
+
+    def api_key(self) -> str | None:
+        """The key, read from its environment variable now (None when unset)."""
+        if not self.api_key_env:
+            return None
+        return os.environ.get(self.api_key_env) or None
 
 
 class Settings(BaseModel):
@@ -26,7 +73,12 @@ class Settings(BaseModel):
     model_path: Path | None = Field(
         default=None, description="GGUF file to load; empty means the bundled model."
     )
-    n_ctx: int = Field(default=4096, ge=256, description="Context window in tokens.")
+    n_ctx: int | None = Field(
+        default=None,
+        ge=256,
+        description="Context window in tokens; empty: the largest that fits in memory, "
+        "up to the model's trained length.",
+    )
     n_threads: int | None = Field(
         default=None, ge=1, description="CPU threads; empty means the number of physical cores."
     )
@@ -49,6 +101,46 @@ class Settings(BaseModel):
     embedding_model: str | None = Field(
         default=None, description="sentence-transformers model folder; empty means the bundled one."
     )
+    engine: str | None = Field(
+        default=None,
+        description="Named engine ([engines.NAME]) to chat with; empty: the local model.",
+    )
+    engines: dict[str, EngineSettings] = Field(default_factory=dict)
+    embedding_engine: str | None = Field(
+        default=None,
+        description="Named engine whose /v1/embeddings endpoint embeds the notes; "
+        "empty: the bundled embedding model.",
+    )
+    state_cache_mb: int = Field(
+        default=2048,
+        ge=0,
+        description="Disk space for saved model states (fast `ask -c`); 0 turns them off.",
+    )
+    hub_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds to wait for the model hub to answer."
+    )
+
+    @model_validator(mode="after")
+    def _engines_exist(self) -> Settings:
+        for key in ("engine", "embedding_engine"):
+            name = getattr(self, key)
+            if name and name not in self.engines:
+                known = ", ".join(sorted(self.engines)) or "none"
+                raise ValueError(
+                    f"there is no engine '{name}' (engines defined in config.toml: {known}); "
+                    f"add an [engines.{name}] table with its base_url"
+                )
+        return self
+
+    def engine_settings(self, name: str) -> EngineSettings:
+        """The ``[engines.NAME]`` table; a ``ConfigError`` naming the known ones if absent."""
+        try:
+            return self.engines[name]
+        except KeyError:
+            known = ", ".join(sorted(self.engines)) or "none"
+            raise ConfigError(
+                f"There is no engine '{name}' in config.toml (defined: {known})."
+            ) from None
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -57,25 +149,55 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err.get("loc", ())) or "settings"
-        raise ConfigError(f"Setting '{where}' is invalid: {err.get('msg', 'bad value')}.") from None
+        raise ConfigError(validation_sentence(exc)) from None
 
 
-def set_config_value(config_file: Path, key: str, value: str) -> None:
-    """Set one string key in config.toml, keeping every other line as it is."""
-    import json
+def validation_sentence(exc: ValidationError) -> str:
+    """The first problem pydantic found, as one sentence naming the setting."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ())) or "settings"
+    if err.get("type") == "value_error" and "ctx" in err:
+        why = str(err["ctx"].get("error", err.get("msg", "bad value")))
+        if where == "settings":
+            return f"{why[:1].upper()}{why[1:]}."
+        return f"Setting '{where}' is invalid: {why}."
+    return f"Setting '{where}' is invalid: {err.get('msg', 'bad value')}."
+
+
+def update_config(
+    config_file: Path, values: Mapping[str, str] | None = None, remove: Iterable[str] = ()
+) -> None:
+    """Set keys of config.toml (``a.b.c`` for a key of a table) and remove
+    top-level ones, keeping the user's comments, order and formatting of
+    everything else (tomlkit)."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
 
     from assistant.fileio import atomic_write_text
     from assistant.paths import private_dir
 
-    line = f"{key} = {json.dumps(value)}"
-    lines = config_file.read_text(encoding="utf-8").splitlines() if config_file.exists() else []
-    for i, existing in enumerate(lines):
-        if existing.split("=", 1)[0].strip() == key:
-            lines[i] = line
-            break
-    else:
-        lines.insert(0, line)
+    try:
+        text = config_file.read_text(encoding="utf-8") if config_file.exists() else ""
+        document = tomlkit.parse(text)
+    except OSError as exc:
+        raise ConfigError(f"Could not read {config_file}: {exc.strerror or exc}.") from None
+    except TOMLKitError as exc:
+        raise ConfigError(f"{config_file} is not valid TOML ({exc}); fix it first.") from None
+    for key in remove:
+        if key in document:
+            del document[key]
+    for key, value in (values or {}).items():
+        *tables, leaf = key.split(".")  # "engines.work.model": a key of a table
+        target: Any = document
+        for name in tables:
+            if name not in target:
+                target[name] = tomlkit.table()
+            target = target[name]
+        target[leaf] = value  # tomlkit keeps a new top-level key above the tables
     private_dir(config_file.parent)
-    atomic_write_text(config_file, "\n".join(lines) + "\n")
+    atomic_write_text(config_file, tomlkit.dumps(document), mode=0o600)
+
+
+def set_config_value(config_file: Path, key: str, value: str) -> None:
+    """Set one string key in config.toml, keeping every other line as it is."""
+    update_config(config_file, {key: value})

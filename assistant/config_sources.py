@@ -5,6 +5,9 @@ Strongest first: command-line options, ``ASSISTANT_*`` environment variables,
 pydantic); this module only gathers the raw values, with nothing heavier than
 ``tomllib``, so a one-shot command can start loading the model before the
 validation library is even imported.
+
+Tables of the config file are kept only where a setting is a table
+(``[engines.NAME]``); any other table is left out, as before.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import os
 from typing import Any
 
 ENV_PREFIX = "ASSISTANT_"
+# Settings whose value is a table in config.toml ([engines.NAME] ...).
+TABLE_SETTINGS = frozenset({"engines"})
 
 
 def read_settings(*, strict: bool, **overrides: Any) -> dict[str, Any]:
@@ -29,7 +34,9 @@ def read_settings(*, strict: bool, **overrides: Any) -> dict[str, Any]:
     try:
         with open(config_file, "rb") as fh:
             data = tomllib.load(fh)
-        raw.update({k: v for k, v in data.items() if not isinstance(v, dict)})
+        raw.update(
+            {k: v for k, v in data.items() if not isinstance(v, dict) or k in TABLE_SETTINGS}
+        )
     except FileNotFoundError:
         pass
     except (OSError, ValueError) as exc:

@@ -129,6 +129,7 @@ class Conversation:
     system_prompt: str | None = None
     use_notes: bool = False  # replies are grounded in the user's notes
     persona: str | None = None  # the persona whose system prompt is in use
+    engine: str | None = None  # the named engine replies came from last; None: a local model
     messages: list[Message] = field(default_factory=list)
     message_count: int = 0
 

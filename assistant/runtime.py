@@ -32,6 +32,70 @@ BUNDLED_MODEL_NAME = "gemma-3-270m-q4_k_m.gguf"
 T = TypeVar("T")
 
 
+def load_spec(
+    spec: ModelSpec, paths: AppPaths, progress: Callable[[float], None] | None = None
+) -> ChatModel:
+    """Load the model ``spec`` names (seconds for a GGUF; call it off the UI
+    thread): an engine's server, or a GGUF with the app's caches;
+    ``progress`` gets the fraction loaded of a GGUF."""
+    if spec.base_url:
+        from assistant.llm.remote import OpenAICompatibleModel, list_models
+
+        model = spec.remote_model
+        context = spec.n_ctx or spec.remote_context
+        if spec.engine and (model is None or context is None):
+            try:  # the engine's first model, and its window when the server says
+                offered = list_models(spec.base_url, spec.api_key, timeout=10)
+            except Exception:  # unreachable now: the first reply will say so
+                offered = []
+            chosen = next((m for m in offered if m.id == model), offered[0] if offered else None)
+            if chosen is not None:
+                model = model or chosen.id
+                context = context or chosen.context_length
+        return OpenAICompatibleModel(
+            spec.base_url,
+            model=model,
+            api_key=spec.api_key,
+            context_size=context or 4096,
+            timeout=spec.remote_timeout,
+            engine=spec.engine,
+        )
+    from assistant.llm.catalog import resolve_model_path
+    from assistant.llm.llama import LlamaCppModel
+
+    path = resolve_model_path(spec.model_path, paths)
+    return LlamaCppModel(
+        path,
+        n_ctx=spec.n_ctx,
+        n_threads=spec.n_threads,
+        n_gpu_layers=spec.n_gpu_layers,
+        seed=spec.seed,
+        info_cache=paths.cache / "model-info.json",
+        state_cache=_state_cache_for(paths, spec.state_cache_mb),
+        name=BUNDLED_MODEL_NAME if spec.model_path is None else None,
+        progress=progress,
+    )
+
+
+def _state_cache_for(paths: AppPaths, cap_mb: int) -> Callable[[Any], Any] | None:
+    """Builds the saved-state cache of a loaded GGUF model (None: turned off)."""
+    if cap_mb <= 0:
+        return None
+
+    def build(model: Any) -> Any:
+        from assistant.llm.state_cache import StateCache, model_sha256
+
+        hashes = paths.cache / "model-hashes.json"
+        return StateCache(
+            paths.cache / "states",
+            cap_mb * 2**20,
+            lambda compute: model_sha256(model.path, hashes, compute=compute),
+            model.load_settings,
+        )
+
+    return build
+
+
 class ModelPreload:
     """A model that started loading from the settings as given, before they
     were validated: a one-shot command's model loads while the validation
@@ -46,6 +110,9 @@ class ModelPreload:
         self.handle = ModelHandle(lambda: Runtime.load_model(self))  # type: ignore[arg-type]
 
     def model_spec(self) -> ModelSpec:
+        return self.spec
+
+    def current_spec(self) -> ModelSpec:
         return self.spec
 
     @classmethod
@@ -123,45 +190,64 @@ class Runtime:
             max_tokens=s.max_tokens, temperature=s.temperature, top_p=s.top_p, seed=s.seed
         )
 
-    def model_spec(self) -> ModelSpec:
+    def model_spec(self, engine: str | None = None, model: str | None = None) -> ModelSpec:
+        """The spec of the model in the settings; with ``engine``, of that
+        named engine (``model`` its model), with ``model`` alone, of that GGUF."""
+        from pathlib import Path
+
         from assistant.llm.spec import ModelSpec
 
         s = self.settings
-        return ModelSpec(
-            model_path=s.model_path,
+        spec = ModelSpec(
+            model_path=Path(model) if model and not engine else s.model_path,
             n_ctx=s.n_ctx,
             n_threads=s.n_threads,
             n_gpu_layers=s.n_gpu_layers,
             seed=s.seed,
-            base_url=s.base_url,
+            base_url=None if (model and not engine) else s.base_url,
             remote_model=s.remote_model,
             api_key=s.api_key,
+            state_cache_mb=s.state_cache_mb,
         )
+        engine = engine or (None if model else s.engine)
+        if engine:
+            table = s.engine_settings(engine)
+            from dataclasses import replace
+
+            spec = replace(
+                spec,
+                base_url=table.base_url,
+                remote_model=model or table.model,
+                api_key=table.api_key(),
+                engine=engine,
+                remote_context=table.context_size,
+                remote_timeout=table.timeout,
+            )
+        return spec
+
+    def switch_model(
+        self, spec: ModelSpec, progress: Callable[[float], None] | None = None
+    ) -> ChatModel:
+        """Load ``spec`` and use it from now on (the model it replaces is freed;
+        a local one before the new one loads). Call it off the UI thread, not
+        while a reply streams; if it fails, the next use loads the model in
+        use before."""
+        model = self.model_handle.switch(
+            lambda: load_spec(spec, self.paths, progress), free_first=spec.base_url is None
+        )
+        self._built["spec"] = spec
+        return model
+
+    def current_spec(self) -> ModelSpec:
+        """The spec of the model in use (after a switch, the switched-to one)."""
+        spec: ModelSpec = self._built.get("spec") or self.model_spec()
+        return spec
 
     def load_model(self) -> ChatModel:
-        """Load the model ``model_spec()`` names (may take seconds; call it off
-        the UI thread). It reads nothing but ``model_spec()`` and ``paths``."""
-        spec = self.model_spec()
-        if spec.base_url:
-            from assistant.llm.remote import OpenAICompatibleModel
-
-            return OpenAICompatibleModel(
-                spec.base_url,
-                model=spec.remote_model,
-                api_key=spec.api_key,
-                context_size=spec.n_ctx,
-            )
-        from assistant.llm.catalog import resolve_model_path
-        from assistant.llm.llama import LlamaCppModel
-
-        path = resolve_model_path(spec.model_path, self.paths)
-        return LlamaCppModel(
-            path,
-            n_ctx=spec.n_ctx,
-            n_threads=spec.n_threads,
-            n_gpu_layers=spec.n_gpu_layers,
-            seed=spec.seed,
-        )
+        """Load the model in use (``current_spec()``: the settings' one, or the
+        last switched to); may take seconds, call it off the UI thread. It
+        reads nothing but ``current_spec()`` and ``paths``."""
+        return load_spec(self.current_spec(), self.paths)
 
     @property
     def model_handle(self) -> ModelHandle:
@@ -171,11 +257,12 @@ class Runtime:
         return self._once("model_handle", lambda: ModelHandle(lambda: self.load_model()))
 
     def model_label(self) -> str:
-        s = self.settings
-        if s.base_url:
-            return s.remote_model or s.base_url
-        if s.model_path:
-            return s.model_path.name
+        spec = self.current_spec()
+        if spec.base_url:
+            name = spec.remote_model or spec.base_url
+            return f"{spec.engine}/{name}" if spec.engine else name
+        if spec.model_path:
+            return spec.model_path.name
         return BUNDLED_MODEL_NAME
 
     # ----------------------------------------------------------- writing
@@ -230,6 +317,26 @@ class Runtime:
         return self._once(
             "notes",
             lambda: NotesService(
-                self.db, self.paths, embedding_model=self.settings.embedding_model
+                self.db,
+                self.paths,
+                embedder=self.remote_embedder(),
+                embedding_model=self.settings.embedding_model,
             ),
+        )
+
+    def remote_embedder(self) -> Any:
+        """The ``embedding_engine``'s /v1/embeddings as the notes embedder (None:
+        the bundled model). Nothing is asked of the server until it is used."""
+        name = self.settings.embedding_engine
+        if not name:
+            return None
+        from assistant.notes.remote_embedder import RemoteEmbedder
+
+        engine = self.settings.engine_settings(name)
+        return RemoteEmbedder(
+            name,
+            engine.base_url,
+            engine.embedding_model or engine.model,
+            api_key=engine.api_key(),
+            timeout=engine.timeout,
         )

@@ -68,6 +68,7 @@ def main() -> int:
     }
     env.update(ASSISTANT_HOME=home, ASSISTANT_N_THREADS="2", ASSISTANT_TEMPERATURE="0")
     env.update(ASSISTANT_MAX_TOKENS="64")
+    env.update(ASSISTANT_N_CTX="4096")  # the same window as the script (the default is now auto)
     try:
         from assistant.llm.catalog import bundled_model_path
         from assistant.paths import AppPaths

@@ -156,7 +156,7 @@ def test_ctrl_c_keeps_partial_reply(monkeypatch, capsys):
     [
         (None, "Model file not found"),
         (b"not a model at all", "is not a GGUF model file"),
-        (b"GGUF\x03\x00\x00\x00" + b"\x00" * 20, "could not be loaded"),
+        (b"GGUF\x03\x00\x00\x00" + b"\x00" * 20, "holds no tensors: it is not a model"),
     ],
 )
 def test_bad_model_file_one_sentence_exit_2(tmp_path, content, phrase):
@@ -188,7 +188,8 @@ def test_truncated_gguf_is_refused(tmp_path, bundled_gguf):
         timeout=120,
     )
     assert proc.returncode == 2
-    assert "could not be loaded" in proc.stderr and "Traceback" not in proc.stderr
+    assert "cut.gguf is cut short: it ends at 5.0 MB, inside its header" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_bad_setting_is_one_sentence(monkeypatch, capsys):

@@ -1,6 +1,7 @@
-"""Model downloads against a real local HTTP server (these machines reach no
-model hub): full download, resume after a cut connection, checksum mismatch,
-server errors, and the CLI around it."""
+"""Model downloads from a plain URL against a real local HTTP server: full
+download, resume after a cut connection, checksum mismatch, server errors, a
+truncated GGUF refused (a 1 MB cut, a 4-byte file holding ``GGUF``), and the
+CLI around it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,18 @@ import pytest
 from assistant.errors import ModelError
 from assistant.llm.download import pull
 
-PAYLOAD = b"GGUF" + bytes(range(256)) * 4096  # ~1 MB that starts like a GGUF
+
+def _tiny_gguf() -> bytes:
+    import tempfile
+
+    from tests.models.conftest import write_tiny_gguf
+
+    with tempfile.TemporaryDirectory() as folder:
+        return write_tiny_gguf(Path(folder) / "tiny.gguf").read_bytes()
+
+
+PAYLOAD = _tiny_gguf()  # a whole GGUF of about 1 MB
+FILES: dict[str, bytes] = {}  # other paths the server answers
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -31,7 +43,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path.endswith("missing.gguf"):
             self.send_error(404)
             return
-        data = PAYLOAD
+        data = FILES.get(self.path.rsplit("/", 1)[-1], PAYLOAD)
         rng = self.headers.get("Range")
         type(self).ranges.append(rng or "")
         start = 0
@@ -98,6 +110,30 @@ def test_http_error_is_one_sentence(server, tmp_path):
     assert "404" in str(err.value)
 
 
+@pytest.mark.parametrize("cut", [1_000_000, 4])
+def test_truncated_gguf_is_refused(server, tmp_path, bundled_gguf, cut):
+    """Issue 13 item 9: the server sends all it has, but the file is a cut GGUF."""
+    with open(bundled_gguf, "rb") as src:
+        FILES["cut.gguf"] = src.read(cut)
+    try:
+        with pytest.raises(ModelError) as err:
+            pull(f"{server}/cut.gguf", tmp_path)
+    finally:
+        FILES.clear()
+    text = str(err.value)
+    assert text.startswith(f"The file at {server}/cut.gguf is not a usable model: cut.gguf")
+    assert ("cut short" in text) if cut > 4 else ("only 4 bytes" in text)
+    assert list(tmp_path.iterdir()) == []  # nothing renamed into place, nothing kept
+
+
+def test_shorter_than_the_server_said_is_kept_to_resume(server, tmp_path):
+    Handler.cut_after = len(PAYLOAD) // 2
+    with pytest.raises(ModelError) as err:
+        pull(f"{server}/tiny.gguf", tmp_path)
+    assert f"ended early ({len(PAYLOAD) // 2:,} of {len(PAYLOAD):,} bytes)" in str(err.value)
+    assert not (tmp_path / "tiny.gguf").exists()
+
+
 def test_unfinished_download_is_refused_as_model(server, tmp_path):
     from assistant.llm.catalog import check_gguf
 
@@ -125,6 +161,8 @@ def test_cli_pull_use_and_list(server, isolated_home):
     assert str(target) in (isolated_home / "config" / "config.toml").read_text()
     listing = json.loads(cli("models", "list", "--json").stdout)
     assert [m["name"] for m in listing["models"] if m["in_use"]] == ["tiny.gguf"]
+    proc = cli("models", "pull", "qwen2.5-1.5b-instruct")  # no unchecked shortcut names
+    assert proc.returncode == 2 and "models search" in proc.stderr
     proc = cli("models", "pull", f"{server}/missing.gguf")
     assert proc.returncode == 2 and "404" in proc.stderr and "Traceback" not in proc.stderr
     proc = cli("models", "use", str(Path("/nonexistent/x.gguf")))

@@ -281,8 +281,9 @@ class ChatService:
             history, citations = self._ground(model, system, history, options, grounding)
         plan = plan_context(model, system, history, options.max_tokens)
         self.last_plan = plan
-        if conv.model != model.name:
-            self.repo.update_conversation(conversation_id, model=model.name)
+        engine = getattr(model, "engine", None)  # a named engine's model says which
+        if conv.model != model.name or conv.engine != engine:
+            self.repo.update_conversation(conversation_id, model=model.name, engine=engine)
         reply = self.repo.add_message(
             conversation_id, Role.ASSISTANT, "", MessageStatus.STREAMING, model=model.name
         )

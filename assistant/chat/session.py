@@ -33,6 +33,7 @@ class ConversationState:
     conversation_id: int | None = None
     persona: str | None = None  # persona name; None is the default system prompt
     use_notes: bool = False
+    engine: str | None = None  # the named engine its replies came from (None: local)
 
 
 class ChatSession:
@@ -68,11 +69,13 @@ class ChatSession:
         state = self.state  # changed in place: a shell may hold on to it
         if conversation_id is None:
             state.conversation_id, state.persona, state.use_notes = None, None, False
+            state.engine = None
             return []
         conversation = self.chat.conversation(conversation_id)
         messages = self.chat.repo.messages(conversation_id)
         state.conversation_id = conversation_id
         state.persona, state.use_notes = conversation.persona, conversation.use_notes
+        state.engine = conversation.engine
         return messages
 
     def conversation(self) -> Conversation | None:

@@ -78,6 +78,7 @@ def ask(
     session = rt.session()
     if continue_id is not None:
         session.open(continue_id)
+        follow_engine(ctx, rt, session)
     if notes:
         session.set_notes(True)  # remembered, as the app's switch is
     if session.state.use_notes:
@@ -85,6 +86,27 @@ def ask(
 
         ensure_notes_ready(rt, quiet=quiet)
     return answer(session, text, as_json)
+
+
+def follow_engine(ctx: click.Context, rt: Any, session: ChatSession) -> None:
+    """A conversation continued with ``-c`` goes on with the named engine its
+    replies came from, unless a model or an engine was given for this run."""
+    from assistant.cli.console import say
+    from assistant.cli.options import settings_overrides
+
+    engine = session.state.engine
+    if engine is None or engine == rt.current_spec().engine:
+        return
+    chosen = settings_overrides(ctx)
+    if "model_path" in chosen or "engine" in chosen:
+        return
+    if engine not in rt.settings.engines:
+        say(
+            f"(conversation {session.state.conversation_id} used engine {engine}, "
+            "which is no longer in config.toml)"
+        )
+        return
+    rt.switch_model(rt.model_spec(engine=engine))
 
 
 def answer(session: ChatSession, text: str, as_json: bool) -> int:
@@ -100,6 +122,9 @@ def answer(session: ChatSession, text: str, as_json: bool) -> int:
             for event in events:
                 if isinstance(event, ReplyStarted):
                     started = event
+                    notice = getattr(session.chat.handle.loaded, "fit_notice", None)
+                    if notice:  # the model will not fit: say what would, once
+                        say(notice)
                     plan = event.plan
                     if plan is not None and plan.dropped_turns:
                         say(

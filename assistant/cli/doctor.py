@@ -43,9 +43,27 @@ def doctor(ctx: click.Context, as_json: bool, **_options: Any) -> int:
     report["gpu_offload"] = "available" if gpu else "not available (CPU build)"
     report["gpu_layers"] = s.n_gpu_layers if s.n_gpu_layers is not None else (-1 if gpu else 0)
     report["threads"] = s.n_threads or physical_cores()
-    report["context"] = s.n_ctx
+    report["context"] = s.n_ctx or "largest that fits, up to the model's trained length"
     problems = 0
-    if s.base_url:
+    # engines: where they are and which variable holds the key; never the key itself
+    report["engines"] = {
+        name: {
+            "base_url": e.base_url,
+            "model": e.model or "(first listed)",
+            "api_key": (
+                f"from ${e.api_key_env} ({'set' if e.api_key() else 'not set'})"
+                if e.api_key_env
+                else "none"
+            ),
+        }
+        for name, e in sorted(s.engines.items())
+    } or "none"
+    if s.embedding_engine:
+        report["notes_embeddings"] = f"engine {s.embedding_engine}"
+    if s.engine:
+        engine = s.engine_settings(s.engine)
+        report["model"] = {"engine": s.engine, "server": engine.base_url, "name": engine.model}
+    elif s.base_url:
         report["model"] = {"server": s.base_url, "name": s.remote_model}
     else:
         from assistant.llm.catalog import resolve_model_path

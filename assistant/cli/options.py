@@ -22,6 +22,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # (flags, settings field, click type, help)
 MODEL_OPTIONS: list[tuple[tuple[str, ...], str, Any, str]] = [
     (("--model",), "model_path", click.Path(path_type=Path), "GGUF file to use"),
+    (("--engine",), "engine", str, "named engine ([engines.NAME] in config.toml) to use"),
     (("--n-ctx",), "n_ctx", int, "context window in tokens"),
     (("--threads",), "n_threads", int, "CPU threads"),
     (("--gpu-layers",), "n_gpu_layers", int, "layers to offload to the GPU (-1 = all)"),
@@ -37,7 +38,9 @@ SETTING_NAMES = frozenset(field for _, field, _, _ in MODEL_OPTIONS)
 def model_options(f: F) -> F:
     """Add the model options (they override the config file and ASSISTANT_* variables)."""
     for flags, field, kind, help_text in reversed(MODEL_OPTIONS):
-        metavar = "PATH" if field == "model_path" else ("TEXT" if kind is str else "N")
+        metavar = {"model_path": "PATH", "engine": "NAME"}.get(
+            field, "TEXT" if kind is str else "N"
+        )
         f = click.option(*flags, field, type=kind, default=None, metavar=metavar, help=help_text)(f)
     return f
 

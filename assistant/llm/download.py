@@ -1,9 +1,15 @@
-"""Download GGUF models over HTTP(S): resumable, verified, never half-used.
+"""Download a GGUF model from a plain http(s) URL: resumable, verified, never half-used.
+
+(A model named on the Hugging Face hub, ``owner/repo[:QUANT]``, goes through
+``assistant.llm.hub`` instead.)
 
 Bytes go to ``NAME.gguf.part``; an interrupted download resumes from there with
-an HTTP Range request (a server that ignores Range makes us start over). Only a
-complete file that starts with the GGUF magic — and matches the sha256 when one
-is known — is renamed into place, so the app never loads an unfinished file.
+an HTTP Range request (a server that ignores Range makes us start over). The
+file is renamed into place only when it is complete by every measure we have:
+as long as the server said (``Content-Length`` / ``Content-Range``), a GGUF
+header and tensor table that parse to the end of the data (a file cut short,
+or a 4-byte file holding ``GGUF``, is refused), and the sha256 when one is
+given. So the app never loads an unfinished file.
 """
 
 from __future__ import annotations
@@ -17,17 +23,10 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from assistant.errors import ModelError
-from assistant.llm.catalog import GGUF_MAGIC
+from assistant.llm.gguf_meta import GGUFDamaged, read_header
 from assistant.paths import private_dir
 
 CHUNK = 1 << 20
-
-# A few instruct models that work well here; `assistant models pull NAME`.
-KNOWN_MODELS: dict[str, str] = {
-    "qwen2.5-1.5b-instruct": "https://huggingface.co/Qwen/Qwen2.5-1.5B-Instruct-GGUF/resolve/main/qwen2.5-1.5b-instruct-q4_k_m.gguf",
-    "qwen2.5-3b-instruct": "https://huggingface.co/Qwen/Qwen2.5-3B-Instruct-GGUF/resolve/main/qwen2.5-3b-instruct-q4_k_m.gguf",
-    "llama-3.2-3b-instruct": "https://huggingface.co/bartowski/Llama-3.2-3B-Instruct-GGUF/resolve/main/Llama-3.2-3B-Instruct-Q4_K_M.gguf",
-}
 
 
 @dataclass(frozen=True)
@@ -35,6 +34,7 @@ class Progress:
     done: int
     total: int | None
     resumed_from: int
+    label: str = ""
 
 
 def file_name_for(url: str) -> str:
@@ -52,6 +52,21 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _server_total(resp: object, have: int) -> int | None:
+    """The full length of the file as the server states it (Content-Range
+    total for a resumed request, else Content-Length), or None."""
+    headers = getattr(resp, "headers", {})
+    content_range = headers.get("Content-Range", "")
+    if "/" in content_range:
+        total = content_range.rsplit("/", 1)[1].strip()
+        if total.isdigit():
+            return int(total)
+    length = headers.get("Content-Length")
+    if length and length.isdigit():
+        return have + int(length)
+    return None
+
+
 def pull(
     url: str,
     dest_dir: Path,
@@ -65,9 +80,11 @@ def pull(
     """Download ``url`` into ``dest_dir`` and return the final path."""
     import httpx
 
-    url = KNOWN_MODELS.get(url, url)
     if not url.startswith(("http://", "https://")):
-        raise ModelError(f"'{url}' is neither a known model name nor an http(s) URL.")
+        raise ModelError(
+            f"'{url}' is neither an http(s) URL nor a hub repository (owner/repo); "
+            "find one with `assistant models search WORDS`."
+        )
     private_dir(dest_dir)
     final = dest_dir / (name or file_name_for(url))
     if final.exists():
@@ -75,19 +92,19 @@ def pull(
     part = final.with_name(final.name + ".part")
     have = part.stat().st_size if part.exists() else 0
     headers = {"Range": f"bytes={have}-"} if have else {}
+    total: int | None = None
     try:
         with httpx.stream(
             "GET", url, headers=headers, follow_redirects=True, timeout=timeout
         ) as resp:
             if resp.status_code == 416 and have:  # already complete
-                pass
+                total = have
             elif resp.status_code >= 400:
                 raise ModelError(f"The server answered {resp.status_code} for {url}.")
             else:
                 if resp.status_code != 206:
                     have = 0  # no resume support: start over
-                length = resp.headers.get("Content-Length")
-                total = have + int(length) if length and length.isdigit() else None
+                total = _server_total(resp, have)
                 start = have
                 with open(part, "ab" if have else "wb") as out:
                     os.chmod(part, 0o600)
@@ -103,19 +120,36 @@ def pull(
                             progress(Progress(have, total, start))
                     out.flush()
                     os.fsync(out.fileno())
-                if total is not None and have < total:
-                    raise ModelError(
-                        f"The download of {url} ended early ({have} of {total} bytes); "
-                        "run the same command again to resume."
-                    )
+    except httpx.RemoteProtocolError:
+        if total is not None and have < total:  # the connection closed before the end
+            raise ModelError(
+                f"The download of {url} ended early ({have:,} of {total:,} bytes); "
+                "run the same command again to resume."
+            ) from None
+        raise ModelError(
+            f"The connection broke while downloading {url}; run the same command again to resume."
+        ) from None
     except httpx.HTTPError as exc:
         raise ModelError(
             f"Could not download {url}: {exc}; run the same command again to resume."
         ) from None
-    with open(part, "rb") as fh:
-        if fh.read(4) != GGUF_MAGIC:
-            part.unlink()
-            raise ModelError(f"{url} is not a GGUF model file.")
+    if total is not None and have < total:
+        raise ModelError(
+            f"The download of {url} ended early ({have:,} of {total:,} bytes); "
+            "run the same command again to resume."
+        )
+    if total is not None and have > total:
+        part.unlink(missing_ok=True)
+        raise ModelError(
+            f"The server sent {have:,} bytes for {url} but said it had {total:,}; "
+            "the file was deleted."
+        )
+    try:
+        read_header(part)
+    except GGUFDamaged as exc:
+        part.unlink(missing_ok=True)
+        what = str(exc).replace(part.name, final.name, 1)
+        raise ModelError(f"The file at {url} is not a usable model: {what}") from None
     if sha256:
         actual = sha256_of(part)
         if actual.lower() != sha256.lower():
@@ -128,6 +162,7 @@ def pull(
 
 
 def installed_models(models_dir: Path) -> list[Path]:
+    """GGUF files downloaded from URLs (and the assembled bundled model)."""
     if not models_dir.is_dir():
         return []
     return sorted(p for p in models_dir.glob("*.gguf") if p.is_file())

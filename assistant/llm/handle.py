@@ -58,3 +58,28 @@ class ModelHandle:
         with self._lock:
             self._model = model
             self._error = None
+
+    def switch(self, load: Callable[[], ChatModel], *, free_first: bool) -> ChatModel:
+        """Load another model and use it from now on; ``get()`` meanwhile waits
+        for it. With ``free_first`` the current model is closed before the
+        new one loads (two local models never share the memory); otherwise
+        after, so a failed load keeps the current one."""
+        loader = self._loader
+        if loader is not None:
+            loader.join()
+        with self._lock:
+            old = self._model
+            if free_first and old is not None:
+                self._model = None
+                _close(old)
+            model = load()
+            self._model, self._error = model, None
+        if not free_first and old is not None and old is not model:
+            _close(old)
+        return model
+
+
+def _close(model: ChatModel) -> None:
+    close = getattr(model, "close", None)
+    if callable(close):
+        close()

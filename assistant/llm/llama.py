@@ -4,6 +4,13 @@ We drive ``Llama.generate`` token by token instead of ``create_completion``: it
 lets us check the cancel flag between tokens, count tokens exactly, and it
 keeps llama-cpp-python's prefix matching, so a second turn only evaluates the
 tokens that are new since the last call (the KV cache holds the rest).
+
+Before loading, the GGUF's header and tensor table are read (and checked to
+be whole) with ``gguf_meta``; with no context size given, the context is the
+largest that fits in free memory up to the model's trained length, and a
+model that will not fit gets ``fit_notice``, one sentence saying what would.
+With a ``StateCache``, the KV cache of a reply is saved after it and read
+back when a new process continues the same conversation.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import codecs
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from assistant.domain import ChatTurn, GenerationOptions
@@ -20,6 +27,7 @@ from assistant.errors import ContextOverflow, ModelError
 from assistant.llm.base import Finished, StopScanner, TextPiece
 from assistant.llm.catalog import check_gguf
 from assistant.llm.prompting import RenderedPrompt, TemplateFormatter, TranscriptFormatter
+from assistant.llm.state_cache import MIN_SAVE_TOKENS, StateCache
 
 
 def physical_cores() -> int:
@@ -67,6 +75,23 @@ def quiet_llama_logs() -> None:
     llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
 
 
+def _read_through(path: Path, progress: Callable[[float], None]) -> None:
+    """Read every part of the model once (into the OS page cache, which the
+    memory map then uses), reporting the fraction read; 0.95 when done, the
+    rest is llama.cpp's own load."""
+    from assistant.llm.gguf_meta import split_parts
+
+    parts = split_parts(path)
+    total = sum(p.stat().st_size for p in parts) or 1
+    done = 0
+    block = bytearray(8 << 20)
+    for part in parts:
+        with open(part, "rb", buffering=0) as fh:
+            while n := fh.readinto(block):
+                done += n
+                progress(0.95 * done / total)
+
+
 class LlamaCppModel:
     """A GGUF model loaded in this process."""
 
@@ -74,21 +99,51 @@ class LlamaCppModel:
         self,
         path: Path,
         *,
-        n_ctx: int = 4096,
+        n_ctx: int | None = 4096,
         n_threads: int | None = None,
         n_gpu_layers: int | None = None,
         seed: int | None = None,
+        info_cache: Path | None = None,
+        state_cache: Callable[[LlamaCppModel], StateCache | None] | None = None,
+        name: str | None = None,
+        progress: Callable[[float], None] | None = None,
     ) -> None:
+        """``n_ctx`` None: the largest context that fits (see ``fit``).
+        ``state_cache`` builds the cache of saved states once the model is
+        loaded (it needs the model's settings); ``name`` is what replies
+        record (default: the file name). With ``progress`` (0.0 to 1.0), the
+        weights are read through once first, so the fraction follows the
+        slow part (the disk) and the first reply does not wait for it."""
+        from assistant.llm import fit
+        from assistant.llm.gguf_meta import cached_describe
+
         path = check_gguf(Path(path))
+        self.info = cached_describe(path, info_cache)
         import llama_cpp
 
         quiet_llama_logs()
         self.path = path
-        self.name = path.name
+        self.name = name or path.name
         self.threads = n_threads or physical_cores()
         if n_gpu_layers is None:
             n_gpu_layers = -1 if gpu_offload_supported() else 0
         self.gpu_layers = n_gpu_layers
+        free = fit.free_memory()
+        on_gpu = n_gpu_layers != 0 and free.gpu_build
+        self.context_auto = n_ctx is None
+        if n_ctx is None:
+            n_ctx = fit.default_context(self.info, free, on_gpu)
+        self.fit = fit.check_fit(self.info, n_ctx, free, on_gpu)
+        self.fit_notice: str | None = fit.advice(
+            self.info,
+            n_ctx,
+            free,
+            on_gpu=on_gpu,
+            label=self.name,
+            context_fixed=not self.context_auto,
+        )
+        if progress is not None:
+            _read_through(path, progress)
         kwargs: dict = dict(
             model_path=str(path),
             n_ctx=n_ctx,
@@ -110,6 +165,17 @@ class LlamaCppModel:
                 f"this llama.cpp does not support ({exc})."
             ) from None
         self.context_size = self.llm.n_ctx()
+        self.load_settings: dict[str, object] = {
+            "n_ctx": self.context_size,
+            "n_batch": self.llm.n_batch,
+            "n_ubatch": int(self.llm.context_params.n_ubatch),
+            "swa_full": True,
+            "flash_attn": bool(getattr(self.llm.context_params, "flash_attn", False)),
+            "type_k": int(getattr(self.llm.context_params, "type_k", 1)),
+            "type_v": int(getattr(self.llm.context_params, "type_v", 1)),
+            "gpu_layers": n_gpu_layers,
+            "llama_cpp": getattr(llama_cpp, "__version__", ""),
+        }
         self._vocab = self.llm._model.vocab
         self._is_eog = llama_cpp.llama_vocab_is_eog
         template = self.llm.metadata.get("tokenizer.chat_template")
@@ -122,6 +188,13 @@ class LlamaCppModel:
         else:
             self.formatter = TranscriptFormatter()
         self._lock = threading.Lock()
+        self.state_cache: StateCache | None = state_cache(self) if state_cache else None
+        self.last_restore: int = 0  # tokens read back from a saved state for the last reply
+
+    def close(self) -> None:
+        """Free the weights and the context now (a model switched out)."""
+        with self._lock:
+            self.llm.close()
 
     # ------------------------------------------------------------------
     def render(self, turns: Sequence[ChatTurn]) -> RenderedPrompt:
@@ -144,6 +217,57 @@ class LlamaCppModel:
                 break
             n += 1
         return n
+
+    # ------------------------------------------------------ saved states
+    def _restore_state(self, tokens: Sequence[int], cached: int) -> int:
+        """Read back the saved state sharing the most tokens with ``tokens``;
+        the number of tokens restored (0: none usable, the cache is as before)."""
+        import ctypes
+
+        import llama_cpp
+
+        cache = self.state_cache
+        assert cache is not None
+        found = cache.best(tokens, cached)
+        if found is None:
+            return 0
+        saved, _shared = found
+        payload = cache.payload(saved)
+        if payload is None or len(saved.tokens) > self.context_size:
+            return 0
+        self.llm._ctx.kv_cache_clear()
+        self.llm.reset()
+        buf = (ctypes.c_uint8 * len(payload)).from_buffer_copy(payload)
+        if llama_cpp.llama_state_seq_set_data(self.llm._ctx.ctx, buf, len(payload), 0) == 0:
+            cache.discard(saved)  # not a state this model can read: never again
+            self.llm._ctx.kv_cache_clear()
+            self.llm.reset()
+            return 0
+        n = len(saved.tokens)
+        self.llm.input_ids[:n] = saved.tokens
+        self.llm.n_tokens = n
+        self.llm._requires_eval = True
+        return n
+
+    def _save_state(self) -> None:
+        """Save the KV cache with the tokens it holds (after a reply)."""
+        import ctypes
+
+        import llama_cpp
+
+        cache = self.state_cache
+        n = int(self.llm.n_tokens)
+        if cache is None or n < MIN_SAVE_TOKENS:
+            return
+        ctx = self.llm._ctx.ctx
+        size = int(llama_cpp.llama_state_seq_get_size(ctx, 0))
+        if size <= 0 or size > cache.cap_bytes:
+            return
+        buf = (ctypes.c_uint8 * size)()
+        written = int(llama_cpp.llama_state_seq_get_data(ctx, buf, size, 0))
+        if written <= 0:
+            return
+        cache.save(self.llm.input_ids[:n].tolist(), bytes(memoryview(buf)[:written]))
 
     def reset_cache(self) -> None:
         with self._lock:
@@ -190,8 +314,14 @@ class LlamaCppModel:
         with self._lock:
             if options.seed is not None:
                 self.llm.set_seed(options.seed)
-            cached = self.cached_prefix(tokens)
             start = time.perf_counter()
+            cached = self.cached_prefix(tokens)
+            self.last_restore = 0
+            if self.state_cache is not None and cached < len(tokens) - MIN_SAVE_TOKENS // 4:
+                restored = self._restore_state(tokens, cached)
+                if restored:
+                    self.last_restore = restored
+                    cached = self.cached_prefix(tokens)
             first: float | None = None
             produced = 0
             reason = "length"
@@ -236,6 +366,8 @@ class LlamaCppModel:
             if rest:
                 yield TextPiece(rest)
             end = time.perf_counter()
+            if self.state_cache is not None:
+                self._save_state()
         first = first or end
         yield Finished(
             finish_reason=reason,

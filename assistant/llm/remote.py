@@ -4,6 +4,10 @@
 Token counts before sending are estimates (about four characters a token):
 these servers do not share one tokenizer endpoint. The counts reported after a
 reply come from the server when it sends ``usage``.
+
+A model of a named engine (``[engines.NAME]``) is shown as ``NAME/MODEL`` and
+remembers the engine's name; ``list_models`` reads what a server offers from
+``/v1/models``.
 """
 
 from __future__ import annotations
@@ -12,10 +16,74 @@ import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from assistant.domain import ChatTurn, GenerationOptions
 from assistant.errors import ModelError
 from assistant.llm.base import Finished, StopScanner, TextPiece
+
+
+@dataclass(frozen=True)
+class RemoteModelInfo:
+    id: str
+    context_length: int | None = None  # when the server says (vLLM, llama.cpp, Ollama)
+    owned_by: str = ""
+
+
+def _context_of(entry: dict[str, Any]) -> int | None:
+    for key in ("max_model_len", "context_length", "context_window", "n_ctx"):
+        value = entry.get(key)
+        if isinstance(value, int) and value > 0:
+            return value
+    meta = entry.get("meta")
+    if isinstance(meta, dict):
+        for key in ("n_ctx", "n_ctx_train"):
+            value = meta.get(key)
+            if isinstance(value, int) and value > 0:
+                return value
+    return None
+
+
+def list_models(
+    base_url: str, api_key: str | None = None, timeout: float = 10.0
+) -> list[RemoteModelInfo]:
+    """The models an OpenAI-compatible server offers (``GET /models``)."""
+    import httpx
+
+    base = base_url.rstrip("/")
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        resp = httpx.get(f"{base}/models", headers=headers, timeout=timeout)
+    except httpx.TimeoutException:
+        raise ModelError(
+            f"The model server at {base} did not answer within {timeout:g} s."
+        ) from None
+    except httpx.HTTPError as exc:
+        raise ModelError(f"Could not reach the model server at {base}: {exc}.") from None
+    if resp.status_code in (401, 403):
+        raise ModelError(
+            f"The model server at {base} refused the request ({resp.status_code}); "
+            "check the API key in the environment variable the engine names."
+        )
+    if resp.status_code >= 400:
+        raise ModelError(f"The model server at {base} answered {resp.status_code} for /models.")
+    try:
+        data = resp.json()
+    except ValueError:
+        raise ModelError(f"The model server at {base} did not answer /models with JSON.") from None
+    entries = data.get("data") if isinstance(data, dict) else data
+    if not isinstance(entries, list):
+        raise ModelError(f"The model server at {base} answered /models without a list.")
+    found = []
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("id"):
+            found.append(
+                RemoteModelInfo(
+                    str(entry["id"]), _context_of(entry), str(entry.get("owned_by") or "")
+                )
+            )
+    return found
 
 
 class OpenAICompatibleModel:
@@ -27,14 +95,20 @@ class OpenAICompatibleModel:
         api_key: str | None = None,
         context_size: int = 4096,
         timeout: float = 120.0,
+        engine: str | None = None,
     ) -> None:
         import httpx
 
         self.base_url = base_url.rstrip("/")
-        self.name = model or "default"
+        self.model_id = model or "default"
+        self.engine = engine
+        self.name = f"{engine}/{self.model_id}" if engine else self.model_id
         self.context_size = context_size
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        self._client.close()
 
     def count_tokens(self, turns: Sequence[ChatTurn]) -> int:
         return sum(len(t.content) // 4 + 4 for t in turns) + 2
@@ -48,7 +122,7 @@ class OpenAICompatibleModel:
         import httpx
 
         body = {
-            "model": self.name,
+            "model": self.model_id,
             "messages": [{"role": str(t.role), "content": t.content} for t in turns],
             "stream": True,
             "max_tokens": options.max_tokens,

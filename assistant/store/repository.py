@@ -77,6 +77,7 @@ def _conversation(row: ConversationRow, count: int = 0) -> Conversation:
         system_prompt=row.system_prompt,
         use_notes=bool(row.use_notes),
         persona=row.persona,
+        engine=row.engine,
         message_count=count,
     )
 
@@ -140,7 +141,7 @@ class ConversationRepository:
             return conv
 
     def update_conversation(self, conversation_id: int, **fields: object) -> None:
-        allowed = {"title", "model", "system_prompt", "persona"}
+        allowed = {"title", "model", "system_prompt", "persona", "engine"}
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"cannot update {sorted(bad)}")

@@ -33,6 +33,7 @@ class ConversationRow(Base):
     system_prompt: Mapped[str | None] = mapped_column(Text)
     use_notes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     persona: Mapped[str | None] = mapped_column(String(64))
+    engine: Mapped[str | None] = mapped_column(String(64))  # [engines.NAME]; None: local
 
     messages: Mapped[list[MessageRow]] = relationship(
         back_populates="conversation",

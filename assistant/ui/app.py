@@ -37,6 +37,14 @@ from textual.worker import Worker, WorkerState
 
 from assistant.chat.session import ChatSession, ConversationState
 from assistant.domain import Citation, Conversation, Message, Role
+from assistant.ui.model_picker import (
+    ModelLoading,
+    ModelPickerScreen,
+    ModelSwitched,
+    PickerEntry,
+    gather_entries,
+    start_switch,
+)
 from assistant.ui.screens import ConfirmDeleteScreen, HelpScreen, RenameScreen, RetrievalScreen
 from assistant.ui.widgets import (
     ChatView,
@@ -116,6 +124,7 @@ class AssistantApp(App[None]):
         Binding("f3", "focus_sources", "Sources", show=False),
         Binding("f9", "retrieval", "Retrieval", show=False),
         Binding("f4", "open_writing", "Writing", show=False),
+        Binding("ctrl+l", "pick_model", "Model", show=False),
         Binding("f1", "help", "Keys"),
         Binding("question_mark", "help", "Keys", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -287,12 +296,14 @@ class AssistantApp(App[None]):
         self.background(job, done, group="database")
 
     def load_model(self) -> None:
-        def job() -> tuple[str, int]:
+        def job() -> tuple[str, int, str | None]:
             model = self.runtime.model_handle.get()
-            return model.name, model.context_size
+            return model.name, model.context_size, getattr(model, "fit_notice", None)
 
-        def done(result: tuple[str, int]) -> None:
+        def done(result: tuple[str, int, str | None]) -> None:
             self.status.model_text = result[0]
+            if result[2]:  # it will not fit: say what would
+                self.notify(result[2], title="Memory", severity="warning", markup=False)
 
         def failed(exc_text: str) -> None:
             self.status.model_text = f"{self.runtime.model_label()} · not loaded"
@@ -759,6 +770,7 @@ class AssistantApp(App[None]):
         self.pick_reply(None)
         self.update_notes_status()
         self.sidebar.select_id(self.conversation_id)
+        self.follow_engine()
 
     async def action_new_conversation(self) -> None:
         if self.streaming:
@@ -842,6 +854,45 @@ class AssistantApp(App[None]):
             return
         self.push_screen(WritingScreen(lambda: self.runtime.chat))
 
+    # ------------------------------------------------------------ models
+    def action_pick_model(self) -> None:
+        """The model picker; the chosen model loads in a worker."""
+        if self.streaming:
+            self.notify(BUSY_NOTICE, markup=False)
+            return
+
+        def chosen(entry: PickerEntry | None) -> None:
+            if entry is not None and not entry.current:
+                start_switch(self, self.runtime, entry)
+
+        self.push_screen(ModelPickerScreen(lambda: gather_entries(self.runtime)), chosen)
+
+    def follow_engine(self) -> None:
+        """A conversation whose replies came from a named engine goes on with
+        it (switching to an engine's model loads nothing locally)."""
+        engine = self.state.engine
+        settings = self.runtime.settings
+        if engine is None or engine == self.runtime.current_spec().engine:
+            return
+        if engine not in settings.engines:
+            self.notify(f"This conversation used engine {engine}, no longer in config.toml.")
+            return
+        spec = self.runtime.model_spec(engine=engine)
+        start_switch(self, self.runtime, PickerEntry(engine, "", spec))
+
+    def on_model_loading(self, message: ModelLoading) -> None:
+        self.status.model_text = message.text
+
+    def on_model_switched(self, message: ModelSwitched) -> None:
+        self.status.model_text = message.name
+        if message.error:
+            self.show_error(message.error)
+            return
+        if message.warning:
+            self.notify(message.warning, title="Memory", severity="warning", markup=False)
+        if message.notice:
+            self.notify(message.notice, markup=False)
+
     async def action_quit(self) -> None:
         if self._cancel is not None:
             self._cancel.set()  # the reply ends as cancelled, with its text kept
@@ -867,6 +918,9 @@ class AssistantApp(App[None]):
         )
         yield SystemCommand(
             "Open source", "The selected source in $EDITOR", self.action_open_source
+        )
+        yield SystemCommand(
+            "Switch model", "Local models and the engines' models", self.action_pick_model
         )
         yield SystemCommand("Show keys", "Every key of the app", self.action_help)
         yield SystemCommand("Writing", "Open the writing screen", self.action_open_writing)

@@ -1,0 +1,89 @@
+"""Switching models mid-conversation in the running app, with two real GGUFs:
+the bundled one and a copy with other metadata written with the ``gguf``
+package. The picker (Ctrl+L) lists both with size, quant and fit; the copy
+loads in a worker; the next reply is written by it and its header says so."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from assistant.domain import Role
+from assistant.runtime import Runtime
+from assistant.ui.app import AssistantApp
+from assistant.ui.model_picker import ModelPickerScreen
+from assistant.ui.widgets import StatusLine
+from tests.ui.helpers import settle
+
+SIZE = (120, 34)
+
+
+@pytest.fixture(scope="session")
+def relabelled_gguf(bundled_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.models.conftest import write_relabelled_copy
+
+    folder = tmp_path_factory.mktemp("relabelled")
+    return write_relabelled_copy(bundled_gguf, folder / "gemma-copy.gguf", "Gemma copy")
+
+
+async def ask(pilot, text: str) -> None:
+    for char in text:
+        await pilot.press("space" if char == " " else char)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+def header(view) -> str:
+    return str(view.query_one(".who").render())
+
+
+async def test_switch_models_mid_conversation(home_with_model, relabelled_gguf, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_N_THREADS", "2")
+    monkeypatch.setenv("ASSISTANT_MAX_TOKENS", "12")
+    monkeypatch.setenv("ASSISTANT_SEED", "7")
+    monkeypatch.setenv("ASSISTANT_N_CTX", "2048")
+    copy = home_with_model / "cache" / "models" / "gemma-copy.gguf"
+    os.link(relabelled_gguf, copy)
+    app = AssistantApp(Runtime(), sync_notes=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await ask(pilot, "What is the capital of France?")
+        first = app.runtime.repo.messages(app.conversation_id)[-1]
+        assert first.model == "gemma-3-270m-q4_k_m.gguf"
+
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        picker = app.screen
+        assert isinstance(picker, ModelPickerScreen)
+        lines = {e.label: e for e in picker.entries}
+        assert set(lines) == {"bundled", "gemma-copy.gguf"}
+        assert lines["bundled"].current and not lines["gemma-copy.gguf"].current
+        for entry in lines.values():  # size, quant, parameters, context, fit
+            assert "MB  Q4_K_M  268M  ctx 2048  fits" in entry.detail
+        index = picker.entries.index(lines["gemma-copy.gguf"])
+        picker.query_one("#models-list").highlighted = index
+        await pilot.press("enter")
+        await settle(pilot)  # the copy loads in its worker
+
+        assert not isinstance(app.screen, ModelPickerScreen)
+        loaded = app.runtime.model_handle.loaded
+        assert loaded is not None and loaded.name == "gemma-copy.gguf"
+        assert loaded.info.name == "Gemma copy"  # other metadata: really the copy
+        assert "gemma-copy.gguf" in str(app.query_one(StatusLine).render())
+
+        conversation = app.conversation_id
+        await ask(pilot, "And of Italy?")
+        assert app.conversation_id == conversation  # the conversation carried on
+        rows = app.runtime.repo.messages(conversation)
+        assert [m.role for m in rows] == [Role.USER, Role.ASSISTANT] * 2
+        assert [m.model for m in rows if m.role == Role.ASSISTANT] == [
+            "gemma-3-270m-q4_k_m.gguf",
+            "gemma-copy.gguf",
+        ]
+        assert rows[-1].content.strip()
+        replies = [v for v in app.chat_view.views if v.role == Role.ASSISTANT]
+        assert header(replies[0]) == "Assistant · gemma-3-270m-q4_k_m.gguf"
+        assert header(replies[-1]) == "Assistant · gemma-copy.gguf"
+        assert app.runtime.repo.get_conversation(conversation).model == "gemma-copy.gguf"
