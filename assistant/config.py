@@ -46,6 +46,12 @@ class Settings(BaseModel):
     )
     api_key: str | None = None
     remote_model: str | None = None
+    server_timeout: float = Field(
+        default=60.0,
+        gt=0.0,
+        description="Seconds a model server may stay silent before the first piece of a reply "
+        "or between two pieces.",
+    )
     embedding_model: str | None = Field(
         default=None, description="sentence-transformers model folder; empty means the bundled one."
     )

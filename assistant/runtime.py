@@ -136,6 +136,7 @@ class Runtime:
             base_url=s.base_url,
             remote_model=s.remote_model,
             api_key=s.api_key,
+            server_timeout=s.server_timeout,
         )
 
     def load_model(self) -> ChatModel:
@@ -150,6 +151,7 @@ class Runtime:
                 model=spec.remote_model,
                 api_key=spec.api_key,
                 context_size=spec.n_ctx,
+                timeout=spec.server_timeout,
             )
         from assistant.llm.catalog import resolve_model_path
         from assistant.llm.llama import LlamaCppModel

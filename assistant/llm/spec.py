@@ -23,6 +23,7 @@ class ModelSpec:
     base_url: str | None = None
     remote_model: str | None = None
     api_key: str | None = None
+    server_timeout: float = 60.0
 
     @classmethod
     def from_raw(cls, raw: Mapping[str, Any]) -> ModelSpec | None:
@@ -52,6 +53,7 @@ class ModelSpec:
                 base_url=opt_str("base_url"),
                 remote_model=opt_str("remote_model"),
                 api_key=opt_str("api_key"),
+                server_timeout=float(raw.get("server_timeout") or 60.0),
             )
         except (TypeError, ValueError):
             return None
