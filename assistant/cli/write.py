@@ -88,7 +88,7 @@ def write(
     from assistant.llm.base import TextPiece
     from assistant.writing.actions import ActionDone, ActionProgress
     from assistant.writing.diffing import diff_texts, keep_trailing_newline
-    from assistant.writing.files import write_back
+    from assistant.writing.files import writable_target, write_back
 
     if diff and in_place:
         raise UsageError("Use --diff or --in-place, not both.")
@@ -107,6 +107,8 @@ def write(
     path, original, original_bytes, label = _read_input(file, in_place)
     if not original.strip():
         raise WritingError(f"{label} is empty: there is no text to work on.")
+    if in_place and path is not None:
+        writable_target(path)  # a read-only file is refused before the model runs
 
     runner = rt.action_runner()
     stream_out = not (diff or in_place)
