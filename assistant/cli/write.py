@@ -25,8 +25,17 @@ from assistant.cli.console import (
 from assistant.cli.options import model_options, runtime
 
 if TYPE_CHECKING:
+    from assistant.runtime import Runtime
     from assistant.writing.actions import ActionDone
-    from assistant.writing.templates import PromptTemplate
+    from assistant.writing.templates import PromptLibrary, PromptTemplate
+
+
+def load_prompts(rt: Runtime) -> PromptLibrary:
+    """The templates and personas; a user file that was skipped is a warning on stderr."""
+    library = rt.library()
+    for problem in library.problems:
+        say(f"assistant: warning: {problem}")
+    return library
 
 
 def _variables(var: tuple[str, ...], to: str | None, tone: str | None) -> dict[str, str]:
@@ -93,7 +102,7 @@ def write(
     if diff and in_place:
         raise UsageError("Use --diff or --in-place, not both.")
     rt = runtime(ctx)
-    library = rt.library()
+    library = load_prompts(rt)
     template = library.template(action)
     variables = _variables(var, to, tone)
     template.resolve_values(variables)  # fail on a bad variable before loading anything
@@ -206,7 +215,7 @@ def prompts() -> None:
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> int:
     """List templates and personas."""
-    library = runtime(ctx).library()
+    library = load_prompts(runtime(ctx))
     if as_json:
         print_json(
             {
@@ -236,7 +245,7 @@ def show(ctx: click.Context, name: str, as_json: bool) -> int:
     """Show one template or persona."""
     from assistant.errors import WritingError
 
-    library = runtime(ctx).library()
+    library = load_prompts(runtime(ctx))
     try:
         template = library.template(name)
     except WritingError:

@@ -255,6 +255,7 @@ class AssistantApp(App[None]):
         read the prompt templates; then (see on_worker_state_changed) load the
         model."""
         wanted = self.conversation_id
+        skipped: list[str] = []
 
         def job() -> tuple[list[Conversation], list[Message], list[str]]:
             from assistant.errors import NotFound
@@ -270,6 +271,7 @@ class AssistantApp(App[None]):
                     problems.append(str(exc))
             try:
                 self._library = self.runtime.library()
+                skipped.extend(self._library.problems)  # broken user files, left out
             except Exception as exc:  # a broken template: chat still works
                 problems.append(sentence(exc))
             return conversations, messages, problems
@@ -283,6 +285,10 @@ class AssistantApp(App[None]):
             self.after_switch()
             for problem in problems:
                 self.show_error(problem)
+            for problem in skipped:
+                self.notify(
+                    problem, title="Prompt templates", severity="warning", timeout=12, markup=False
+                )
 
         self.background(job, done, group="database")
 
