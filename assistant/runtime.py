@@ -71,10 +71,15 @@ class Runtime:
         settings: Settings | None = None,
         *,
         preload: ModelPreload | None = None,
+        on_warning: Callable[[str], None] | None = None,
         **overrides: Any,
     ) -> None:
         from assistant.config import load_settings  # pydantic: not before the preload starts
 
+        # Problems that do not stop the command (a damaged database still
+        # read): kept in ``warnings``, and handed to ``on_warning`` as they come.
+        self.warnings: list[str] = []
+        self.on_warning = on_warning
         self.paths: AppPaths = app_paths()
         self.settings: Settings = settings or load_settings(**overrides)
         self._lock = threading.Lock()
@@ -98,12 +103,23 @@ class Runtime:
         """True once the piece called ``key`` (``db``, ``repo``...) exists."""
         return key in self._built
 
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
+        if self.on_warning is not None:
+            self.on_warning(text)
+
     # ------------------------------------------------------------- store
     @property
     def db(self) -> Database:
         from assistant.store.database import Database
 
-        return self._once("db", lambda: Database(self.paths.database))
+        def build() -> Database:
+            db = Database(self.paths.database)
+            if db.damage is not None:
+                self.warn(db.damage)
+            return db
+
+        return self._once("db", build)
 
     @property
     def repo(self) -> ConversationRepository:
@@ -111,7 +127,8 @@ class Runtime:
 
         def build() -> ConversationRepository:
             repo = ConversationRepository(self.db)
-            repo.recover_interrupted()
+            if self.db.writable:  # a read-only or damaged database is only read
+                repo.recover_interrupted()
             return repo
 
         return self._once("repo", build)

@@ -254,52 +254,47 @@ def remount_read_only(where: Path) -> None:
 def fill_disk(folder: Path) -> Path:
     """Fill the file system holding ``folder`` to the last byte; the filler's path."""
     filler = folder / "filler"
-    with open(filler, "wb") as fh:
-        block = b"\0" * 65536
-        try:
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for size in (1 << 20, 65536, 4096, 512, 1):
+            block = b"\0" * size
             while True:
-                fh.write(block)
-                fh.flush()
-        except OSError:
-            pass
-    # the last partial block: write byte by byte until the disk says no
-    with open(filler, "ab") as fh:
-        try:
-            while True:
-                fh.write(b"\0")
-                fh.flush()
-        except OSError:
-            pass
-    os.sync()
+                try:
+                    os.write(fd, block)
+                except OSError:
+                    break
+    finally:
+        os.close(fd)
     return filler
 
 
-class FullBacklogServer:
-    """A listening socket whose accept queue is full and never drained: the
-    kernel drops new connection requests, so a client's connect hangs until
-    its own timeout (a server that never answers, at the TCP level)."""
+def corrupt_page(database: Path, table: str = "messages", *, keep_mtime: bool = False) -> int:
+    """Scribble over one leaf page of ``table`` (a real damaged page: SQLite's
+    checks find it, reads that touch it fail); returns the page number.
+    ``keep_mtime`` puts the file's modification time back afterwards."""
+    import sqlite3
 
-    def __init__(self) -> None:
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(0)
-        self.port = self._sock.getsockname()[1]
-        self._fillers: list[socket.socket] = []
-        for _ in range(4):  # more than the queue holds; the extra ones just wait
-            s = socket.socket()
-            s.setblocking(False)
-            s.connect_ex(("127.0.0.1", self.port))
-            self._fillers.append(s)
-        time.sleep(0.2)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def __enter__(self) -> FullBacklogServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for s in self._fillers:
-            s.close()
-        self._sock.close()
+    con = sqlite3.connect(database)
+    try:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = con.execute("PRAGMA page_size").fetchone()[0]
+        try:
+            leaves = [
+                r[0]
+                for r in con.execute(
+                    "SELECT pageno FROM dbstat WHERE name=? AND pagetype='leaf' ORDER BY pageno",
+                    (table,),
+                )
+            ]
+        except sqlite3.OperationalError:  # an SQLite built without dbstat
+            leaves = []
+    finally:
+        con.close()
+    st = database.stat()
+    page = leaves[len(leaves) // 2] if leaves else st.st_size // page_size // 2
+    with open(database, "r+b") as fh:
+        fh.seek((page - 1) * page_size + 8)
+        fh.write(b"\xde\xad\xbe\xef" * ((page_size - 8) // 4))
+    if keep_mtime:
+        os.utime(database, ns=(st.st_atime_ns, st.st_mtime_ns))
+    return page

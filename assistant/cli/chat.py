@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 def open_ui(ctx: click.Context, conversation_id: int | None) -> int:
     rt = runtime(ctx)
+    rt.on_warning = None  # the app shows warnings itself, once its screen is up
     if conversation_id is not None:
         rt.repo.get_conversation(conversation_id, messages=False)  # fail early, clearly
     from assistant.ui.app import AssistantApp

@@ -21,6 +21,7 @@ from assistant.cli.console import (
     progress_bar,
     say,
     stream_text,
+    warn,
 )
 from assistant.cli.options import model_options, runtime
 
@@ -34,7 +35,7 @@ def load_prompts(rt: Runtime) -> PromptLibrary:
     """The templates and personas; a user file that was skipped is a warning on stderr."""
     library = rt.library()
     for problem in library.problems:
-        say(f"assistant: warning: {problem}")
+        warn(problem)
     return library
 
 

@@ -269,6 +269,7 @@ class AssistantApp(App[None]):
                 except NotFound as exc:  # deleted meanwhile, by another instance
                     self.session.open(None)
                     problems.append(str(exc))
+            problems.extend(self.runtime.warnings)  # a damaged database, still read
             try:
                 self._library = self.runtime.library()
                 skipped.extend(self._library.problems)  # broken user files, left out
