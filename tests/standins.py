@@ -298,3 +298,119 @@ def corrupt_page(database: Path, table: str = "messages", *, keep_mtime: bool = 
     if keep_mtime:
         os.utime(database, ns=(st.st_atime_ns, st.st_mtime_ns))
     return page
+
+
+class FileServer:
+    """An HTTP file server on 127.0.0.1 that serves ``files`` (URL path ->
+    bytes or a file) in one of these ways, per path (``ways``):
+
+    full      the whole body with its Content-Length
+    cut       the whole Content-Length announced, the connection cut after ``cut`` bytes
+    chunked   no Content-Length (chunked), ending cleanly after ``cut`` bytes
+    """
+
+    def __init__(self, files: dict[str, bytes | Path], ways: dict[str, str], cut: int = 1 << 20):
+        import http.server
+
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - the http.server name
+                source = server.files.get(self.path)
+                if source is None:
+                    self.send_error(404)
+                    return
+                data = source if isinstance(source, bytes) else None
+                size = len(data) if data is not None else Path(source).stat().st_size
+                way = server.ways.get(self.path, "full")
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                if way == "chunked":
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
+                    self.send_header("Content-Length", str(size))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                limit = size if way == "full" else min(server.cut, size)
+                sent = 0
+                for block in server._blocks(source, limit):
+                    if way == "chunked":
+                        self.wfile.write(_chunked(block))
+                    else:
+                        self.wfile.write(block)
+                    sent += len(block)
+                if way == "chunked":
+                    self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                if way == "cut":
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+
+        self.files = files
+        self.ways = ways
+        self.cut = cut
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @staticmethod
+    def _blocks(source: bytes | Path, limit: int) -> Iterator[bytes]:
+        if isinstance(source, bytes):
+            yield source[:limit]
+            return
+        with open(source, "rb") as fh:
+            left = limit
+            while left > 0:
+                block = fh.read(min(1 << 20, left))
+                if not block:
+                    return
+                left -= len(block)
+                yield block
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def __enter__(self) -> FileServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class FullBacklogServer:
+    """A listening socket whose accept queue is full and never drained: the
+    kernel drops new connection requests, so a client's connect hangs until
+    its own timeout (a server that never answers, at the TCP level)."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(0)
+        self.port = self._sock.getsockname()[1]
+        self._fillers: list[socket.socket] = []
+        for _ in range(4):  # more than the queue holds; the extra ones just wait
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", self.port))
+            self._fillers.append(s)
+        time.sleep(0.2)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> FullBacklogServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s in self._fillers:
+            s.close()
+        self._sock.close()
