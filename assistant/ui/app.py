@@ -329,6 +329,9 @@ class AssistantApp(App[None]):
 
         def run() -> None:
             try:
+                if not self.runtime.db.writable:  # read-only or damaged: already said
+                    self.post_message(NotesState("notes not synced (database read-only)"))
+                    return
                 notes = self.runtime.notes
                 notices: list[str] = []
                 if notes.offer_samples() is not None:
