@@ -226,9 +226,12 @@ def kills_during_ask(template: Path, runs: int) -> None:
         ok = _integrity_ok(database)
         integrity_failures += not ok
         with sqlite3.connect(database) as db:
-            row = db.execute(
-                "SELECT m.id FROM messages m WHERE m.role='user' AND m.content=?", (question,)
-            ).fetchone()
+            try:
+                row = db.execute(
+                    "SELECT m.id FROM messages m WHERE m.role='user' AND m.content=?", (question,)
+                ).fetchone()
+            except sqlite3.OperationalError:  # killed before the tables were made
+                row = None
             text = shown.decode("utf-8", "replace").strip()
             kept = True
             if row is None:

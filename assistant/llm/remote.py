@@ -61,11 +61,13 @@ class _Exchange:
     def start(self) -> None:
         self._thread.start()
 
-    def abandon(self) -> None:
-        """Stop reading: a read blocked on a silent server is woken up by
-        shutting its socket down (only while the response is still open, so
-        a connection back in the pool is never touched)."""
+    def abandon(self, *, wake: bool) -> None:
+        """Stop reading. With ``wake``, a read blocked on a silent server is
+        woken up by shutting its socket down (only while the response is
+        still open, so a connection back in the pool is never touched)."""
         self.stop.set()
+        if not wake:
+            return
         with self._lock:
             if self._open and self._socket is not None and self._thread.is_alive():
                 try:
@@ -237,7 +239,7 @@ class OpenAICompatibleModel:
                 if ended:
                     break
         finally:
-            exchange.abandon()
+            exchange.abandon(wake=not ended)
         if reason != "cancelled" and not ended and reason is None:
             if events == 0:
                 raise ModelError(

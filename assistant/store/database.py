@@ -114,7 +114,11 @@ def disk_full(path: Path) -> bool:
 
 def make_engine(url: str, path: Path | None = None, *, read_only: bool = False) -> Engine:
     if read_only and path is not None:
-        engine = create_engine("sqlite://", creator=lambda: _connect_read_only(path))
+        from sqlalchemy.pool import QueuePool
+
+        engine = create_engine(
+            "sqlite://", creator=lambda: _connect_read_only(path), poolclass=QueuePool
+        )
     else:
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
@@ -150,14 +154,13 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
     """A read-only connection; ``immutable`` when SQLite cannot even create its
     shared-memory file (a read-only file system): nothing can change the file."""
     uri = f"file:{quote(str(path))}?mode=ro"
+    options: dict[str, Any] = {"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(uri, uri=True, **options)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return conn
     except sqlite3.OperationalError:
-        return sqlite3.connect(
-            uri + "&immutable=1", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
-        )
+        return sqlite3.connect(uri + "&immutable=1", uri=True, **options)
 
 
 def _fingerprint(path: Path) -> str | None:
