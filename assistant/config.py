@@ -48,7 +48,11 @@ class EngineSettings(BaseModel):
     embedding_model: str | None = Field(
         default=None, description="Model for /v1/embeddings; empty: the chat model."
     )
-    timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for the server.")
+    timeout: float | None = Field(
+        default=None,
+        gt=0,
+        description="Longest silence from this server, in seconds; empty: server_timeout.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -98,6 +102,12 @@ class Settings(BaseModel):
     )
     api_key: str | None = None
     remote_model: str | None = None
+    server_timeout: float = Field(
+        default=60.0,
+        gt=0.0,
+        description="Seconds a model server may stay silent before the first piece of a reply "
+        "or between two pieces.",
+    )
     embedding_model: str | None = Field(
         default=None, description="sentence-transformers model folder; empty means the bundled one."
     )

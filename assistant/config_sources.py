@@ -39,10 +39,20 @@ def read_settings(*, strict: bool, **overrides: Any) -> dict[str, Any]:
         )
     except FileNotFoundError:
         pass
-    except (OSError, ValueError) as exc:
+    except IsADirectoryError:
         if strict:
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise ConfigError(f"Could not read {config_file}: {why}.") from None
+            raise ConfigError(
+                f"The settings file {config_file} is a folder, not a file; move it aside (or "
+                "put the settings in a TOML file of that name)."
+            ) from None
+    except OSError as exc:
+        if strict:
+            from assistant.crashlog import describe_os_error
+
+            raise ConfigError(describe_os_error(exc)) from None
+    except ValueError as exc:
+        if strict:
+            raise ConfigError(f"Could not read {config_file}: {exc}.") from None
     for key, value in os.environ.items():
         if key.startswith(ENV_PREFIX):
             raw[key[len(ENV_PREFIX) :].lower()] = value

@@ -29,6 +29,12 @@ _OS_HINTS = {
 }
 
 
+def is_environment_error(exc: BaseException) -> bool:
+    """An OSError the user's machine caused and the user can fix (full disk,
+    read-only folder, permissions...), as opposed to a bug."""
+    return isinstance(exc, OSError) and exc.errno in _OS_HINTS
+
+
 def describe_os_error(exc: OSError) -> str:
     """One sentence for a file-system error: what, where and what to do."""
     where = exc.filename or ""

@@ -43,6 +43,12 @@ class StoreError(AssistantError):
     """The database could not be opened, read or written."""
 
 
+class DatabaseDamaged(StoreError):
+    """The database file is damaged (a failed integrity check, or SQLite found a bad page)."""
+
+    detail = ""  # what SQLite said, for the longer sentence that says what to do
+
+
 class NotFound(StoreError, LookupError):
     """A conversation or message with that id does not exist."""
 

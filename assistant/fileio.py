@@ -12,8 +12,13 @@ from pathlib import Path
 
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Replace ``path`` with ``data``. An ``OSError`` always names ``path``
+    (a full disk fails inside ``write``, whose error names no file)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _naming(exc, path) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -24,8 +29,10 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None
         elif path.exists():
             os.chmod(tmp, path.stat().st_mode & 0o777)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _naming(exc, path) from exc
         raise
     try:
         dfd = os.open(path.parent, os.O_RDONLY)
@@ -35,6 +42,13 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None
             os.close(dfd)
     except OSError:
         pass
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """``exc`` with ``path`` as its file name when it names none (or a temporary file)."""
+    if exc.filename and not Path(str(exc.filename)).name.endswith(".tmp"):
+        return exc
+    return type(exc)(exc.errno, exc.strerror or str(exc), str(path))
 
 
 def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:

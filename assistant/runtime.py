@@ -57,7 +57,7 @@ def load_spec(
             model=model,
             api_key=spec.api_key,
             context_size=context or 4096,
-            timeout=spec.remote_timeout,
+            timeout=spec.server_timeout,
             engine=spec.engine,
         )
     from assistant.llm.catalog import resolve_model_path
@@ -138,10 +138,15 @@ class Runtime:
         settings: Settings | None = None,
         *,
         preload: ModelPreload | None = None,
+        on_warning: Callable[[str], None] | None = None,
         **overrides: Any,
     ) -> None:
         from assistant.config import load_settings  # pydantic: not before the preload starts
 
+        # Problems that do not stop the command (a damaged database still
+        # read): kept in ``warnings``, and handed to ``on_warning`` as they come.
+        self.warnings: list[str] = []
+        self.on_warning = on_warning
         self.paths: AppPaths = app_paths()
         self.settings: Settings = settings or load_settings(**overrides)
         self._lock = threading.Lock()
@@ -165,12 +170,23 @@ class Runtime:
         """True once the piece called ``key`` (``db``, ``repo``...) exists."""
         return key in self._built
 
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
+        if self.on_warning is not None:
+            self.on_warning(text)
+
     # ------------------------------------------------------------- store
     @property
     def db(self) -> Database:
         from assistant.store.database import Database
 
-        return self._once("db", lambda: Database(self.paths.database))
+        def build() -> Database:
+            db = Database(self.paths.database)
+            if db.damage is not None:
+                self.warn(db.damage)
+            return db
+
+        return self._once("db", build)
 
     @property
     def repo(self) -> ConversationRepository:
@@ -178,7 +194,8 @@ class Runtime:
 
         def build() -> ConversationRepository:
             repo = ConversationRepository(self.db)
-            repo.recover_interrupted()
+            if self.db.writable:  # a read-only or damaged database is only read
+                repo.recover_interrupted()
             return repo
 
         return self._once("repo", build)
@@ -208,6 +225,7 @@ class Runtime:
             remote_model=s.remote_model,
             api_key=s.api_key,
             state_cache_mb=s.state_cache_mb,
+            server_timeout=s.server_timeout,
         )
         engine = engine or (None if model else s.engine)
         if engine:
@@ -221,7 +239,7 @@ class Runtime:
                 api_key=table.api_key(),
                 engine=engine,
                 remote_context=table.context_size,
-                remote_timeout=table.timeout,
+                server_timeout=table.timeout or s.server_timeout,
             )
         return spec
 
@@ -338,5 +356,5 @@ class Runtime:
             engine.base_url,
             engine.embedding_model or engine.model,
             api_key=engine.api_key(),
-            timeout=engine.timeout,
+            timeout=engine.timeout or self.settings.server_timeout,
         )

@@ -22,6 +22,8 @@ from assistant.cli.console import (
     EXIT_CRASH,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    already_warned,
+    forget_warnings,
     say,
     silence_stdout,
 )
@@ -88,9 +90,10 @@ def cli(ctx: click.Context, **_options: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (never raises for user errors)."""
-    from assistant.crashlog import crash_sentence, describe_os_error
+    from assistant.crashlog import crash_sentence, describe_os_error, is_environment_error
     from assistant.errors import AssistantError
 
+    forget_warnings()
     try:
         result = cli.main(
             args=list(argv) if argv is not None else None,
@@ -107,14 +110,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         say("Interrupted.")
         return EXIT_INTERRUPTED
     except AssistantError as exc:
-        say(f"assistant: {exc}")
+        if not already_warned(str(exc)):  # a damaged database is said once
+            say(f"assistant: {exc}")
         return EXIT_USAGE
     except BrokenPipeError:
         silence_stdout()
         return 0
-    except OSError as exc:
+    except OSError as exc:  # a full disk, a read-only folder...: the user can act on it
         say(f"assistant: {describe_os_error(exc)}")
-        return EXIT_CRASH
+        return EXIT_USAGE if is_environment_error(exc) else EXIT_CRASH
     except Exception as exc:
         say(f"assistant: {crash_sentence(exc)}")
         return EXIT_CRASH

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 def open_ui(ctx: click.Context, conversation_id: int | None) -> int:
     rt = runtime(ctx)
+    rt.on_warning = None  # the app shows warnings itself, once its screen is up
     if conversation_id is not None:
         rt.repo.get_conversation(conversation_id, messages=False)  # fail early, clearly
     from assistant.ui.app import AssistantApp
@@ -112,10 +113,12 @@ def follow_engine(ctx: click.Context, rt: Any, session: ChatSession) -> None:
 def answer(session: ChatSession, text: str, as_json: bool) -> int:
     """Stream one reply of ``session`` to stdout; Ctrl-C keeps the partial reply."""
     from assistant.chat.events import ReplyDone, ReplyStarted
+    from assistant.errors import AssistantError
     from assistant.llm.base import TextPiece
 
     done: ReplyDone | None = None
     started: ReplyStarted | None = None
+    shown = False
     with CancelOnSigint() as cancel:
         events = session.send(text, cancel)
         try:
@@ -134,8 +137,15 @@ def answer(session: ChatSession, text: str, as_json: bool) -> int:
                 elif isinstance(event, TextPiece):
                     if not as_json:
                         stream_text(event.text)
+                        shown = True
                 elif isinstance(event, ReplyDone):
                     done = event
+        except AssistantError:
+            # a model or server failure mid-reply: what came is stored; say where
+            if shown and started is not None:
+                stream_text("\n")
+                say(f"(the reply so far is kept in conversation {started.conversation_id})")
+            raise
         finally:
             events.close()
     if done is None or started is None:  # the service always ends with ReplyDone

@@ -9,6 +9,7 @@ sentence; a crash writes its traceback to a log file and names it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import sys
@@ -32,9 +33,36 @@ EXIT_INTERRUPTED = 130
 _JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029]")
 
 
+def _dup(fd: int) -> int | None:
+    try:
+        return os.dup(fd)
+    except OSError:
+        return None
+
+
+# While llama-cpp-python loads a model (on a worker thread, as a one-shot
+# command starts) it points file descriptors 1 and 2, and sys.stdout and
+# sys.stderr, at /dev/null. What the CLI says meanwhile (an error sentence, a
+# warning) goes to copies of the real ones taken here, at import.
+_REAL_FDS = {1: _dup(1), 2: _dup(2)}
+_real_streams: dict[int, IO[str]] = {}
+
+
+def _stream(err: bool) -> IO[str]:
+    stream = sys.stderr if err else sys.stdout
+    fd = 2 if err else 1
+    if getattr(stream, "name", None) != os.devnull or _REAL_FDS[fd] is None:
+        return stream
+    if fd not in _real_streams:
+        _real_streams[fd] = os.fdopen(
+            _REAL_FDS[fd] or fd, "w", encoding="utf-8", errors="replace", closefd=False
+        )
+    return _real_streams[fd]
+
+
 def out(text: str = "", *, end: str = "\n", err: bool = False) -> None:
     """Print untrusted ``text`` with its terminal controls made visible."""
-    stream = sys.stderr if err else sys.stdout
+    stream = _stream(err)
     stream.write(sanitize(text) + end)
     stream.flush()
 
@@ -44,10 +72,30 @@ def say(text: str) -> None:
     out(text, err=True)
 
 
+_warned: set[str] = set()
+
+
+def warn(text: str) -> None:
+    """A problem that does not stop the command, said once on stderr."""
+    if text not in _warned:
+        _warned.add(text)
+        say(f"assistant: warning: {text}")
+
+
+def already_warned(text: str) -> bool:
+    return text in _warned
+
+
+def forget_warnings() -> None:
+    """A new command line: each warning may be said once again."""
+    _warned.clear()
+
+
 def stream_text(text: str) -> None:
     """A piece of a streamed answer on stdout, flushed at once."""
-    sys.stdout.write(sanitize(text))
-    sys.stdout.flush()
+    stream = _stream(False)
+    stream.write(sanitize(text))
+    stream.flush()
 
 
 def json_text(obj: Any, indent: int | None = 2) -> str:
@@ -56,13 +104,15 @@ def json_text(obj: Any, indent: int | None = 2) -> str:
 
 
 def print_json(obj: Any) -> None:
-    sys.stdout.write(json_text(obj) + "\n")
-    sys.stdout.flush()
+    stream = _stream(False)
+    stream.write(json_text(obj) + "\n")
+    stream.flush()
 
 
 def print_json_line(obj: Any) -> None:
-    sys.stdout.write(json_text(obj, indent=None) + "\n")
-    sys.stdout.flush()
+    stream = _stream(False)
+    stream.write(json_text(obj, indent=None) + "\n")
+    stream.flush()
 
 
 def read_stdin_if_piped() -> str:
@@ -142,7 +192,6 @@ def progress_bar(enabled: bool = True, *, transfer: bool = False) -> Iterator[Pr
 
 def silence_stdout() -> None:
     """The reader of stdout went away (``| head``): drop the rest quietly."""
-    import os
 
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())

@@ -23,6 +23,7 @@ def doctor(ctx: click.Context, as_json: bool, **_options: Any) -> int:
     from assistant.errors import ModelError
 
     rt = runtime(ctx)
+    rt.on_warning = None  # the report says it, once
     s = rt.settings
     report: dict[str, Any] = {"assistant": __version__, "python": platform.python_version()}
     for pkg in ("llama-cpp-python", "textual", "sqlalchemy", "sentence-transformers", "faiss-cpu"):
@@ -74,6 +75,11 @@ def doctor(ctx: click.Context, as_json: bool, **_options: Any) -> int:
         except ModelError as exc:
             report["model"] = {"error": str(exc)}
             problems += 1
+        except OSError as exc:  # e.g. a read-only or full cache folder
+            from assistant.crashlog import describe_os_error
+
+            report["model"] = {"error": describe_os_error(exc)}
+            problems += 1
     report["database"], bad = database_report(rt)
     problems += bad
     if as_json:
@@ -90,29 +96,46 @@ def doctor(ctx: click.Context, as_json: bool, **_options: Any) -> int:
 
 
 def database_report(rt: Any) -> tuple[dict[str, Any], int]:
-    """The database's state, and 1 when something is wrong with it."""
+    """The database's state, and 1 when something is wrong with it. Every
+    problem is one sentence (never SQLAlchemy's text)."""
+    import errno
+
+    from assistant.crashlog import describe_error
     from assistant.errors import AssistantError
 
     try:
         from sqlalchemy import text
 
+        from assistant.store.database import disk_full
         from assistant.store.migrate import current_revision, head_revision
 
-        stats = rt.repo.stats()
-        with rt.db.engine.connect() as conn:
-            check = conn.execute(text("PRAGMA quick_check")).scalar()
+        db = rt.db
+        damage = db.damage or db.check(force=True)  # doctor always looks
+        with db.engine.connect() as conn:
             mode = conn.execute(text("PRAGMA journal_mode")).scalar()
+        report: dict[str, Any] = {
+            "path": str(db.path),
+            "schema": current_revision(db.engine),
+            "schema_head": head_revision(),
+            "journal_mode": mode,
+            "integrity": "damaged" if damage else "ok",
+        }
+        problems = 0
+        if db.read_only:
+            report["writable"] = f"no: {db.read_only}"
+            problems = 1
+        elif disk_full(db.path):
+            from assistant.crashlog import describe_os_error
+
+            full = OSError(errno.ENOSPC, "full", str(db.path.parent))
+            report["writable"] = f"no: {describe_os_error(full)}"
+            problems = 1
+        if damage:
+            report["error"] = damage
+            return report, 1
+        report.update(rt.repo.stats())
     except AssistantError as exc:
         return {"path": str(rt.paths.database), "error": str(exc)}, 1
     except Exception as exc:  # doctor reports, it does not crash
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return {"path": str(rt.paths.database), "error": first}, 1
-    report = {
-        "path": str(rt.db.path),
-        "schema": current_revision(rt.db.engine),
-        "schema_head": head_revision(),
-        "journal_mode": mode,
-        "integrity": check,
-        **stats,
-    }
-    return report, int(check != "ok")
+        return {"path": str(rt.paths.database), "error": describe_error(exc)}, 1
+    return report, problems

@@ -62,11 +62,12 @@ def runtime(ctx: click.Context, *, preload_model: bool = False) -> Runtime:
     """The composition root for this command line. ``preload_model`` starts
     loading the model before the settings are validated (one-shot commands
     that will surely need it)."""
+    from assistant.cli.console import warn
     from assistant.runtime import ModelPreload, Runtime
 
     overrides = settings_overrides(ctx)
     preload = ModelPreload.start(**overrides) if preload_model else None
-    return Runtime(preload=preload, **overrides)
+    return Runtime(preload=preload, on_warning=warn, **overrides)
 
 
 class ConversationId(click.ParamType):

@@ -21,12 +21,22 @@ from assistant.cli.console import (
     progress_bar,
     say,
     stream_text,
+    warn,
 )
 from assistant.cli.options import model_options, runtime
 
 if TYPE_CHECKING:
+    from assistant.runtime import Runtime
     from assistant.writing.actions import ActionDone
-    from assistant.writing.templates import PromptTemplate
+    from assistant.writing.templates import PromptLibrary, PromptTemplate
+
+
+def load_prompts(rt: Runtime) -> PromptLibrary:
+    """The templates and personas; a user file that was skipped is a warning on stderr."""
+    library = rt.library()
+    for problem in library.problems:
+        warn(problem)
+    return library
 
 
 def _variables(var: tuple[str, ...], to: str | None, tone: str | None) -> dict[str, str]:
@@ -88,12 +98,12 @@ def write(
     from assistant.llm.base import TextPiece
     from assistant.writing.actions import ActionDone, ActionProgress
     from assistant.writing.diffing import diff_texts, keep_trailing_newline
-    from assistant.writing.files import write_back
+    from assistant.writing.files import writable_target, write_back
 
     if diff and in_place:
         raise UsageError("Use --diff or --in-place, not both.")
     rt = runtime(ctx)
-    library = rt.library()
+    library = load_prompts(rt)
     template = library.template(action)
     variables = _variables(var, to, tone)
     template.resolve_values(variables)  # fail on a bad variable before loading anything
@@ -107,6 +117,8 @@ def write(
     path, original, original_bytes, label = _read_input(file, in_place)
     if not original.strip():
         raise WritingError(f"{label} is empty: there is no text to work on.")
+    if in_place and path is not None:
+        writable_target(path)  # a read-only file is refused before the model runs
 
     runner = rt.action_runner()
     stream_out = not (diff or in_place)
@@ -205,7 +217,7 @@ def prompts() -> None:
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> int:
     """List templates and personas."""
-    library = runtime(ctx).library()
+    library = load_prompts(runtime(ctx))
     if as_json:
         print_json(
             {
@@ -235,7 +247,7 @@ def show(ctx: click.Context, name: str, as_json: bool) -> int:
     """Show one template or persona."""
     from assistant.errors import WritingError
 
-    library = runtime(ctx).library()
+    library = load_prompts(runtime(ctx))
     try:
         template = library.template(name)
     except WritingError:

@@ -47,8 +47,14 @@ def bundled_model_path(paths: AppPaths) -> Path:
             out.flush()
             os.fsync(out.fileno())
     except OSError as exc:
+        from assistant.crashlog import describe_os_error
+
         tmp.unlink(missing_ok=True)
-        raise ModelError(f"Could not assemble the bundled model: {exc}.") from None
+        if not exc.filename:  # a full disk fails in write(), which names no file
+            exc = type(exc)(exc.errno, exc.strerror or str(exc), str(tmp))
+        raise ModelError(
+            f"Could not assemble the bundled model: {describe_os_error(exc)}"
+        ) from None
     if digest.hexdigest() != pkg.EXPECTED_SHA256:
         tmp.unlink(missing_ok=True)
         raise ModelError("The bundled model's checksum does not match; reinstall assistant.")

@@ -8,20 +8,128 @@ reply come from the server when it sends ``usage``.
 A model of a named engine (``[engines.NAME]``) is shown as ``NAME/MODEL`` and
 remembers the engine's name; ``list_models`` reads what a server offers from
 ``/v1/models``.
+
+The decision a reader must know: the HTTP exchange runs on a helper thread
+that hands the response over a queue, line by line. The caller's thread never
+blocks in a socket read, so a cancel (the first Ctrl-C, the UI's stop key)
+ends the reply within a poll interval whatever the server does, and silence
+is measured by the caller: longer than ``timeout`` seconds before the first
+line or between two lines is a ``ModelError``. Every other way a server can
+fail is one sentence too: a refused or slow connection, an error status, a
+body that is not an event stream (a web page, binary data), a connection cut
+mid-reply, a stream that ends without its final event. A server that ignores
+``stream`` and answers with one JSON completion is accepted.
 """
 
 from __future__ import annotations
 
 import json
+import queue
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.domain import ChatTurn, GenerationOptions
 from assistant.errors import ModelError
 from assistant.llm.base import Finished, StopScanner, TextPiece
+
+if TYPE_CHECKING:
+    import httpx
+
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = 60.0  # the longest silence before the first line or between two lines
+POLL_SECONDS = 0.05  # how often the waiting thread looks at the cancel flag
+MAX_LINE_BYTES = 4 * 2**20  # an event line longer than this is not an event stream
+MAX_JSON_BYTES = 16 * 2**20
+_BINARY_TYPES = ("application/octet-stream", "image/", "audio/", "video/", "application/zip")
+_SSE_FIELDS = ("event", "id", "retry")
+
+
+class _Exchange:
+    """One request on the helper thread; what it reads goes to ``items`` as
+    ``(kind, value)``: ``head`` (content type), ``line`` (bytes), ``json``
+    (a whole body), ``end``, or ``error`` (the exception)."""
+
+    def __init__(self, client: httpx.Client, body: dict[str, Any]) -> None:
+        self.items: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.stop = threading.Event()
+        self._client = client
+        self._body = body
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self._open = True
+        self._thread = threading.Thread(target=self._run, name="model-server", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def abandon(self, *, wake: bool) -> None:
+        """Stop reading. With ``wake``, a read blocked on a silent server is
+        woken up by shutting its socket down (only while the response is
+        still open, so a connection back in the pool is never touched)."""
+        self.stop.set()
+        if not wake:
+            return
+        with self._lock:
+            if self._open and self._socket is not None and self._thread.is_alive():
+                try:
+                    self._socket.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def _run(self) -> None:
+        try:
+            with self._client.stream("POST", "/chat/completions", json=self._body) as resp:
+                try:
+                    stream = resp.extensions.get("network_stream")
+                    with self._lock:
+                        self._socket = stream.get_extra_info("socket") if stream else None
+                    self._read(resp)
+                finally:
+                    with self._lock:
+                        self._open = False
+        except Exception as exc:  # handed to the caller, which words it
+            self.items.put(("error", exc))
+
+    def _read(self, resp: httpx.Response) -> None:
+        if self.stop.is_set():
+            return
+        if resp.status_code >= 400:
+            self.items.put(("status", (resp.status_code, self._body_start(resp, 4000))))
+            return
+        content_type = resp.headers.get("content-type", "").lower()
+        self.items.put(("head", content_type))
+        if "json" in content_type:
+            self.items.put(("json", self._body_start(resp, MAX_JSON_BYTES)))
+            return
+        if content_type.startswith("text/html") or content_type.startswith(_BINARY_TYPES):
+            return
+        buffer = b""
+        for chunk in resp.iter_bytes():
+            if self.stop.is_set():
+                return
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                self.items.put(("line", line))
+            if len(buffer) > MAX_LINE_BYTES:
+                self.items.put(("line", buffer[:200]))
+                return
+        if buffer:
+            self.items.put(("line", buffer))
+        self.items.put(("end", None))
+
+    @staticmethod
+    def _body_start(resp: httpx.Response, limit: int) -> bytes:
+        data = b""
+        for chunk in resp.iter_bytes():
+            data += chunk
+            if len(data) >= limit:
+                break
+        return data[:limit]
 
 
 @dataclass(frozen=True)
@@ -94,7 +202,8 @@ class OpenAICompatibleModel:
         model: str | None = None,
         api_key: str | None = None,
         context_size: int = 4096,
-        timeout: float = 120.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         engine: str | None = None,
     ) -> None:
         import httpx
@@ -104,8 +213,16 @@ class OpenAICompatibleModel:
         self.engine = engine
         self.name = f"{engine}/{self.model_id}" if engine else self.model_id
         self.context_size = context_size
+        self.timeout = timeout
+        self.connect_timeout = min(connect_timeout, timeout)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+        # httpx's own read timeout is only a backstop that frees the helper
+        # thread; the caller measures silence itself (see the module docstring).
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout + 5, connect=self.connect_timeout),
+        )
 
     def close(self) -> None:
         self._client.close()
@@ -119,9 +236,7 @@ class OpenAICompatibleModel:
         options: GenerationOptions,
         cancel: threading.Event | None = None,
     ) -> Iterator[TextPiece | Finished]:
-        import httpx
-
-        body = {
+        body: dict[str, Any] = {
             "model": self.model_id,
             "messages": [{"role": str(t.role), "content": t.content} for t in turns],
             "stream": True,
@@ -138,51 +253,215 @@ class OpenAICompatibleModel:
         start = time.perf_counter()
         first: float | None = None
         pieces = 0
-        reason = "stop"
-        usage: dict = {}
+        reason: str | None = None
+        usage: dict[str, Any] = {}
+        events = 0  # data events seen
+        ended = False  # [DONE], or a whole JSON completion
+        exchange = _Exchange(self._client, body)
+        exchange.start()
+        last_heard = time.monotonic()
         try:
-            with self._client.stream("POST", "/chat/completions", json=body) as resp:
-                if resp.status_code >= 400:
-                    resp.read()
-                    raise ModelError(
-                        f"The server at {self.base_url} answered {resp.status_code}: "
-                        f"{resp.text[:200]}"
-                    )
-                for line in resp.iter_lines():
-                    if cancel is not None and cancel.is_set():
-                        reason = "cancelled"
-                        break
-                    if not line.startswith("data:"):
+            while True:
+                if cancel is not None and cancel.is_set():
+                    reason = "cancelled"
+                    break
+                try:
+                    kind, value = exchange.items.get(timeout=POLL_SECONDS)
+                except queue.Empty:
+                    if time.monotonic() - last_heard > self.timeout:
+                        raise ModelError(self._silence(events > 0)) from None
+                    continue
+                last_heard = time.monotonic()
+                if kind == "error":
+                    raise ModelError(self._http_failure(value, events > 0)) from None
+                if kind == "status":
+                    raise ModelError(self._status_failure(*value))
+                if kind == "head":
+                    self._check_content_type(value)
+                    continue
+                if kind == "end":
+                    break
+                if kind == "json":
+                    chunk = self._json_completion(value)
+                    events += 1
+                    ended = True
+                else:
+                    data = self._event_data(value, events)
+                    if data is None:
                         continue
-                    data = line[5:].strip()
+                    events += 1
                     if data == "[DONE]":
+                        ended = True
                         break
-                    chunk = json.loads(data)
-                    usage = chunk.get("usage") or usage
-                    for choice in chunk.get("choices") or []:
-                        text = (choice.get("delta") or {}).get("content") or ""
-                        if text:
-                            if first is None:
-                                first = time.perf_counter()
-                            pieces += 1
-                            emitted = scanner.feed(text)
-                            if emitted:
-                                yield TextPiece(emitted)
-                        if choice.get("finish_reason"):
-                            reason = "length" if choice["finish_reason"] == "length" else "stop"
-        except httpx.HTTPError as exc:
+                    chunk = self._parse_event(data)
+                usage = chunk.get("usage") or usage
+                for choice in chunk.get("choices") or []:
+                    if not isinstance(choice, dict):
+                        continue
+                    message = choice.get("delta") or choice.get("message") or {}
+                    text = message.get("content") if isinstance(message, dict) else None
+                    if isinstance(text, str) and text:
+                        if first is None:
+                            first = time.perf_counter()
+                        pieces += 1
+                        emitted = scanner.feed(text)
+                        if emitted:
+                            yield TextPiece(emitted)
+                    if choice.get("finish_reason"):
+                        reason = "length" if choice["finish_reason"] == "length" else "stop"
+                if ended:
+                    break
+        finally:
+            exchange.abandon(wake=not ended)
+        if reason != "cancelled" and not ended and reason is None:
+            if events == 0:
+                raise ModelError(
+                    f"The model server at {self.base_url} answered with an empty body "
+                    "instead of an event stream."
+                )
             raise ModelError(
-                f"Could not reach the model server at {self.base_url}: {exc}."
-            ) from None
+                f"The model server at {self.base_url} ended the reply before it was finished "
+                "(the stream stopped without its final event)."
+            )
         rest = scanner.flush()
-        if rest:
+        if rest and reason != "cancelled":
             yield TextPiece(rest)
         end = time.perf_counter()
         first = first or end
         yield Finished(
-            finish_reason=reason,
+            finish_reason=reason or "stop",
             prompt_tokens=int(usage.get("prompt_tokens") or self.count_tokens(turns)),
             completion_tokens=int(usage.get("completion_tokens") or pieces),
             time_to_first_token_ms=(first - start) * 1000,
             generation_ms=(end - first) * 1000,
         )
+
+    # ------------------------------------------------------------ sentences
+    def _not_a_stream(self, what: str) -> str:
+        return (
+            f"The server at {self.base_url} answered with {what} instead of an event stream; "
+            "check that base_url is the address of an OpenAI-compatible API (it usually ends "
+            "in /v1)."
+        )
+
+    def _check_content_type(self, content_type: str) -> None:
+        if content_type.startswith("text/html"):
+            raise ModelError(self._not_a_stream("a web page (text/html)"))
+        if content_type.startswith(_BINARY_TYPES):
+            raise ModelError(self._not_a_stream(f"binary data ({content_type.split(';')[0]})"))
+
+    def _event_data(self, raw: bytes, events: int) -> str | None:
+        """The data of one event-stream line; None for lines that carry none
+        (blank lines, comments, other fields); a ModelError for a line that
+        cannot belong to an event stream."""
+        try:
+            line = raw.rstrip(b"\r").decode("utf-8")
+        except UnicodeDecodeError:
+            raise ModelError(self._not_a_stream("binary data")) from None
+        if not line or line.startswith(":"):
+            return None
+        field, colon, value = line.partition(":")
+        if colon and field in _SSE_FIELDS:
+            return None
+        if colon and field == "data":
+            return value.strip()
+        if "\x00" in line or "\ufffd" in line:
+            raise ModelError(self._not_a_stream("binary data"))
+        if line.lstrip().startswith("<"):
+            raise ModelError(self._not_a_stream("a web page"))
+        shown = line.strip()[:60]
+        where = "in the middle of the reply" if events else "first"
+        raise ModelError(self._not_a_stream(f"text that is not an event ('{shown}' {where})"))
+
+    def _parse_event(self, data: str) -> dict[str, Any]:
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise ModelError(
+                f"The model server at {self.base_url} sent an event that is not JSON "
+                f"('{data[:60]}')."
+            ) from None
+        if not isinstance(chunk, dict):
+            raise ModelError(
+                f"The model server at {self.base_url} sent an event that is not a JSON object."
+            )
+        if chunk.get("error"):
+            raise ModelError(
+                f"The model server at {self.base_url} reported an error: "
+                f"{_error_text(chunk['error'])}."
+            )
+        return chunk
+
+    def _json_completion(self, raw: bytes) -> dict[str, Any]:
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise ModelError(self._not_a_stream("a body that is not valid JSON")) from None
+        if isinstance(data, dict) and data.get("error"):
+            raise ModelError(
+                f"The model server at {self.base_url} reported an error: "
+                f"{_error_text(data['error'])}."
+            )
+        if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+            raise ModelError(self._not_a_stream("JSON that is not a chat completion"))
+        return data
+
+    def _status_failure(self, status: int, raw: bytes) -> str:
+        text = raw.decode("utf-8", "replace").strip()
+        try:
+            parsed = json.loads(text)
+            if isinstance(parsed, dict) and parsed.get("error"):
+                text = _error_text(parsed["error"])
+            elif isinstance(parsed, dict) and parsed.get("detail"):
+                text = _error_text(parsed["detail"])
+        except ValueError:
+            if text.lstrip().startswith("<"):
+                text = "a web page"
+        text = " ".join(text.split())[:200].rstrip(".")
+        return f"The server at {self.base_url} answered {status}: {text or 'no details'}."
+
+    def _silence(self, started: bool) -> str:
+        if started:
+            return (
+                f"The model server at {self.base_url} stopped in the middle of the reply: "
+                f"nothing for {self.timeout:g} s (raise server_timeout to wait longer)."
+            )
+        return (
+            f"The model server at {self.base_url} sent nothing for {self.timeout:g} s; it may be "
+            "stuck or busy (raise server_timeout to wait longer)."
+        )
+
+    def _http_failure(self, exc: BaseException, started: bool) -> str:
+        import httpx
+
+        if isinstance(exc, ModelError):
+            return str(exc)
+        if isinstance(exc, httpx.ConnectTimeout):
+            return (
+                f"Could not reach the model server at {self.base_url} within "
+                f"{self.connect_timeout:g} s; check that it is running and that base_url is right."
+            )
+        if isinstance(exc, httpx.ConnectError):
+            why = str(exc).split("] ", 1)[-1].strip().rstrip(".").lower() or "no connection"
+            return (
+                f"Could not reach the model server at {self.base_url} ({why}); check that it "
+                "is running and that base_url is right."
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return self._silence(started)
+        if isinstance(exc, httpx.TransportError):
+            if started:
+                return (
+                    f"The model server at {self.base_url} cut the connection in the middle "
+                    "of the reply."
+                )
+            return f"The model server at {self.base_url} closed the connection without answering."
+        if isinstance(exc, httpx.HTTPError):
+            return f"The model server at {self.base_url} could not be used: {exc}."
+        raise exc
+
+
+def _error_text(error: object) -> str:
+    if isinstance(error, dict):
+        error = error.get("message") or error.get("detail") or json.dumps(error)
+    return " ".join(str(error).split())[:200].rstrip(".")

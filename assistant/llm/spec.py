@@ -30,7 +30,8 @@ class ModelSpec:
     api_key: str | None = field(default=None, repr=False)
     engine: str | None = None  # the [engines.NAME] the server settings came from
     remote_context: int | None = None
-    remote_timeout: float = 120.0
+    # the longest silence from a server before its first piece or between two
+    server_timeout: float = 60.0
     state_cache_mb: int = DEFAULT_STATE_CACHE_MB
 
     @property
@@ -66,6 +67,7 @@ class ModelSpec:
                 base_url=opt_str("base_url"),
                 remote_model=opt_str("remote_model"),
                 api_key=opt_str("api_key"),
+                server_timeout=float(raw.get("server_timeout") or 60.0),
                 state_cache_mb=DEFAULT_STATE_CACHE_MB if state_mb is None else state_mb,
             )
             engine = opt_str("engine")
@@ -87,7 +89,7 @@ class ModelSpec:
                 api_key=os.environ.get(key_env) if key_env else None,
                 engine=engine,
                 remote_context=opt_int("context_size", table),
-                remote_timeout=float(table.get("timeout") or 120.0),
+                server_timeout=float(table.get("timeout") or spec.server_timeout),
                 state_cache_mb=spec.state_cache_mb,
             )
         except (TypeError, ValueError):

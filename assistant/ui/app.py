@@ -264,6 +264,7 @@ class AssistantApp(App[None]):
         read the prompt templates; then (see on_worker_state_changed) load the
         model."""
         wanted = self.conversation_id
+        skipped: list[str] = []
 
         def job() -> tuple[list[Conversation], list[Message], list[str]]:
             from assistant.errors import NotFound
@@ -277,8 +278,10 @@ class AssistantApp(App[None]):
                 except NotFound as exc:  # deleted meanwhile, by another instance
                     self.session.open(None)
                     problems.append(str(exc))
+            problems.extend(self.runtime.warnings)  # a damaged database, still read
             try:
                 self._library = self.runtime.library()
+                skipped.extend(self._library.problems)  # broken user files, left out
             except Exception as exc:  # a broken template: chat still works
                 problems.append(sentence(exc))
             return conversations, messages, problems
@@ -292,6 +295,10 @@ class AssistantApp(App[None]):
             self.after_switch()
             for problem in problems:
                 self.show_error(problem)
+            for problem in skipped:
+                self.notify(
+                    problem, title="Prompt templates", severity="warning", timeout=12, markup=False
+                )
 
         self.background(job, done, group="database")
 
@@ -333,6 +340,9 @@ class AssistantApp(App[None]):
 
         def run() -> None:
             try:
+                if not self.runtime.db.writable:  # read-only or damaged: already said
+                    self.post_message(NotesState("notes not synced (database read-only)"))
+                    return
                 notes = self.runtime.notes
                 notices: list[str] = []
                 if notes.offer_samples() is not None:

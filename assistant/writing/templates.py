@@ -198,6 +198,9 @@ class Persona:
 class PromptLibrary:
     templates: dict[str, PromptTemplate]
     personas: dict[str, Persona]
+    # One sentence per user file that was skipped (it names the file); the
+    # shells show them as warnings.
+    problems: list[str] = field(default_factory=list)
 
     def template(self, name: str) -> PromptTemplate:
         key = name.strip().lower()
@@ -600,12 +603,17 @@ def bundled_root() -> Traversable:
     return files("assistant.bundled_prompts")
 
 
-def _entries(folder: Traversable | Path) -> list[Traversable | Path]:
+def _entries(
+    folder: Traversable | Path, label: str, problems: list[str] | None = None
+) -> list[Traversable | Path]:
     try:
         if not folder.is_dir():
             return []
         items = list(folder.iterdir())
-    except OSError:
+    except OSError as exc:
+        if problems is not None:
+            why = (exc.strerror or str(exc)).lower()
+            problems.append(f"{label}: the folder cannot be read ({why}); it is skipped.")
         return []
     return sorted(
         (i for i in items if i.name.endswith(TEMPLATE_SUFFIXES) and not i.name.startswith(".")),
@@ -622,44 +630,73 @@ def _load_folder(
     label: str,
     templates: dict[str, PromptTemplate],
     personas: dict[str, Persona],
+    problems: list[str] | None = None,
 ) -> None:
+    """Add the folder's templates and personas. With ``problems`` (the user's
+    folder), a broken file is skipped and its sentence noted there; without
+    (the bundled files), it is raised: a broken bundled file is a bug."""
+
+    def skip(error: TemplateError) -> None:
+        if problems is None:
+            raise error
+        problems.append(f"{str(error).rstrip('.')}; that file is skipped.")
+
     seen: dict[str, str] = {}
-    for entry in _entries(folder):
+    for entry in _entries(folder, label, problems):
         source = f"{label}/{entry.name}"
-        template = parse_template(_read(entry, source), source, _stem(entry.name))
-        if template.name in seen:
-            raise TemplateError(
-                f"{source}: the name '{template.name}' is already used by {seen[template.name]}."
-            )
+        try:
+            template = parse_template(_read(entry, source), source, _stem(entry.name))
+            if template.name in seen:
+                raise TemplateError(
+                    f"{source}: the name '{template.name}' is already used by "
+                    f"{seen[template.name]}."
+                )
+        except TemplateError as exc:
+            skip(exc)
+            continue
         seen[template.name] = source
         templates[template.name] = template
     persona_dir = folder / "personas"
-    for entry in _entries(persona_dir):
+    for entry in _entries(persona_dir, f"{label}/personas", problems):
         source = f"{label}/personas/{entry.name}"
-        persona = parse_persona(_read(entry, source), source, _stem(entry.name))
+        try:
+            persona = parse_persona(_read(entry, source), source, _stem(entry.name))
+        except TemplateError as exc:
+            skip(exc)
+            continue
         personas[persona.name] = persona
 
 
 def load_library(user_dir: Path | None = None) -> PromptLibrary:
     """Bundled templates and personas, then the user's folder on top (same name
-    replaces). ``user_dir`` defaults to ``app_paths().user_prompts``."""
+    replaces). ``user_dir`` defaults to ``app_paths().user_prompts``. A broken
+    user file never stops the rest from loading: it is left out and named in
+    ``PromptLibrary.problems`` (a bundled one of the same name stays)."""
     if user_dir is None:
         from assistant.paths import app_paths
 
         user_dir = app_paths().user_prompts
     templates: dict[str, PromptTemplate] = {}
     personas: dict[str, Persona] = {}
+    problems: list[str] = []
     _load_folder(bundled_root(), "bundled prompts", templates, personas)
+    bundled = dict(templates)
     user_dir = Path(user_dir)
     if user_dir.is_dir():
-        _load_folder(user_dir, str(user_dir), templates, personas)
-    library = PromptLibrary(templates=templates, personas=personas)
-    for template in templates.values():
+        _load_folder(user_dir, str(user_dir), templates, personas, problems)
+    for name, template in list(templates.items()):
         if template.persona and template.persona not in personas:
-            raise TemplateError(
+            error = TemplateError(
                 f"{template.source}: 'persona' names '{template.persona}', which does not exist."
             )
-    return library
+            if template is bundled.get(name):
+                raise error
+            problems.append(f"{str(error).rstrip('.')}; that file is skipped.")
+            if name in bundled and bundled[name].persona in (None, *personas):
+                templates[name] = bundled[name]
+            else:
+                del templates[name]
+    return PromptLibrary(templates=templates, personas=personas, problems=problems)
 
 
 def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
