@@ -102,7 +102,8 @@ def test_search_finds_messages_with_stemming(repo):
     repo.add_message(c2.id, Role.USER, "Tell me about rockets")
     hits = repo.search("baking breads")
     assert [h.conversation_id for h in hits] == [c.id]
-    assert "[bread]" in hits[0].snippet or "[bake]" in hits[0].snippet
+    assert hits[0].marked() == "How do I [bake] sourdough [bread]?"
+    assert ("bread", True) in hits[0].pieces() and ("How do I ", False) in hits[0].pieces()
     assert repo.search("!!!") == []
 
 
