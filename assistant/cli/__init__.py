@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         exc.show()
         return exc.exit_code
     except (KeyboardInterrupt, click.exceptions.Abort):
-        say("Interrupted.")
+        say("Stopped.")
         return EXIT_INTERRUPTED
     except AssistantError as exc:
         say(f"assistant: {exc}")
