@@ -144,7 +144,7 @@ def show(ctx: click.Context, conversation_id: int, as_json: bool, tree: bool) ->
 @click.argument("conversation_id", type=CONVERSATION_ID, metavar="[ID]", required=False)
 @click.option("--all", "everything", is_flag=True, help="Every conversation, as one JSON file.")
 @click.option("--format", "fmt", type=click.Choice(["md", "json"]), default=None,
-              help="md: the current branch with sources; json: every branch (default for --all).")  # fmt: skip
+              help="md: the current branch with sources; json: every branch.")  # fmt: skip
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
 @click.pass_context
 def export(
