@@ -146,7 +146,7 @@ def test_ctrl_c_keeps_partial_reply(monkeypatch, capsys):
     from assistant.runtime import Runtime
 
     msgs = Runtime().repo.messages(1)
-    assert msgs[1].status == MessageStatus.CANCELLED
+    assert msgs[1].status == MessageStatus.STOPPED
     assert msgs[1].content.startswith("w0 w1")
     assert out.startswith(msgs[1].content.strip()[:5])
 

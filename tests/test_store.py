@@ -114,7 +114,7 @@ def test_recover_interrupted_only_touches_dead_writers(repo, db):
     with db.engine.begin() as conn:
         conn.exec_driver_sql("update messages set owner_pid = 999999999 where id = ?", (dead.id,))
     assert repo.recover_interrupted() == 1
-    assert repo.get_message(dead.id).status == MessageStatus.INTERRUPTED
+    assert repo.get_message(dead.id).status == MessageStatus.STOPPED
     assert repo.get_message(dead.id).content == "partial text"
     assert repo.get_message(mine.id).status == MessageStatus.STREAMING
 

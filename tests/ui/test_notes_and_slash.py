@@ -110,7 +110,8 @@ async def test_notes_sync_at_start_toggle_and_sources(notes_folder, ui_model):
 
         panel = app.query_one(SourcesPanel)
         assert panel.display
-        first = f"[1] garden.md:{citations[0].start_line}-{citations[0].end_line}"
+        # collection/path, as the CLI and the exports say it (issue 9, fault 10)
+        first = f"[1] mine/garden.md:{citations[0].start_line}-{citations[0].end_line}"
         labels = [
             str(panel.query_one("#sources-list").get_option_at_index(i).prompt)
             for i in range(len(citations))
