@@ -55,6 +55,10 @@ CURRENT_LEAF: Final = -1
 # SQLite's limit on the values of one statement; long id lists go in slices.
 _IN_SLICE = 500
 
+# Ranking costs time for every matching message: a word found in more
+# messages than this is left out of a ranked query (see ``search``).
+RANKED_AT_MOST = 10_000
+
 
 @dataclass(frozen=True)
 class SearchHit:
@@ -129,14 +133,14 @@ def _conversation(row: ConversationRow, count: int = 0) -> Conversation:
 
 
 def _fts_query(query: str) -> str | None:
-    """Words of ``query`` as an FTS5 query (every word, as a phrase, so that
-    FTS syntax typed by the user is never obeyed); a last word without a
-    space after it also matches as a prefix, for search as you type."""
-    terms = re.findall(r"\w+", query)
-    if not terms:
+    """All the words of ``query`` as one FTS5 query: each a quoted phrase (so
+    FTS syntax typed by the user is never obeyed), every one must match, and
+    a last word of 3+ letters without a space after it also as a prefix."""
+    words = list(dict.fromkeys(re.findall(r"\w+", query)))
+    if not words:
         return None
-    parts = [f'"{t}"' for t in terms]
-    if query and not query[-1].isspace() and len(terms[-1]) >= 2:
+    parts = [f'"{w}"' for w in words]
+    if not query[-1].isspace() and len(words[-1]) >= 3:
         parts[-1] += "*"
     return " ".join(parts)
 
@@ -522,33 +526,95 @@ class ConversationRepository:
         """Full-text search over every message of every branch
         (porter-stemmed FTS5), best first; snippets are one line with the
         matches marked (``SearchHit.marked``/``pieces``). The last word also
-        matches as a prefix unless the query ends with a space."""
-        match = _fts_query(query)
-        if match is None:
+        matches as a prefix unless the query ends with a space.
+
+        Ranking (bm25) costs time for every matching message, so a word found
+        in more than ``RANKED_AT_MOST`` messages ("the", "and") is left out
+        of the query when rarer words are in it; a query of such words alone
+        lists the newest matches first. Snippets are made for the hits shown
+        only."""
+        words = list(dict.fromkeys(re.findall(r"\w+", query)))
+        if not words:
             return []
-        # rank first on the index alone, then join the few rows shown
-        sql = text(
-            "WITH best AS (SELECT rowid AS id, bm25(messages_fts) AS score, "
-            f"snippet(messages_fts, 0, '{MARK_START}', '{MARK_END}', '…', 12) AS snip "
-            "FROM messages_fts WHERE messages_fts MATCH :q ORDER BY score LIMIT :n) "
-            "SELECT m.conversation_id, c.title, m.id, m.role, best.snip, m.created_at, best.score "
-            "FROM best JOIN messages m ON m.id = best.id "
-            "JOIN conversations c ON c.id = m.conversation_id ORDER BY best.score"
-        )
+        terms = [f'"{w}"' for w in words]
         with self.db.reader() as s:
-            rows = s.execute(sql, {"q": match, "n": limit}).all()
-        return [
-            SearchHit(
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                " ".join(str(r[4]).split()),
-                r[5] if isinstance(r[5], datetime) else datetime.fromisoformat(str(r[5])),
-                float(r[6]),
+            counts = [self._matches(s, term) for term in terms]
+            # search as you type: the last word also as a prefix, unless it is
+            # short or already common (a prefix query on a common word walks
+            # every matching term's list)
+            last = words[-1]
+            if not query[-1].isspace() and len(last) >= 3 and counts[-1] <= RANKED_AT_MOST:
+                terms[-1] += "*"
+                counts[-1] = self._matches(s, terms[-1])
+            if 0 in counts:
+                return []  # every word must be found
+            rare = [t for t, n in zip(terms, counts, strict=True) if n <= RANKED_AT_MOST]
+            match = " ".join(rare or terms)
+            if rare:
+                sql = "SELECT rowid, rank FROM messages_fts WHERE messages_fts MATCH :q "
+                sql += "ORDER BY rank LIMIT :n"
+            else:  # only common words: the newest matches, unranked
+                sql = "SELECT rowid, 0.0 FROM messages_fts WHERE messages_fts MATCH :q "
+                sql += "ORDER BY rowid DESC LIMIT :n"
+            best = s.execute(text(sql), {"q": match, "n": limit}).all()
+            if not best:
+                return []
+            ids = [int(r[0]) for r in best]
+            marks = f"'{MARK_START}', '{MARK_END}'"
+            snippets: dict[int, str] = dict(
+                s.execute(
+                    text(
+                        f"SELECT rowid, snippet(messages_fts, 0, {marks}, '…', 12) "
+                        "FROM messages_fts WHERE messages_fts MATCH :q AND rowid IN "
+                        f"({', '.join(str(i) for i in ids)})"
+                    ),
+                    {"q": match},
+                ).all()
             )
-            for r in rows
-        ]
+            rows = {
+                r[2]: r
+                for r in s.execute(
+                    select(
+                        MessageRow.conversation_id,
+                        ConversationRow.title,
+                        MessageRow.id,
+                        MessageRow.role,
+                        MessageRow.created_at,
+                    )
+                    .join(ConversationRow, ConversationRow.id == MessageRow.conversation_id)
+                    .where(MessageRow.id.in_(ids))
+                )
+            }
+        hits = []
+        for mid, score in best:
+            row = rows.get(int(mid))
+            if row is None:
+                continue
+            hits.append(
+                SearchHit(
+                    row[0],
+                    row[1],
+                    row[2],
+                    row[3],
+                    " ".join(str(snippets.get(mid, "")).split()),
+                    row[4],
+                    float(score),
+                )
+            )
+        return hits
+
+    @staticmethod
+    def _matches(s: Session, term: str) -> int:
+        """How many messages hold ``term``, counted up to RANKED_AT_MOST + 1
+        (walking the index, not ranking it)."""
+        found = s.execute(
+            text(
+                "SELECT count(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH :q "
+                "LIMIT :cap)"
+            ),
+            {"q": term, "cap": RANKED_AT_MOST + 1},
+        ).scalar()
+        return int(found or 0)
 
     def stats(self) -> dict[str, int]:
         with self.db.reader() as s:

@@ -75,9 +75,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 STOPPING_NOTICE = "stopping…"
 BUSY_NOTICE = "A reply is still being written; press Esc to stop it first."
-EDIT_NOTE = (
-    "Editing your message: Enter sends it as a new version (the old one stays), Esc cancels."
-)
+EDIT_NOTE = "Editing: Enter sends a new version (the old one stays), Esc cancels."
 NARROW = 60  # below this width the sidebar hides itself (Ctrl+B shows it)
 # Documents $EDITOR would open as bytes: their cited passage is shown instead.
 BINARY_SOURCES = frozenset({".pdf", ".docx"})
@@ -365,10 +363,6 @@ class AssistantApp(App[None]):
                 except NotFound as exc:  # deleted meanwhile, by another instance
                     self.session.open(None)
                     problems.append(str(exc))
-            try:
-                self._library = self.runtime.library()
-            except Exception as exc:  # a broken template: chat still works
-                problems.append(sentence(exc))
             return page, thread, problems
 
         async def done(
@@ -385,6 +379,17 @@ class AssistantApp(App[None]):
             self.set_interval(self.NOTES_POLL_SECONDS, self.poll_notes)
 
         self.background(job, done, group="database")
+
+    def load_library(self) -> None:
+        """The prompt templates (slash commands), read after the sidebar is up."""
+
+        def job() -> PromptLibrary:
+            return self.runtime.library()
+
+        def done(library: PromptLibrary) -> None:
+            self._library = library
+
+        self.background(job, done, group="library")
 
     def load_model(self) -> None:
         def job() -> tuple[str, int]:
@@ -487,6 +492,7 @@ class AssistantApp(App[None]):
         if worker.group == "database":
             if not self.database_ready:  # the database could not be opened
                 self.session.state.conversation_id = None
+            self.load_library()
             self.load_model()
         elif worker.group == "model" and self.sync_notes_at_start:
             self.sync_notes()
@@ -1054,8 +1060,6 @@ class AssistantApp(App[None]):
                 offset = len(views) - len(thread.messages)
                 at = views[max(0, min(len(views) - 1, index + offset))]
                 self.chat_view.select(at)
-                if self.chat_view.has_focus is False and self.focused is not self.prompt:
-                    self.chat_view.focus()
 
         self.background(lambda: self.session.step_branch(message_id, step), show, group="open")
 

@@ -211,7 +211,7 @@ def rank_row(n: int, hit: Citation) -> tuple[str, ...]:
 
     return (
         str(n),
-        sanitize(hit.location),
+        sanitize(hit.source),
         sanitize(hit.heading),
         rank(hit.keyword_rank),
         rank(hit.vector_rank),

@@ -19,7 +19,7 @@ from markdown_it import MarkdownIt
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.reactive import reactive
@@ -128,23 +128,52 @@ def reply_footer(message: Message) -> tuple[str, str]:
 PENDING_NOTE = "pending — sent when the reply ends (Up in an empty box takes it back)"
 
 
-class BranchMarker(Static):
-    """``‹ 2/3 ›``: this message has other versions; a click on the left or
-    right half shows the previous or next one."""
+class MessageHead(Static):
+    """Who wrote the message and, on the right, its place among its versions
+    (``‹ 2/3 ›``, only when there are several). A click on the left or right
+    half of the marker shows the previous or next version. One widget, not
+    three: a long branch mounts faster."""
 
-    def __init__(self) -> None:
-        super().__init__("", classes="branch")
-        self.display = False
+    def __init__(self, who: str, place: int = 1, count: int = 1) -> None:
+        super().__init__("", classes="head")
+        self.who = who
+        self.place, self.count = place, count
+
+    @property
+    def marker(self) -> str:
+        return f"‹ {self.place}/{self.count} ›" if self.count > 1 else ""
 
     def set_position(self, place: int, count: int) -> None:
-        self.update(plain(f"‹ {place}/{count} ›"))
-        self.display = count > 1
+        self.place, self.count = place, count
+        self.refresh()
+
+    def set_who(self, who: str) -> None:
+        self.who = who
+        self.refresh()
+
+    def render(self) -> Content:
+        marker = self.marker
+        width = self.content_region.width or self.size.width
+        who = sanitize(self.who)
+        if not marker:
+            return Content.styled(who, "bold")
+        room = max(1, width - len(marker) - 1)
+        if len(who) > room:
+            who = who[: max(0, room - 1)] + "…"
+        return Content.assemble(
+            (who, "bold"), " " * max(1, width - len(who) - len(marker)), (marker, "bold $accent")
+        )
 
     def on_click(self, event: events.Click) -> None:
+        marker = self.marker
+        width = self.content_region.width or self.size.width
+        start = width - len(marker)
+        if not marker or event.x < start:
+            return
         event.stop()
         view = next((a for a in self.ancestors if isinstance(a, MessageView)), None)
         if view is not None:
-            step = -1 if event.x < self.size.width // 2 else 1
+            step = -1 if event.x < start + len(marker) // 2 else 1
             self.post_message(MessageView.StepBranch(view, step))
 
 
@@ -202,9 +231,7 @@ class MessageView(Vertical):
         return who
 
     def compose(self) -> ComposeResult:
-        with Horizontal(classes="head"):
-            yield Label(plain(self._who()), classes="who")
-            yield BranchMarker()
+        yield MessageHead(self._who(), *self.branch)
         if self.role == Role.ASSISTANT:
             yield ReplyMarkdown(sanitize(self._text))
         else:
@@ -216,12 +243,16 @@ class MessageView(Vertical):
         self.query_one(".footer", Label).display = bool(
             self.message and reply_footer(self.message)[0]
         )
-        self.set_branch(*self.branch)
 
     def set_branch(self, place: int, count: int) -> None:
         self.branch = (place, count)
-        if self.is_mounted:
-            self.query_one(BranchMarker).set_position(place, count)
+        for head in self.query(MessageHead):
+            head.set_position(place, count)
+
+    @property
+    def marker_text(self) -> str:
+        """``‹ 2/3 ›`` when the message has other versions, else ''."""
+        return self.query_one(MessageHead).marker
 
     def on_click(self) -> None:
         self.post_message(self.Picked(self))
@@ -262,7 +293,7 @@ class MessageView(Vertical):
         self.message = message
         self.message_id = message.id
         if message.model:
-            self.query_one(".who", Label).update(plain(f"Assistant · {message.model}"))
+            self.query_one(MessageHead).set_who(f"Assistant · {message.model}")
         self.set_footer(*reply_footer(message))
 
 
@@ -296,7 +327,8 @@ class ChatView(VerticalScroll, can_focus=True):
     pick a message and keys act on it."""
 
     EMPTY_TEXT = "Ask anything. Enter sends, Shift+Enter or Ctrl+J adds a line, F1 lists every key."
-    WINDOW = 40  # messages drawn when a branch is opened; the rest on reaching the top
+    WINDOW = 8  # messages drawn when a branch is opened (more than a screenful)
+    CHUNK = 24  # earlier messages drawn each time the top is reached
 
     BINDINGS = [
         Binding("up,k", "pick(-1)", "Previous", show=False),
@@ -362,19 +394,35 @@ class ChatView(VerticalScroll, can_focus=True):
         self.scroll_end(animate=False, immediate=True)
         self.anchor()
 
-    async def show_earlier(self) -> None:
-        """Draw the messages of the branch above the window, keeping the view still."""
+    async def show_earlier(self, everything: bool = False) -> None:
+        """Draw the next ``CHUNK`` earlier messages of the branch (or all of
+        them) above the ones shown, keeping what is on screen where it is."""
         if not self._earlier:
             return
-        earlier, self._earlier = self._earlier, []
-        marker = self.query(EarlierMessages)
+        take = len(self._earlier) if everything else self.CHUNK
+        earlier, self._earlier = self._earlier[-take:], self._earlier[:-take]
         first = self.views[0] if self.views else None
         views = [self._view(m, self._thread) for m in earlier]
+        height, offset = self.virtual_size.height, self.scroll_y
         if first is not None:
             await self.mount_all(views, before=first)
         else:
             await self.mount_all(views)
-        await marker.remove()
+        for marker in self.query(EarlierMessages):
+            if self._earlier:
+                marker.count = len(self._earlier)
+                marker.update(
+                    plain(f"↑ {marker.count} earlier messages (Home or click shows them)")
+                )
+            else:
+                await marker.remove()
+        if not everything:
+
+            def keep_place() -> None:
+                added = self.virtual_size.height - height
+                self.scroll_to(y=offset + added, animate=False, immediate=True)
+
+            self.call_after_refresh(keep_place)
 
     def update_markers(self, thread: Thread) -> None:
         """New sibling counts (after an answer again or an edit), in place."""
@@ -436,7 +484,7 @@ class ChatView(VerticalScroll, can_focus=True):
 
     async def action_top(self) -> None:
         """Home: the first message of the branch, whole, at the top."""
-        await self.show_earlier()
+        await self.show_earlier(everything=True)
         self.release_anchor()
         views = self.views
         if views:
