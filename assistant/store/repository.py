@@ -140,9 +140,15 @@ def _fts_query(query: str) -> str | None:
     if not words:
         return None
     parts = [f'"{w}"' for w in words]
-    if not query[-1].isspace() and len(words[-1]) >= 3:
+    if not query[-1].isspace() and _prefix_worthy(words[-1]):
         parts[-1] += "*"
     return " ".join(parts)
+
+
+def _prefix_worthy(word: str) -> bool:
+    """Long enough to search as a prefix: 3 letters, or 2 in scripts written
+    without spaces (CJK), whose runs the tokenizer keeps whole."""
+    return len(word) >= 3 or (len(word) == 2 and any(ord(c) >= 0x2E80 for c in word))
 
 
 def _path_to(parents: dict[int, int | None], leaf: int) -> list[int]:
@@ -542,8 +548,11 @@ class ConversationRepository:
             # search as you type: the last word also as a prefix, unless it is
             # short or already common (a prefix query on a common word walks
             # every matching term's list)
-            last = words[-1]
-            if not query[-1].isspace() and len(last) >= 3 and counts[-1] <= RANKED_AT_MOST:
+            if (
+                not query[-1].isspace()
+                and _prefix_worthy(words[-1])
+                and counts[-1] <= RANKED_AT_MOST
+            ):
                 terms[-1] += "*"
                 counts[-1] = self._matches(s, terms[-1])
             if 0 in counts:

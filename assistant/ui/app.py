@@ -239,6 +239,13 @@ class AssistantApp(App[None]):
         return self.screen_stack[0]
 
     @property
+    def chat_screen_on_top(self) -> bool:
+        """True when the chat screen is the one in front (a command palette
+        opened over it does not count)."""
+        stack = [s for s in self.screen_stack if not isinstance(s, CommandPalette)]
+        return len(stack) == 1
+
+    @property
     def prompt(self) -> PromptInput:
         return self.main_screen.query_one(PromptInput)
 

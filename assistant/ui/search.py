@@ -30,6 +30,9 @@ class SearchHost(Protocol):
 
     database_ready: bool
 
+    @property
+    def chat_screen_on_top(self) -> bool: ...
+
     def search_messages(self, query: str, limit: int) -> list[SearchHit]: ...
 
     def jump_to_message(self, conversation_id: int, message_id: int) -> None: ...
@@ -52,8 +55,12 @@ class ConversationSearch(Provider):
 
     @property
     def host(self) -> SearchHost | None:
+        """The app, when the palette was opened over the chat (not over the
+        writing screen, where opening a conversation would be out of sight)."""
         app = self.app
-        return app if hasattr(app, "search_messages") else None  # type: ignore[return-value]
+        if not getattr(app, "chat_screen_on_top", False):
+            return None
+        return app  # type: ignore[return-value]
 
     async def discover(self) -> Hits:
         host = self.host
