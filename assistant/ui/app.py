@@ -583,9 +583,21 @@ class AssistantApp(App[None]):
         self.refresh_sidebar()
         self.refresh_markers()
         if self._queue:
-            text, pending = self._queue.pop(0)
-            await pending.remove()
-            await self.submit(text)
+            await self.send_queued()
+
+    async def send_queued(self) -> None:
+        """Send the first queued message. It goes through the box, so a slash
+        command with a mistake stays there to fix; what the user is typing
+        meanwhile is kept."""
+        text, pending = self._queue.pop(0)
+        await pending.remove()
+        draft = self.prompt.text
+        self.prompt.load_text(text)
+        await self.submit(text)
+        if draft:
+            left = self.prompt.text  # the queued line, when it could not be sent
+            self.prompt.load_text(f"{left}\n{draft}" if left else draft)
+            self.prompt.move_cursor(self.prompt.document.end)
 
     def refresh_markers(self) -> None:
         """Read the branch again (in a worker) so the markers ("2/3") and the

@@ -13,7 +13,7 @@ import asyncio
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import Hit, Hits, Provider
 from textual.content import Content
 
 from assistant.textsafe import sanitize
@@ -61,15 +61,6 @@ class ConversationSearch(Provider):
         if not getattr(app, "chat_screen_on_top", False):
             return None
         return app  # type: ignore[return-value]
-
-    async def discover(self) -> Hits:
-        host = self.host
-        if host is not None and host.database_ready:
-            yield DiscoveryHit(
-                "Search all conversations",
-                lambda: None,
-                help="Type words: messages of every conversation, best first",
-            )
 
     async def search(self, query: str) -> Hits:
         host = self.host

@@ -455,8 +455,11 @@ class ChatView(VerticalScroll, can_focus=True):
                 self.scroll_to_widget(view, animate=False, immediate=True, top=True)
 
     def on_focus(self) -> None:
-        if self.selected is None and self.views:
-            self.select(self.views[-1])
+        views = self.views
+        if self.selected is not None and self.selected in views:
+            self.selected.add_class("-selected")
+        elif views:
+            self.select(views[-1])
 
     def on_blur(self) -> None:
         if self.selected is not None:

@@ -54,7 +54,9 @@ async def test_typing_while_a_reply_streams_is_kept_and_enter_queues(make_app, u
         assert [v.shown_text for v in pending] == ["second one", "third"]
         assert "pending" in str(pending[0].query_one(".footer").render())
         assert app.prompt.text == "" and app.streaming
+        await type_text(pilot, "draft")  # not sent: stays while the queue is sent
         await settle(pilot)
+        assert app.prompt.text == "draft"
         # sent in order once the reply before them ended
         asked = [h[-1].content for h in ui_model.history]
         assert asked == ["first", "second one", "third"]
