@@ -40,7 +40,7 @@ class ConversationRow(Base):
     persona: Mapped[str | None] = mapped_column(String(64))
     # Stable identity across export and import ("chatgpt-<id>", "llm-<id>" for
     # imported ones): importing a conversation whose uid exists adds nothing.
-    uid: Mapped[str | None] = mapped_column(String(200), default=new_uid, unique=True)
+    uid: Mapped[str | None] = mapped_column(String(200), default=new_uid, unique=True, index=True)
     # The last message of the branch in front of the user (None: the newest message).
     current_leaf_id: Mapped[int | None] = mapped_column(
         ForeignKey("messages.id", ondelete="SET NULL", use_alter=True)
