@@ -16,11 +16,18 @@ class Role(StrEnum):
 
 
 class MessageStatus(StrEnum):
+    """How a message ended. A reply that ended before it was finished, whether
+    the user stopped it or the app closed under it, is ``stopped``: the one
+    word the CLI, JSON, exports and the UI use (migration 0005 renamed the
+    older "cancelled" and "interrupted")."""
+
     COMPLETE = "complete"
     STREAMING = "streaming"
-    CANCELLED = "cancelled"
+    STOPPED = "stopped"
     ERROR = "error"
-    INTERRUPTED = "interrupted"
+    # Older names of STOPPED, kept so code written against them still reads right.
+    CANCELLED = "stopped"
+    INTERRUPTED = "stopped"
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,7 @@ class Message:
     finish_reason: str | None = None
     error: str | None = None
     citations: list[Citation] = field(default_factory=list)
+    parent_id: int | None = None  # the message this one answers or follows; None for a root
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,22 @@ class Citation:
     def location(self) -> str:
         """``path:start-end`` inside its collection."""
         return f"{self.path}:{self.lines}"
+
+    @property
+    def source(self) -> str:
+        """``collection/path:start-end``: where the passage is, unambiguous
+        across collections; every shell and export names a source this way."""
+        return f"{self.collection}/{self.location}" if self.collection else self.location
+
+    @property
+    def label(self) -> str:
+        """``[n] collection/path:start-end (page p) — heading``."""
+        text = f"[{self.n}] {self.source}"
+        if self.page:
+            text += f" (page {self.page})"
+        if self.heading:
+            text += f" — {self.heading}"
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -132,6 +156,35 @@ class Conversation:
     engine: str | None = None  # the named engine replies came from last; None: a local model
     messages: list[Message] = field(default_factory=list)
     message_count: int = 0
+    uid: str = ""  # stable across export and import: importing it again adds nothing
+    current_leaf_id: int | None = None  # the last message of the branch in front of the user
+
+
+@dataclass
+class Thread:
+    """The branch of a conversation in front of the user.
+
+    Messages form a tree (each has a parent); ``messages`` is the path from the
+    root to the current leaf, which is also what the model is given.
+    ``siblings`` maps each message on the path to its own id and the ids of
+    its siblings, oldest first, so a shell can show "2/3" and move between
+    them.
+    """
+
+    conversation: Conversation
+    messages: list[Message] = field(default_factory=list)
+    siblings: dict[int, tuple[int, ...]] = field(default_factory=dict)
+
+    def position(self, message_id: int) -> tuple[int, int]:
+        """(1-based place among its siblings, how many there are)."""
+        ids = self.siblings.get(message_id, (message_id,))
+        return ids.index(message_id) + 1, len(ids)
+
+    def sibling(self, message_id: int, step: int) -> int | None:
+        """The sibling ``step`` places away (-1 previous, +1 next), or None."""
+        ids = self.siblings.get(message_id, (message_id,))
+        place = ids.index(message_id) + step
+        return ids[place] if 0 <= place < len(ids) else None
 
 
 @dataclass(frozen=True)

@@ -207,7 +207,7 @@ def bench_stop(path, model, repo, ChatService) -> float:
                     cancel.set()
             elif isinstance(ev, ReplyDone):
                 end = time.perf_counter()
-                assert ev.message.status == "cancelled", ev.message.status
+                assert ev.message.status == "stopped", ev.message.status
         latencies.append((end - t_cancel) * 1000)
     med, worst = statistics.median(latencies), max(latencies)
     print(

@@ -166,7 +166,7 @@ def test_first_ctrl_c_stops_ask_at_once(isolated_home: Path, mode: str) -> None:
     assert elapsed < 1.5, f"took {elapsed:.1f} s to stop"
     assert b"partial reply is kept" in err
     status, content, _ = _last_reply(isolated_home)
-    assert status == "cancelled"
+    assert status == "stopped"
     if mode == "stall":
         assert content.startswith("The lighthouse keeper")
 

@@ -78,7 +78,7 @@ def test_cancel_keeps_partial_reply(service, repo, fake_model):
         if isinstance(e, ReplyDone):
             done = e
     assert got == ["a", "b"]
-    assert done.message.status == MessageStatus.CANCELLED
+    assert done.message.status == MessageStatus.STOPPED
     assert done.message.content == "ab"
 
 
@@ -89,7 +89,7 @@ def test_consumer_abandoning_stream_marks_cancelled(service, repo, fake_model):
     next(events)
     events.close()  # e.g. KeyboardInterrupt in the consumer
     msg = repo.get_message(started.reply_message_id)
-    assert msg.status == MessageStatus.CANCELLED
+    assert msg.status == MessageStatus.STOPPED
     assert msg.content == "x"
 
 

@@ -112,7 +112,7 @@ def test_history_show_export_delete(fake_runtime_model, capsys, monkeypatch, tmp
     assert json.loads(target.read_text())["messages"][1]["content"] == "**bold** reply"
     code, out, _ = run_cli(["history", "search", "export"], capsys)
     assert "Export me" in out
-    code, _, err = run_cli(["history", "delete", "1"], capsys)
+    code, _, err = run_cli(["history", "delete", "--yes", "1"], capsys)
     assert code == 0
     code, _, err = run_cli(["history", "show", "1"], capsys)
     assert code == 2 and "no conversation 1" in err
@@ -146,7 +146,7 @@ def test_ctrl_c_keeps_partial_reply(monkeypatch, capsys):
     from assistant.runtime import Runtime
 
     msgs = Runtime().repo.messages(1)
-    assert msgs[1].status == MessageStatus.CANCELLED
+    assert msgs[1].status == MessageStatus.STOPPED
     assert msgs[1].content.startswith("w0 w1")
     assert out.startswith(msgs[1].content.strip()[:5])
 

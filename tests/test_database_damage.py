@@ -72,7 +72,8 @@ def test_reads_warn_once_about_a_damaged_page(isolated_home):
 def test_a_read_that_reaches_the_damaged_page_stops_with_a_short_sentence(isolated_home):
     path = seed()
     corrupt_page(path)
-    result = cli(isolated_home, "history", "search", "lorem")
+    # an export of everything reads every message, so it meets the damaged page
+    result = cli(isolated_home, "history", "export", "--all", "-o", str(isolated_home / "all.json"))
     assert result.returncode == 2
     warning, error = result.stderr.splitlines()
     assert warning.startswith("assistant: warning: The database at") and ".recover" in warning

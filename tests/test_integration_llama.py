@@ -79,8 +79,8 @@ def test_cancel_stops_real_generation(real_model, repo):
             cancel.set()
         elif isinstance(e, ReplyDone):
             done = e
-    assert done.message.status in (MessageStatus.CANCELLED, MessageStatus.COMPLETE)
-    if done.message.status == MessageStatus.CANCELLED:
+    assert done.message.status in (MessageStatus.STOPPED, MessageStatus.COMPLETE)
+    if done.message.status == MessageStatus.STOPPED:
         assert done.finished.completion_tokens <= 3
     assert done.message.content.startswith("".join(pieces).strip()[:10])
 
@@ -133,7 +133,7 @@ def test_sigkill_mid_reply_is_found_interrupted(bundled_gguf, isolated_home):
     repo = ConversationRepository(Database(db_path))
     assert repo.recover_interrupted() == 1
     reply = repo.messages(1)[1]
-    assert reply.status == MessageStatus.INTERRUPTED
+    assert reply.status == MessageStatus.STOPPED
     # everything the user saw is on disk
     assert reply.content.startswith(shown_text) and shown_text
 

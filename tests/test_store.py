@@ -102,7 +102,8 @@ def test_search_finds_messages_with_stemming(repo):
     repo.add_message(c2.id, Role.USER, "Tell me about rockets")
     hits = repo.search("baking breads")
     assert [h.conversation_id for h in hits] == [c.id]
-    assert "[bread]" in hits[0].snippet or "[bake]" in hits[0].snippet
+    assert hits[0].marked() == "How do I [bake] sourdough [bread]?"
+    assert ("bread", True) in hits[0].pieces() and ("How do I ", False) in hits[0].pieces()
     assert repo.search("!!!") == []
 
 
@@ -113,7 +114,7 @@ def test_recover_interrupted_only_touches_dead_writers(repo, db):
     with db.engine.begin() as conn:
         conn.exec_driver_sql("update messages set owner_pid = 999999999 where id = ?", (dead.id,))
     assert repo.recover_interrupted() == 1
-    assert repo.get_message(dead.id).status == MessageStatus.INTERRUPTED
+    assert repo.get_message(dead.id).status == MessageStatus.STOPPED
     assert repo.get_message(dead.id).content == "partial text"
     assert repo.get_message(mine.id).status == MessageStatus.STREAMING
 

@@ -1,10 +1,14 @@
 """The chat service: the only code that writes messages.
 
 Both shells (the CLI and the UI) call it for every change to a conversation:
-send a message, answer again, run a writing action in the conversation, set
-the persona or the notes switch, rename. Replies and action results go through
-one streaming loop (``_record``), so they are stored, shown and measured the
-same way.
+send a message, answer again, edit a sent message, move between branches,
+fork, run a writing action in the conversation, set the persona or the notes
+switch, rename. Replies and action results go through one streaming loop
+(``_record``), so they are stored, shown and measured the same way.
+
+Messages form a tree and nothing is ever overwritten: answering again adds a
+sibling reply, editing a message adds a sibling message and answers it; the
+model is given the branch from the root to the message being answered.
 
 Order matters for never losing text: the user's message is committed before
 the model is asked for a token; the reply row exists as ``streaming`` from the
@@ -19,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.chat.context import ContextPlan, plan_context
@@ -33,12 +38,14 @@ from assistant.domain import (
     Message,
     MessageStatus,
     Role,
+    Thread,
 )
 from assistant.errors import AssistantError, ModelError, UsageError
 from assistant.llm.base import ChatModel, Finished, TextPiece
 from assistant.llm.handle import ModelHandle
 
 if TYPE_CHECKING:
+    from assistant.chat.transfer import ImportResult
     from assistant.store.repository import ConversationRepository
     from assistant.writing.actions import ActionRunner
     from assistant.writing.templates import Persona, PromptLibrary, PromptTemplate
@@ -141,9 +148,68 @@ class ChatService:
         if conv.message_count == 0 and conv.title == NEW_TITLE:
             self.repo.rename(conversation_id, title_from_text(text))
 
-    def history_turns(self, conversation_id: int) -> list[ChatTurn]:
+    # ----------------------------------------------------------- branches
+    def thread(self, conversation_id: int, leaf_id: int | None = None) -> Thread:
+        """The branch in front of the user (or the one ending at ``leaf_id``)."""
+        return self.repo.thread(conversation_id, leaf_id)
+
+    def select_branch(self, conversation_id: int, message_id: int) -> Thread:
+        """Make the branch through ``message_id`` current: down to the newest
+        message below it, where the user was last on that branch."""
+        leaf = self.repo.newest_leaf_under(message_id)
+        self.repo.set_current_leaf(conversation_id, leaf)
+        return self.repo.thread(conversation_id)
+
+    def step_branch(self, conversation_id: int, message_id: int, step: int) -> Thread:
+        """Move to the sibling ``step`` places from ``message_id`` (-1, +1)."""
+        thread = self.repo.thread(conversation_id)
+        if message_id not in thread.siblings:
+            thread = self.select_branch(conversation_id, message_id)
+        target = thread.sibling(message_id, step)
+        if target is None:
+            return thread
+        return self.select_branch(conversation_id, target)
+
+    def fork(self, conversation_id: int, message_id: int | None = None) -> Conversation:
+        """A new conversation with a copy of the branch from the root to
+        ``message_id`` (default: the current leaf)."""
+        source = self.repo.get_conversation(conversation_id, messages=False)
+        return self.repo.copy_path(conversation_id, message_id, f"{source.title} (fork)")
+
+    # ------------------------------------------------- import and export
+    def export_text(self, conversation_id: int, fmt: str) -> str:
+        """The conversation as Markdown (``md``: the current branch, with
+        sources) or JSON (``json``: every branch, with sources)."""
+        from assistant.chat.transfer import conversation_record, dumps, thread_markdown
+
+        if fmt == "md":
+            return thread_markdown(self.repo.thread(conversation_id))
+        if fmt == "json":
+            return dumps(conversation_record(self.repo.get_conversation(conversation_id))) + "\n"
+        raise UsageError(f"Unknown export format “{fmt}”: use md or json.")
+
+    def export_all_text(self) -> str:
+        """Every conversation with every branch, as one JSON document."""
+        from assistant.chat.transfer import archive_record, dumps
+
+        ids = [c.id for c in self.repo.list_conversations(counts=False)]
+        return dumps(archive_record(self.repo.get_conversation(i) for i in ids)) + "\n"
+
+    def import_file(self, path: Path) -> ImportResult:
+        """Import a ChatGPT export, an llm logs.db or our JSON export (format
+        detected) in one transaction; conversations already here are skipped."""
+        from assistant.chat.transfer import ImportResult, read_archive
+
+        archive = read_archive(path)
+        counts = self.repo.import_conversations(archive.conversations)
+        return ImportResult(
+            archive.format, counts.conversations, counts.messages, counts.skipped, archive.empty
+        )
+
+    def history_turns(self, conversation_id: int, leaf_id: int | None = None) -> list[ChatTurn]:
+        """What the model is given: the branch ending at ``leaf_id``."""
         turns = []
-        for m in self.repo.messages(conversation_id):
+        for m in self.repo.messages(conversation_id, leaf_id):
             if m.role == Role.SYSTEM or not m.content.strip():
                 continue
             if m.status == MessageStatus.STREAMING:
@@ -181,14 +247,49 @@ class ChatService:
         cancel: threading.Event | None = None,
         options: GenerationOptions | None = None,
         grounding: GroundingProvider | None = None,
+        message_id: int | None = None,
     ) -> Generator[ChatEvent, None, None]:
-        """Drop the replies after the last user message and answer it again."""
+        """Answer a message again: a new reply beside the old ones, which are
+        kept as branches. ``message_id`` is the reply to redo or the message
+        to answer; by default the last message of yours on the branch."""
         messages = self.repo.messages(conversation_id)
-        last_user = max((i for i, m in enumerate(messages) if m.role == Role.USER), default=None)
-        if last_user is None:
+        target: Message | None = None
+        if message_id is not None:
+            chosen = self.repo.get_message(message_id)
+            if chosen.conversation_id != conversation_id:
+                raise UsageError(f"Conversation {conversation_id} has no message {message_id}.")
+            if chosen.role == Role.ASSISTANT and chosen.parent_id is not None:
+                chosen = self.repo.get_message(chosen.parent_id)
+            target = chosen if chosen.role == Role.USER else None
+        else:
+            target = next((m for m in reversed(messages) if m.role == Role.USER), None)
+        if target is None:
             raise UsageError("There is no message to answer again.")
-        self.repo.delete_messages(m.id for m in messages[last_user + 1 :])
-        yield from self._reply(conversation_id, messages[last_user].id, cancel, options, grounding)
+        yield from self._reply(conversation_id, target.id, cancel, options, grounding)
+
+    def edit(
+        self,
+        conversation_id: int,
+        message_id: int,
+        text: str,
+        cancel: threading.Event | None = None,
+        options: GenerationOptions | None = None,
+        grounding: GroundingProvider | None = None,
+    ) -> Generator[ChatEvent, None, None]:
+        """Replace a message of yours by a new version and answer it. The new
+        version is a sibling of the old one; the old branch stays."""
+        if not text.strip():
+            raise UsageError("The message is empty.")
+        original = self.repo.get_message(message_id)
+        if original.conversation_id != conversation_id:
+            raise UsageError(f"Conversation {conversation_id} has no message {message_id}.")
+        if original.role != Role.USER:
+            raise UsageError(
+                f"Message {message_id} is a reply; only your own messages can be edited "
+                "(answer it again instead)."
+            )
+        user = self.repo.add_message(conversation_id, Role.USER, text, parent_id=original.parent_id)
+        yield from self._reply(conversation_id, user.id, cancel, options, grounding)
 
     def run_action(
         self,
@@ -224,7 +325,12 @@ class ChatService:
         if persona is None:
             persona = self._conversation_persona(conversation_id, library)
         reply = self.repo.add_message(
-            conversation_id, Role.ASSISTANT, "", MessageStatus.STREAMING, model=model.name
+            conversation_id,
+            Role.ASSISTANT,
+            "",
+            MessageStatus.STREAMING,
+            model=model.name,
+            parent_id=user.id,
         )
         yield ReplyStarted(conversation_id, user.id, reply.id, None, action=template.name)
         runner = self.action_runner(model)
@@ -265,17 +371,19 @@ class ChatService:
     def _reply(
         self,
         conversation_id: int,
-        user_message_id: int | None,
+        user_message_id: int,
         cancel: threading.Event | None,
         options: GenerationOptions | None,
         grounding: GroundingProvider | None = None,
     ) -> Generator[ChatEvent, None, None]:
+        """Answer ``user_message_id``: the model gets the branch ending
+        there, and the reply is stored as that message's child."""
         options = options or self.options
         model = self.model
         conv = self.repo.get_conversation(conversation_id, messages=False)
         system_text = conv.system_prompt if conv.system_prompt is not None else self.system_prompt
         system = ChatTurn(Role.SYSTEM, system_text) if system_text else None
-        history = self.history_turns(conversation_id)
+        history = self.history_turns(conversation_id, user_message_id)
         citations: tuple[Citation, ...] = ()
         if grounding is not None and history:
             history, citations = self._ground(model, system, history, options, grounding)
@@ -285,7 +393,12 @@ class ChatService:
         if conv.model != model.name or conv.engine != engine:
             self.repo.update_conversation(conversation_id, model=model.name, engine=engine)
         reply = self.repo.add_message(
-            conversation_id, Role.ASSISTANT, "", MessageStatus.STREAMING, model=model.name
+            conversation_id,
+            Role.ASSISTANT,
+            "",
+            MessageStatus.STREAMING,
+            model=model.name,
+            parent_id=user_message_id,
         )
         if citations:
             self.repo.update_message(reply.id, citations=list(citations))
@@ -311,7 +424,7 @@ class ChatService:
         last_flush = time.monotonic()
         finished: Finished | None = None
         action: ActionDone | None = None
-        status = MessageStatus.CANCELLED
+        status = MessageStatus.STOPPED
         error: str | None = None
         try:
             for event in source:
@@ -343,7 +456,7 @@ class ChatService:
             if finished is None:
                 raise ModelError("The model's answer ended before it was finished.")
             status = (
-                MessageStatus.CANCELLED
+                MessageStatus.STOPPED
                 if finished.finish_reason == "cancelled"
                 else MessageStatus.COMPLETE
             )
@@ -367,7 +480,12 @@ class ChatService:
                     tokens_per_second=finished.tokens_per_second,
                     time_to_first_token_ms=finished.time_to_first_token_ms,
                     generation_ms=finished.generation_ms,
-                    finish_reason=finished.finish_reason,
+                    # stored, shown and exported as the one word for a stopped reply
+                    finish_reason=(
+                        "stopped"
+                        if finished.finish_reason == "cancelled"
+                        else finished.finish_reason
+                    ),
                 )
             self.repo.update_message(reply_id, **fields)
             self.repo.touch(conversation_id)

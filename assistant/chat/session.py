@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from assistant.chat.events import ChatEvent
 from assistant.chat.service import ChatService
-from assistant.domain import Conversation, GroundingProvider, Message
+from assistant.domain import Conversation, GroundingProvider, Thread
 from assistant.errors import UsageError
 
 if TYPE_CHECKING:
@@ -63,20 +63,48 @@ class ChatSession:
         return self.state.conversation_id
 
     # ------------------------------------------------------------- state
-    def open(self, conversation_id: int | None) -> list[Message]:
+    def open(self, conversation_id: int | None, at_message: int | None = None) -> Thread | None:
         """Make ``conversation_id`` (None: a new, not yet stored one) the
-        current conversation; returns its messages."""
+        current conversation; returns its current branch. ``at_message``
+        first makes the branch through that message current (a search hit)."""
         state = self.state  # changed in place: a shell may hold on to it
         if conversation_id is None:
             state.conversation_id, state.persona, state.use_notes = None, None, False
             state.engine = None
-            return []
-        conversation = self.chat.conversation(conversation_id)
-        messages = self.chat.repo.messages(conversation_id)
+            return None
+        if at_message is not None:
+            thread = self.chat.select_branch(conversation_id, at_message)
+        else:
+            thread = self.chat.thread(conversation_id)
+        conversation = thread.conversation
         state.conversation_id = conversation_id
         state.persona, state.use_notes = conversation.persona, conversation.use_notes
         state.engine = conversation.engine
-        return messages
+        return thread
+
+    def thread(self) -> Thread | None:
+        if self.state.conversation_id is None:
+            return None
+        return self.chat.thread(self.state.conversation_id)
+
+    def step_branch(self, message_id: int, step: int) -> Thread:
+        """Show the sibling ``step`` places from ``message_id`` (-1 or +1)."""
+        return self.chat.step_branch(
+            self._current("There is no branch here yet."), message_id, step
+        )
+
+    def fork(self, message_id: int | None = None) -> Thread:
+        """Copy the branch up to ``message_id`` (default: all of it) into a
+        new conversation, and make that one current."""
+        fork = self.chat.fork(self._current("There is nothing to fork yet."), message_id)
+        thread = self.open(fork.id)
+        assert thread is not None
+        return thread
+
+    def _current(self, missing: str) -> int:
+        if self.state.conversation_id is None:
+            raise UsageError(missing)
+        return self.state.conversation_id
 
     def conversation(self) -> Conversation | None:
         if self.state.conversation_id is None:
@@ -126,10 +154,21 @@ class ChatSession:
         conversation_id = self._ensure_conversation(text)
         return self.chat.send(conversation_id, text, cancel, grounding=self.grounding())
 
-    def regenerate(self, cancel: threading.Event | None = None) -> Generator[ChatEvent, None, None]:
-        if self.state.conversation_id is None:
-            raise UsageError("There is no message to answer again yet.")
-        return self.chat.regenerate(self.state.conversation_id, cancel, grounding=self.grounding())
+    def regenerate(
+        self, cancel: threading.Event | None = None, message_id: int | None = None
+    ) -> Generator[ChatEvent, None, None]:
+        """A new reply beside the old one (kept as a branch)."""
+        conversation_id = self._current("There is no message to answer again yet.")
+        return self.chat.regenerate(
+            conversation_id, cancel, grounding=self.grounding(), message_id=message_id
+        )
+
+    def edit(
+        self, message_id: int, text: str, cancel: threading.Event | None = None
+    ) -> Generator[ChatEvent, None, None]:
+        """A new version of message ``message_id``, answered; the old one stays as a branch."""
+        conversation_id = self._current("There is no message to edit yet.")
+        return self.chat.edit(conversation_id, message_id, text, cancel, grounding=self.grounding())
 
     def run_action(
         self,

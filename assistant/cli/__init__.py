@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         exc.show()
         return exc.exit_code
     except (KeyboardInterrupt, click.exceptions.Abort):
-        say("Interrupted.")
+        say("Stopped.")
         return EXIT_INTERRUPTED
     except AssistantError as exc:
         if not already_warned(str(exc)):  # a damaged database is said once

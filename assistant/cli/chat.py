@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -17,6 +18,9 @@ from assistant.cli.console import (
 from assistant.cli.options import CONVERSATION_ID, model_options, runtime
 
 if TYPE_CHECKING:
+    import threading
+
+    from assistant.chat.events import ChatEvent
     from assistant.chat.session import ChatSession
 
 
@@ -46,6 +50,10 @@ def chat(ctx: click.Context, conversation_id: int | None, **_options: Any) -> in
     "-c", "--continue", "continue_id", type=CONVERSATION_ID, metavar="ID",
     help="Continue conversation ID.",
 )  # fmt: skip
+@click.option(
+    "--edit", "edit_id", type=click.IntRange(min=1), metavar="MSG_ID",
+    help="With -c: replace your message MSG_ID by the new text and answer it (a new branch).",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end.")
 @click.option(
     "--notes", is_flag=True,
@@ -58,6 +66,7 @@ def ask(
     ctx: click.Context,
     question: tuple[str, ...],
     continue_id: int | None,
+    edit_id: int | None,
     as_json: bool,
     notes: bool,
     quiet: bool,
@@ -66,6 +75,10 @@ def ask(
     """Ask one question; the answer streams to stdout (piped stdin is appended)."""
     from assistant.errors import UsageError
 
+    if edit_id is not None and continue_id is None:
+        raise UsageError(
+            "--edit needs the conversation too: assistant ask -c ID --edit MSG_ID TEXT."
+        )
     text = " ".join(question).strip()
     piped = read_stdin_if_piped()
     if piped.strip():
@@ -86,7 +99,10 @@ def ask(
         from assistant.cli.notes import ensure_notes_ready
 
         ensure_notes_ready(rt, quiet=quiet)
-    return answer(session, text, as_json)
+    if edit_id is not None:
+        edited = edit_id
+        return answer(session, lambda cancel: session.edit(edited, text, cancel), as_json)
+    return answer(session, lambda cancel: session.send(text, cancel), as_json)
 
 
 def follow_engine(ctx: click.Context, rt: Any, session: ChatSession) -> None:
@@ -110,9 +126,15 @@ def follow_engine(ctx: click.Context, rt: Any, session: ChatSession) -> None:
     rt.switch_model(rt.model_spec(engine=engine))
 
 
-def answer(session: ChatSession, text: str, as_json: bool) -> int:
-    """Stream one reply of ``session`` to stdout; Ctrl-C keeps the partial reply."""
+def answer(
+    session: ChatSession,
+    start: Callable[[threading.Event], Generator[ChatEvent, None, None]],
+    as_json: bool,
+) -> int:
+    """Stream one reply (``start(cancel)``'s events) to stdout; Ctrl-C keeps
+    the partial reply."""
     from assistant.chat.events import ReplyDone, ReplyStarted
+    from assistant.domain import MessageStatus
     from assistant.errors import AssistantError
     from assistant.llm.base import TextPiece
 
@@ -120,7 +142,7 @@ def answer(session: ChatSession, text: str, as_json: bool) -> int:
     started: ReplyStarted | None = None
     shown = False
     with CancelOnSigint() as cancel:
-        events = session.send(text, cancel)
+        events = start(cancel)
         try:
             for event in events:
                 if isinstance(event, ReplyStarted):
@@ -157,6 +179,7 @@ def answer(session: ChatSession, text: str, as_json: bool) -> int:
             {
                 "conversation_id": msg.conversation_id,
                 "message_id": msg.id,
+                "parent_id": msg.parent_id,
                 "text": msg.content,
                 "model": msg.model,
                 "status": str(msg.status),
@@ -179,7 +202,7 @@ def answer(session: ChatSession, text: str, as_json: bool) -> int:
             from assistant.cli.notes import print_sources
 
             print_sources(started.citations)
-    if msg.status == "cancelled":
+    if msg.status == MessageStatus.STOPPED:
         say(f"Stopped; the partial reply is kept in conversation {msg.conversation_id}.")
         return EXIT_INTERRUPTED
     return 0

@@ -293,6 +293,41 @@ class NotesService:
             self.repo.collection(collection)  # a clear error for a wrong name
         return self.retriever.search_many(queries, k, collection, path_glob, mode)
 
+    # ------------------------------------------- changes made by others
+    def fingerprint(self) -> tuple[object, ...]:
+        """Cheap (the collection rows and the index manifest, no embedder):
+        it changes when another process (``assistant notes add``/``sync``)
+        changes the notes, so a running app can notice."""
+        rows = tuple(
+            (c.name, c.root, c.files, c.chunks, c.last_synced_at) for c in self.repo.collections()
+        )
+        return rows, self._saved_index_file()
+
+    def _saved_index_file(self) -> str | None:
+        import json
+
+        try:
+            manifest = json.loads((self.index_folder / "manifest.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        name = manifest.get("file") if isinstance(manifest, dict) else None
+        return str(name) if name else None
+
+    def reload_if_changed(self) -> bool:
+        """Drop the vector index read earlier if another process saved a
+        newer one (it is read again on next use); True when it did."""
+        if self.syncing:
+            return False  # this process is the writer
+        with self._lock:
+            index = self._index
+            if index is None:
+                return False
+            saved = self._saved_index_file()
+            if saved is None or saved == f"vectors-{index.generation}.faiss":
+                return False
+            self._index = None
+            return True
+
     # -------------------------------------------------------------- status
     def status(self) -> NotesStatus:
         collections = self.repo.collections()

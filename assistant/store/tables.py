@@ -7,6 +7,7 @@ classes must describe the schema at head (a test compares them).
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_uid() -> str:
+    return uuid.uuid4().hex
 
 
 class Base(DeclarativeBase):
@@ -34,12 +39,20 @@ class ConversationRow(Base):
     use_notes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     persona: Mapped[str | None] = mapped_column(String(64))
     engine: Mapped[str | None] = mapped_column(String(64))  # [engines.NAME]; None: local
+    # Stable identity across export and import ("chatgpt-<id>", "llm-<id>" for
+    # imported ones): importing a conversation whose uid exists adds nothing.
+    uid: Mapped[str | None] = mapped_column(String(200), default=new_uid, unique=True, index=True)
+    # The last message of the branch in front of the user (None: the newest message).
+    current_leaf_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL", use_alter=True)
+    )
 
     messages: Mapped[list[MessageRow]] = relationship(
         back_populates="conversation",
         cascade="all, delete-orphan",
         passive_deletes=True,
         order_by="MessageRow.id",
+        foreign_keys="MessageRow.conversation_id",
     )
 
 
@@ -65,5 +78,13 @@ class MessageRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     owner_pid: Mapped[int | None] = mapped_column(Integer)
     citations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # Messages form a tree: an edit is a sibling of the message it replaces, a
+    # regenerated reply a sibling of the reply. A child always has a larger id
+    # than its parent, so ordering by id lists parents first.
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
 
-    conversation: Mapped[ConversationRow] = relationship(back_populates="messages")
+    conversation: Mapped[ConversationRow] = relationship(
+        back_populates="messages", foreign_keys=[conversation_id]
+    )

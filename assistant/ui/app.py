@@ -1,33 +1,39 @@
 """The terminal chat app: a sidebar of conversations and a streaming chat view.
 
 The app is a shell over the application layer: every change to a
-conversation goes through ``ChatSession`` (send, answer again, writing
-actions, persona, notes switch), exactly as the CLI's does. The one decision
-to know: nothing that touches the database, a file or the model runs on the
-event loop. Such work runs in a thread worker started by ``background``; it
-reports back through ``call_from_thread`` (results) or posted messages
-(streamed replies), and an error becomes its one sentence inside the worker,
-so even a crash log is written off the event loop.
+conversation goes through ``ChatSession`` (send, answer again, edit, move
+between branches, fork, writing actions, persona, notes switch), exactly as
+the CLI's does. The one decision to know: nothing that touches the database,
+a file or the model runs on the event loop. Such work runs in a thread worker
+started by ``background``; it reports back through ``call_from_thread``
+(results) or posted messages (streamed replies), and an error becomes its one
+sentence inside the worker, so even a crash log is written off the event loop.
+
+The message box is never locked: what is typed while a reply streams stays,
+and Enter then queues the message (shown as pending) until the reply ends.
 
 The first frame is drawn before anything slow happens: the database opens,
 then the model loads, then the notes sync, each in a worker once the screen
-is up.
+is up. The sidebar (``sidebar.py``) reads one page of conversations at a time.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical
 from textual.message import Message as TextualMessage
 from textual.reactive import reactive
@@ -36,7 +42,7 @@ from textual.widgets import Footer, Label, OptionList, TextArea
 from textual.worker import Worker, WorkerState
 
 from assistant.chat.session import ChatSession, ConversationState
-from assistant.domain import Citation, Conversation, Message, Role
+from assistant.domain import Citation, Conversation, Message, Role, Thread
 from assistant.ui.model_picker import (
     ModelLoading,
     ModelPickerScreen,
@@ -45,10 +51,19 @@ from assistant.ui.model_picker import (
     gather_entries,
     start_switch,
 )
-from assistant.ui.screens import ConfirmDeleteScreen, HelpScreen, RenameScreen, RetrievalScreen
+from assistant.ui.screens import (
+    ConfirmDeleteScreen,
+    ConfirmScreen,
+    ExportScreen,
+    HelpScreen,
+    PassageScreen,
+    RenameScreen,
+    RetrievalScreen,
+)
+from assistant.ui.search import ConversationSearch
+from assistant.ui.sidebar import PAGE, ConversationList, Sidebar
 from assistant.ui.widgets import (
     ChatView,
-    ConversationList,
     MessageView,
     PromptInput,
     SlashOptions,
@@ -61,12 +76,38 @@ if TYPE_CHECKING:
     from assistant.chat.events import ChatEvent
     from assistant.notes.sync import SyncProgress
     from assistant.runtime import Runtime
+    from assistant.store.repository import SearchHit
     from assistant.writing.slash import SlashCommand
     from assistant.writing.templates import PromptLibrary
 
 T = TypeVar("T")
 STOPPING_NOTICE = "stopping…"
 BUSY_NOTICE = "A reply is still being written; press Esc to stop it first."
+EDIT_NOTE = "Editing: Enter sends a new version (the old one stays), Esc cancels."
+NARROW = 60  # below this width the sidebar hides itself (Ctrl+B shows it)
+# Documents $EDITOR would open as bytes: their cited passage is shown instead.
+BINARY_SOURCES = frozenset({".pdf", ".docx"})
+# Actions of the chat screen: off while another screen (writing, a modal) is on top.
+CHAT_ACTIONS = frozenset(
+    {
+        "stop",
+        "leave",
+        "new_conversation",
+        "regenerate",
+        "copy_reply",
+        "copy_code",
+        "export",
+        "rename",
+        "delete",
+        "toggle_notes",
+        "focus_sources",
+        "retrieval",
+        "filter",
+        "toggle_sidebar",
+        "pick_messages",
+        "branch",
+    }
+)
 
 
 def sentence(error: BaseException) -> str:
@@ -86,7 +127,7 @@ class ChatEventArrived(TextualMessage):
 
 class ReplyEnded(TextualMessage):
     """The reply worker is done; ``error`` is the sentence when it failed, and
-    ``stored`` the reply as it is on disk (the truth: cancelled, error...)."""
+    ``stored`` the reply as it is on disk (the truth: stopped, error...)."""
 
     def __init__(self, error: str | None, stored: Message | None) -> None:
         super().__init__()
@@ -106,15 +147,26 @@ class NotesState(TextualMessage):
         self.error = error
 
 
+def slug(title: str) -> str:
+    words = re.findall(r"\w+", title.lower())
+    return "-".join(words)[:48] or "conversation"
+
+
 class AssistantApp(App[None]):
     """``AssistantApp(runtime, conversation_id=None)``; ``assistant`` runs it."""
 
     CSS_PATH = "assistant.tcss"
     TITLE = "assistant"
+    COMMANDS = App.COMMANDS | {ConversationSearch}
+    NOTES_POLL_SECONDS = 3.0
+    """How often the app looks for notes changed by another process."""
     BINDINGS = [
+        # Esc stops a streaming reply; otherwise it goes back to the message
+        # box (and leaves an edit)
         Binding("escape", "stop", "Stop"),
+        Binding("escape", "leave", "Back", show=False),
         Binding("ctrl+n", "new_conversation", "New"),
-        Binding("ctrl+r", "regenerate", "Regenerate"),
+        Binding("ctrl+r", "regenerate", "Answer again"),
         Binding("ctrl+o", "copy_reply", "Copy reply"),
         Binding("ctrl+g", "copy_code", "Copy code", show=False),
         Binding("f2", "rename", "Rename"),
@@ -125,13 +177,19 @@ class AssistantApp(App[None]):
         Binding("f9", "retrieval", "Retrieval", show=False),
         Binding("f4", "open_writing", "Writing", show=False),
         Binding("ctrl+l", "pick_model", "Model", show=False),
+        Binding("ctrl+s", "export", "Export", show=False),
+        Binding("ctrl+f", "filter", "Filter", show=False),
+        Binding("ctrl+b", "toggle_sidebar", "Sidebar", show=False),
+        Binding("ctrl+up", "pick_messages", "Messages", show=False),
+        Binding("alt+left", "branch(-1)", "Prev version", show=False),
+        Binding("alt+right", "branch(1)", "Next version", show=False),
         Binding("f1", "help", "Keys"),
         Binding("question_mark", "help", "Keys", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
     streaming: reactive[bool] = reactive(False)
-    """True while a reply streams: the input is locked and Esc stops the reply."""
+    """True while a reply streams: Esc stops it and Enter queues."""
 
     def __init__(
         self, runtime: Runtime, conversation_id: int | None = None, *, sync_notes: bool = True
@@ -142,6 +200,8 @@ class AssistantApp(App[None]):
         """The conversation in front of the user: the one typed state both shells use."""
         self.first_screen_at: float | None = None
         """Wall-clock time of the first frame (read by bench/startup.py)."""
+        self.sidebar_ready_at: float | None = None
+        """Wall-clock time the sidebar first showed conversations (bench/history.py)."""
         self.database_ready = False
         self.sync_notes_at_start = sync_notes
         self._library: PromptLibrary | None = None
@@ -150,7 +210,16 @@ class AssistantApp(App[None]):
         self._code_presses = 0
         self._notes_cancel = threading.Event()
         self._notes_index_text = ""
+        self._notes_fingerprint: tuple[object, ...] | None = None
+        self._notes_polling = False
         self._selected_reply: MessageView | None = None
+        self._queue: list[tuple[str, MessageView]] = []
+        """Messages typed while a reply streamed, sent in order when it ends."""
+        self._editing: MessageView | None = None
+        """The message being edited (its new version goes in the box)."""
+        self._pending_user_view: MessageView | None = None
+        """The message the streaming reply answers (gets its id when stored)."""
+        self._context_size: int | None = None
 
     @property
     def state(self) -> ConversationState:
@@ -163,12 +232,11 @@ class AssistantApp(App[None]):
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
-            with Vertical(id="sidebar"):
-                yield Label("Conversations", id="sidebar-title")
-                yield ConversationList(id="conversations")
+            yield Sidebar(id="sidebar")
             with Vertical(id="chat"):
                 yield ChatView(id="messages")
                 yield SourcesPanel(id="sources")
+                yield Label(EDIT_NOTE, id="prompt-mode")
                 yield PromptInput(id="prompt")
                 yield SlashOptions(id="slash")
         yield StatusLine(id="status")
@@ -176,33 +244,54 @@ class AssistantApp(App[None]):
 
     # The chat screen is the bottom of the stack; modals sit above it.
     @property
+    def main_screen(self) -> Screen[Any]:
+        return self.screen_stack[0]
+
+    @property
+    def chat_screen_on_top(self) -> bool:
+        """True when the chat screen is the one in front (a command palette
+        opened over it does not count)."""
+        stack = [s for s in self.screen_stack if not isinstance(s, CommandPalette)]
+        return len(stack) == 1
+
+    @property
     def prompt(self) -> PromptInput:
-        return self.screen_stack[0].query_one(PromptInput)
+        return self.main_screen.query_one(PromptInput)
 
     @property
     def chat_view(self) -> ChatView:
-        return self.screen_stack[0].query_one(ChatView)
+        return self.main_screen.query_one(ChatView)
+
+    @property
+    def sidebar_box(self) -> Sidebar:
+        return self.main_screen.query_one(Sidebar)
 
     @property
     def sidebar(self) -> ConversationList:
-        return self.screen_stack[0].query_one(ConversationList)
+        return self.main_screen.query_one(ConversationList)
 
     @property
     def status(self) -> StatusLine:
-        return self.screen_stack[0].query_one(StatusLine)
+        return self.main_screen.query_one(StatusLine)
 
     @property
     def sources(self) -> SourcesPanel:
-        return self.screen_stack[0].query_one(SourcesPanel)
+        return self.main_screen.query_one(SourcesPanel)
 
     @property
     def slash_options(self) -> SlashOptions:
-        return self.screen_stack[0].query_one(SlashOptions)
+        return self.main_screen.query_one(SlashOptions)
+
+    @property
+    def mode_label(self) -> Label:
+        return self.main_screen.query_one("#prompt-mode", Label)
 
     def on_mount(self) -> None:
         self.status.model_text = f"{self.runtime.model_label()} · loading…"
         self.slash_options.display = False
+        self.mode_label.display = False
         self.prompt.focus()
+        self._fit_sidebar(self.size.width)
 
     def on_ready(self) -> None:
         self.first_screen_at = time.time()
@@ -215,13 +304,21 @@ class AssistantApp(App[None]):
         if self._cancel is not None:
             self._cancel.set()
 
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_sidebar(event.size.width)
+
+    def _fit_sidebar(self, width: int) -> None:
+        box = self.sidebar_box
+        if box.hidden_by_user is None:
+            box.display = width >= NARROW
+
     def watch_streaming(self, streaming: bool) -> None:
-        prompt = self.prompt
-        prompt.read_only = streaming
-        prompt.set_class(streaming, "-locked")
+        self.prompt.set_class(streaming, "-streaming")
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in CHAT_ACTIONS and len(self.screen_stack) > 1:
+            return False  # the writing screen or a modal is on top
         if action == "stop":
             return self.streaming
         if action == "focus_sources":
@@ -259,48 +356,61 @@ class AssistantApp(App[None]):
         except RuntimeError:  # the app is closing; nothing left to show
             pass
 
-    def open_database(self) -> None:
-        """Open the database, read the sidebar and the conversation to show,
-        read the prompt templates; then (see on_worker_state_changed) load the
-        model."""
-        wanted = self.conversation_id
-        skipped: list[str] = []
+    def _first_page(self, limit: int = PAGE) -> tuple[list[Conversation], bool]:
+        """The first ``limit`` conversations, and whether there are more."""
+        page = self.runtime.repo.list_conversations(limit + 1, counts=False)
+        return page[:limit], len(page) > limit
 
-        def job() -> tuple[list[Conversation], list[Message], list[str]]:
+    def open_database(self) -> None:
+        """Open the database, read the first page of the sidebar and the
+        conversation to show, read the prompt templates; then (see
+        on_worker_state_changed) load the model."""
+        wanted = self.conversation_id
+
+        def job() -> tuple[tuple[list[Conversation], bool], Thread | None, list[str]]:
             from assistant.errors import NotFound
 
             problems: list[str] = []
-            conversations = self.runtime.repo.list_conversations()
-            messages: list[Message] = []
+            page = self._first_page()
+            thread: Thread | None = None
             if wanted is not None:
                 try:
-                    messages = self.session.open(wanted)
+                    thread = self.session.open(wanted)
                 except NotFound as exc:  # deleted meanwhile, by another instance
                     self.session.open(None)
                     problems.append(str(exc))
             problems.extend(self.runtime.warnings)  # a damaged database, still read
-            try:
-                self._library = self.runtime.library()
-                skipped.extend(self._library.problems)  # broken user files, left out
-            except Exception as exc:  # a broken template: chat still works
-                problems.append(sentence(exc))
-            return conversations, messages, problems
+            return page, thread, problems
 
-        async def done(result: tuple[list[Conversation], list[Message], list[str]]) -> None:
-            conversations, messages, problems = result
+        async def done(
+            result: tuple[tuple[list[Conversation], bool], Thread | None, list[str]],
+        ) -> None:
+            (conversations, more), thread, problems = result
             self.database_ready = True
-            await self.sidebar.show(conversations, self.conversation_id)
-            if messages:
-                await self.chat_view.show(messages)
-            self.after_switch()
+            self.sidebar.show(conversations, self.conversation_id, more)
+            self.sidebar_ready_at = time.time()
+            await self.chat_view.show(thread)
+            self.after_switch(thread)
             for problem in problems:
                 self.show_error(problem)
-            for problem in skipped:
+            self.set_interval(self.NOTES_POLL_SECONDS, self.poll_notes)
+
+        self.background(job, done, group="database")
+
+    def load_library(self) -> None:
+        """The prompt templates (slash commands), read after the sidebar is up."""
+
+        def job() -> PromptLibrary:
+            return self.runtime.library()
+
+        def done(library: PromptLibrary) -> None:
+            self._library = library
+            for problem in library.problems:  # broken user files, left out
                 self.notify(
                     problem, title="Prompt templates", severity="warning", timeout=12, markup=False
                 )
 
-        self.background(job, done, group="database")
+        self.background(job, done, group="library")
 
     def load_model(self) -> None:
         def job() -> tuple[str, int, str | None]:
@@ -309,6 +419,7 @@ class AssistantApp(App[None]):
 
         def done(result: tuple[str, int, str | None]) -> None:
             self.status.model_text = result[0]
+            self._context_size = result[1]
             if result[2]:  # it will not fit: say what would
                 self.notify(result[2], title="Memory", severity="warning", markup=False)
 
@@ -350,16 +461,52 @@ class AssistantApp(App[None]):
                 self.post_message(NotesState("notes syncing"))
                 report = notes.sync(progress, self._notes_cancel)
                 status = notes.status()
+                self._notes_fingerprint = notes.fingerprint()
             except Exception as exc:
                 error = f"The notes could not be synced: {sentence(exc)}"
                 self.post_message(NotesState("notes index failed", error=error))
                 return
-            text = f"notes {status.files} files, {status.chunks} passages"
-            if status.skipped:
-                text += f", {len(status.skipped)} skipped"
-            self.post_message(NotesState(text, notices + report.messages + status.messages))
+            self.post_message(
+                NotesState(self._notes_summary(status), notices + report.messages + status.messages)
+            )
 
         self.run_worker(run, thread=True, group="notes", exit_on_error=False)
+
+    @staticmethod
+    def _notes_summary(status: Any) -> str:
+        text = f"notes {status.files} files, {status.chunks} passages"
+        if status.skipped:
+            text += f", {len(status.skipped)} skipped"
+        return text
+
+    def poll_notes(self) -> None:
+        """Notice notes added or synced by another process (the CLI): the
+        status line and the next search follow without a restart."""
+        if self._notes_polling or not self.database_ready:
+            return
+        self._notes_polling = True
+
+        def run() -> None:
+            try:
+                notes = self.runtime.notes
+                if notes.syncing:
+                    return
+                fingerprint = notes.fingerprint()
+                if fingerprint == self._notes_fingerprint:
+                    return
+                first = self._notes_fingerprint is None
+                self._notes_fingerprint = fingerprint
+                notes.reload_if_changed()
+                if first and not fingerprint[0]:
+                    return  # no notes at all, as at start: nothing to say
+                status = notes.status()
+                self.post_message(NotesState(self._notes_summary(status), status.messages))
+            except Exception as exc:
+                self.post_message(NotesState("notes index failed", error=sentence(exc)))
+            finally:
+                self._notes_polling = False
+
+        self.run_worker(run, thread=True, group="notes-poll", exit_on_error=False)
 
     @on(Worker.StateChanged)
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -371,6 +518,7 @@ class AssistantApp(App[None]):
         if worker.group == "database":
             if not self.database_ready:  # the database could not be opened
                 self.session.state.conversation_id = None
+            self.load_library()
             self.load_model()
         elif worker.group == "model" and self.sync_notes_at_start:
             self.sync_notes()
@@ -379,7 +527,7 @@ class AssistantApp(App[None]):
 
     def show_error(self, text: str) -> None:
         self.status.notice_text = text
-        self.notify(text, title="Error", severity="error", timeout=12, markup=False)
+        self.notify(text, title="Error", severity="error", timeout=8, markup=False)
 
     # ------------------------------------------------------ from workers
     def on_notes_state(self, message: NotesState) -> None:
@@ -403,10 +551,14 @@ class AssistantApp(App[None]):
         elif isinstance(event, ReplyStarted):
             view.message_id = event.reply_message_id
             view.begin_stream(f"{event.action}…" if event.action else "writing…")
+            user = self._pending_user_view
+            if user is not None and event.user_message_id is not None:
+                user.message_id = event.user_message_id
             if event.citations:
                 self.sources.show(list(event.citations))
             plan = event.plan
             if plan is not None:
+                self._context_size = plan.context_size
                 self.status.show_context(plan.prompt_tokens, plan.context_size)
             if plan is not None and plan.dropped_turns:
                 self.status.notice_text = (
@@ -424,9 +576,15 @@ class AssistantApp(App[None]):
             self.pick_reply(None)
             speed = event.message.tokens_per_second
             self.status.speed_text = f"last reply {speed:.1f} tok/s" if speed else ""
+            plan = event.plan
+            if plan is not None:
+                # what the next message will find: the prompt and this reply
+                used = plan.prompt_tokens + (event.message.completion_tokens or 0)
+                self.status.show_context(used, plan.context_size)
 
     async def on_reply_ended(self, message: ReplyEnded) -> None:
         view, self._reply_view = self._reply_view, None
+        self._pending_user_view = None
         self._cancel = None
         if view is not None:
             await view.end_stream()
@@ -442,29 +600,147 @@ class AssistantApp(App[None]):
         if message.error is not None:
             self.show_error(message.error)
         self.refresh_sidebar()
-        if self.screen is self.screen_stack[0]:
-            self.prompt.focus()
+        self.refresh_markers()
+        if self._queue:
+            await self.send_queued()
+
+    async def send_queued(self) -> None:
+        """Send the first queued message. It goes through the box, so a slash
+        command with a mistake stays there to fix; what the user is typing
+        meanwhile is kept."""
+        text, pending = self._queue.pop(0)
+        await pending.remove()
+        draft = self.prompt.text
+        self.prompt.load_text(text)
+        await self.submit(text)
+        if draft:
+            left = self.prompt.text  # the queued line, when it could not be sent
+            self.prompt.load_text(f"{left}\n{draft}" if left else draft)
+            self.prompt.move_cursor(self.prompt.document.end)
+
+    def refresh_markers(self) -> None:
+        """Read the branch again (in a worker) so the markers ("2/3") and the
+        recall list follow an answer again or an edit."""
+        if self.conversation_id is None:
+            return
+        wanted = self.conversation_id
+
+        def show(thread: Thread | None) -> None:
+            if thread is not None and thread.conversation.id == self.conversation_id:
+                self.chat_view.update_markers(thread)
+                self._set_recall(thread)
+
+        self.background(lambda: self.session.chat.thread(wanted), show, group="markers")
+
+    def _set_recall(self, thread: Thread | None) -> None:
+        messages = thread.messages if thread is not None else []
+        history = [m.content for m in messages if m.role == Role.USER and m.content.strip()]
+        self.prompt.recall_list = list(dict.fromkeys(reversed(history)))[::-1]
+        self.prompt.reset_recall()
 
     # --------------------------------------------------------- sending
     @on(PromptInput.Submitted)
-    async def send(self, event: PromptInput.Submitted) -> None:
-        from assistant.writing.slash import is_slash
-
+    async def prompt_submitted(self, event: PromptInput.Submitted) -> None:
         text = event.text
-        if self.streaming or not text.strip():
+        if not text.strip():
             return
         self.slash_options.show([])
         self.prompt.completing = False
+        if self._editing is not None:
+            if self.streaming:
+                self.notify(BUSY_NOTICE, markup=False)
+                return
+            await self.send_edit(self._editing, text)
+            return
+        if self.streaming:
+            await self.queue(text)
+            return
+        await self.submit(text)
+
+    async def queue(self, text: str) -> None:
+        """Keep ``text`` to send when the reply ends, shown as pending."""
+        self.prompt.clear()
+        self.prompt.reset_recall()
+        view = MessageView(Role.USER, text)
+        await self.chat_view.add(view)
+        view.set_pending(True)
+        self._queue.append((text, view))
+
+    @on(PromptInput.Recall)
+    async def recall(self, event: PromptInput.Recall) -> None:
+        """Up in an empty box: a pending message comes back first, then
+        earlier messages of the conversation."""
+        if self._queue:
+            text, view = self._queue.pop()
+            await view.remove()
+            self.prompt.load_text(text)
+            self.prompt.move_cursor(self.prompt.document.end)
+            return
+        self.prompt.recall(-1)
+
+    @on(PromptInput.Page)
+    def page(self, event: PromptInput.Page) -> None:
+        self.chat_view.page(event.step)
+
+    async def submit(self, text: str) -> None:
+        """Send ``text`` now: a message, or a slash command."""
+        from assistant.writing.slash import is_slash
+
         if is_slash(text.strip()):
             await self.run_slash(text.strip())
             return
         if text.startswith("//"):
             text = text[1:]  # "//" sends a message that starts with "/"
         self.prompt.clear()
-        await self.chat_view.add(MessageView(Role.USER, text))
-        await self._start_reply(lambda cancel: self.session.send(text, cancel))
+        self._remember(text)
+        user = await self.chat_view.add(MessageView(Role.USER, text))
+        await self._start_reply(lambda cancel: self.session.send(text, cancel), user)
 
-    async def _start_reply(self, start: Callable[[threading.Event], Iterator[ChatEvent]]) -> None:
+    def _remember(self, text: str) -> None:
+        history = [h for h in self.prompt.recall_list if h != text]
+        self.prompt.recall_list = history + [text]
+        self.prompt.reset_recall()
+
+    async def send_edit(self, original: MessageView, text: str) -> None:
+        """Send ``text`` as a new version of ``original``: the branch from
+        that message down makes way for the new one."""
+        message_id = original.message_id
+        self._leave_edit()
+        if message_id is None:
+            return
+        self.prompt.clear()
+        self._remember(text)
+        views = self.chat_view.views
+        if original in views:
+            for view in views[views.index(original) :]:
+                await view.remove()
+        user = await self.chat_view.add(MessageView(Role.USER, text))
+        await self._start_reply(lambda cancel: self.session.edit(message_id, text, cancel), user)
+
+    def start_edit(self, view: MessageView) -> None:
+        if view.role != Role.USER or view.message_id is None:
+            self.notify("Only your own messages can be edited; r answers a reply again.")
+            return
+        if self.streaming:
+            self.notify(BUSY_NOTICE, markup=False)
+            return
+        self._editing = view
+        self.mode_label.display = True
+        self.prompt.load_text(view.text)
+        self.prompt.move_cursor(self.prompt.document.end)
+        self.prompt.add_class("-editing")
+        self.prompt.focus()
+
+    def _leave_edit(self) -> None:
+        self._editing = None
+        self.mode_label.display = False
+        self.prompt.remove_class("-editing")
+
+    async def _start_reply(
+        self,
+        start: Callable[[threading.Event], Iterator[ChatEvent]],
+        user: MessageView | None = None,
+    ) -> None:
         """Show an empty reply, then stream ``start(cancel)``'s events into it
         from a worker."""
         from assistant.chat.events import ReplyStarted
@@ -475,6 +751,7 @@ class AssistantApp(App[None]):
             "streaming",
         )
         self._reply_view = view
+        self._pending_user_view = user
         cancel = self._cancel = threading.Event()
         self.streaming = True
 
@@ -529,12 +806,15 @@ class AssistantApp(App[None]):
             elif command.name == "notes":
                 self.set_notes(command.argument == "on")
             elif command.name == "persona":
-                self.set_persona(command.argument)
+                if command.argument:
+                    self.set_persona(command.argument)
+                else:
+                    await self.chat_view.add_note(self.persona_note(library))
             return
         text = command.text
         if command.uses_last_reply:
             reply = self._last_reply()
-            text = reply.shown_text if reply is not None else ""
+            text = reply.text if reply is not None else ""
             if not text.strip():
                 self.notify(
                     "There is no reply to work on yet: type the text after the command.",
@@ -542,8 +822,17 @@ class AssistantApp(App[None]):
                 )
                 return
         self.prompt.clear()
-        await self.chat_view.add(MessageView(Role.USER, line))
-        await self._start_reply(self._action_stream(line, command, text))
+        self._remember(line)
+        user = await self.chat_view.add(MessageView(Role.USER, line))
+        await self._start_reply(self._action_stream(line, command, text), user)
+
+    def persona_note(self, library: PromptLibrary) -> str:
+        current = self.state.persona or "default"
+        names = ", ".join(sorted(library.personas)) or "none"
+        return (
+            f"Persona in use: {current}. Personas: {names}. "
+            "/persona NAME switches, /persona default goes back to the default system prompt."
+        )
 
     def _action_stream(
         self, line: str, command: SlashCommand, text: str
@@ -551,12 +840,17 @@ class AssistantApp(App[None]):
         return lambda cancel: self.session.run_action(line, command, text, cancel)
 
     def set_persona(self, name: str) -> None:
-        """``/persona NAME`` sets the conversation's system prompt; ``/persona``
-        alone goes back to the default one. Like the notes switch, it applies
-        to the next message at once and is stored in a worker."""
+        """``/persona NAME`` sets the conversation's system prompt;
+        ``/persona default`` goes back to the default one. Like the notes
+        switch, it applies to the next message at once and is stored in a
+        worker."""
+        from assistant.writing.slash import DEFAULT_PERSONA
+
         library = self.library()
-        persona = library.persona(name).name if name and library is not None else None
+        wanted = None if name == DEFAULT_PERSONA else name
+        persona = library.persona(wanted).name if wanted and library is not None else None
         self.state.persona = persona
+        self.update_persona_status()
         if self.conversation_id is not None:
             self.background(lambda: self.session.set_persona(persona))
         self.notify(
@@ -566,16 +860,20 @@ class AssistantApp(App[None]):
             markup=False,
         )
 
+    def update_persona_status(self) -> None:
+        persona = self.state.persona
+        self.status.persona_text = f"persona {persona}" if persona else ""
+
     @on(TextArea.Changed, "#prompt")
     def prompt_changed(self, event: TextArea.Changed) -> None:
-        from assistant.writing.slash import complete_slash, is_slash
+        from assistant.writing.slash import is_slash, slash_choices
 
         text = event.text_area.text
-        candidates: list[str] = []
+        candidates: list[tuple[str, str]] = []
         library = self.library()
-        if library is not None and is_slash(text) and "\n" not in text and not self.streaming:
-            candidates = complete_slash(text, library)
-            candidates = [c for c in candidates if c != text.rstrip()][:8]
+        if library is not None and is_slash(text) and "\n" not in text:
+            candidates = slash_choices(text, library)
+            candidates = [c for c in candidates if c[0] != text.rstrip()][:8]
         self.slash_options.show(candidates)
         self.prompt.completing = bool(candidates)
 
@@ -627,7 +925,9 @@ class AssistantApp(App[None]):
         self.refresh_bindings()
 
     def on_message_view_picked(self, message: MessageView.Picked) -> None:
-        self.pick_reply(message.view)
+        self.chat_view.select(message.view, scroll=False)
+        if message.view.role == Role.ASSISTANT:
+            self.pick_reply(message.view)
 
     def action_focus_sources(self) -> None:
         self.sources.query_one(OptionList).focus()
@@ -644,12 +944,16 @@ class AssistantApp(App[None]):
 
     def open_in_editor(self, citation: Citation) -> None:
         """Run ``$EDITOR +LINE FILE`` (``vi`` by default) with the app
-        suspended; the file is checked in a worker first."""
+        suspended; a PDF or DOCX (bytes to an editor) shows the cited passage
+        instead, with a way to open the file in the system's viewer. The file
+        is checked in a worker first."""
         path, line = citation.abs_path, citation.start_line or 1
 
-        def check() -> list[str] | str:
+        def check() -> list[str] | str | tuple[str, str]:
             if not path or not os.path.isfile(path):
                 return f"The source file is no longer there: {path or '(unknown)'}"
+            if Path(path).suffix.lower() in BINARY_SOURCES or _looks_binary(path):
+                return ("passage", self._passage_text(citation))
             try:
                 editor = shlex.split(os.environ.get("EDITOR") or "vi")
             except ValueError:
@@ -659,13 +963,42 @@ class AssistantApp(App[None]):
                 return f"The editor “{name}” was not found; set $EDITOR to your editor."
             return [*editor, f"+{line}", path]
 
-        def run(argv: list[str] | str) -> None:
+        def run(argv: list[str] | str | tuple[str, str]) -> None:
             if isinstance(argv, str):
                 self.show_error(argv)
+            elif isinstance(argv, tuple):
+                self.show_passage(citation, argv[1])
             else:
                 self._run_editor(argv, f"{path}:{line}")
 
         self.background(check, run)
+
+    def _passage_text(self, citation: Citation) -> str:
+        """The cited passage as the index holds it (called in a worker)."""
+        if citation.chunk_id is not None:
+            rows = self.runtime.notes.repo.chunk_texts([citation.chunk_id])
+            if rows:
+                _, heading, body = rows[0]
+                return f"{heading}\n\n{body}" if heading and heading not in body else body
+        return "The passage is no longer in the notes index; sync the notes and ask again."
+
+    def show_passage(self, citation: Citation, text: str) -> None:
+        viewer = _system_viewer()
+
+        def answered(open_file: bool | None) -> None:
+            if open_file and viewer is not None:
+                self.background(
+                    lambda: subprocess.Popen(
+                        [viewer, citation.abs_path],
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        start_new_session=True,
+                    ),
+                    failed="The file could not be opened: ",
+                )
+
+        self.push_screen(PassageScreen(citation.label, text, viewer is not None), answered)
 
     def _run_editor(self, argv: list[str], where: str) -> None:
         from textual.app import SuspendNotSupported
@@ -702,18 +1035,133 @@ class AssistantApp(App[None]):
             self._cancel.set()
             self.status.notice_text = STOPPING_NOTICE
 
-    async def action_regenerate(self) -> None:
+    def action_leave(self) -> None:
+        """Esc when no reply streams: leave an edit, or go back to the box."""
+        if self._editing is not None:
+            self._leave_edit()
+            self.prompt.clear()
+        self.prompt.focus()
+
+    def on_sources_panel_leave(self, message: SourcesPanel.Leave) -> None:
+        self.prompt.focus()
+
+    def on_sidebar_leave(self, message: Sidebar.Leave) -> None:
+        self.prompt.focus()
+
+    async def action_regenerate(self, message_id: int | None = None) -> None:
+        """Answer again: a new reply beside the old one, which stays as a branch."""
         if self.streaming:
             self.notify(BUSY_NOTICE, markup=False)
             return
         views = self.chat_view.views
-        last_user = max((i for i, v in enumerate(views) if v.role == Role.USER), default=None)
-        if self.conversation_id is None or last_user is None:
+        if message_id is None:
+            last_user = max((i for i, v in enumerate(views) if v.role == Role.USER), default=None)
+        else:
+            last_user = next((i for i, v in enumerate(views) if v.message_id == message_id), None)
+            if last_user is not None and views[last_user].role == Role.ASSISTANT:
+                last_user -= 1
+        if self.conversation_id is None or last_user is None or last_user < 0:
             self.notify("There is no message to answer again yet.", markup=False)
             return
+        target = views[last_user].message_id
         for view in views[last_user + 1 :]:
             await view.remove()
-        await self._start_reply(lambda cancel: self.session.regenerate(cancel))
+        await self._start_reply(
+            lambda cancel: self.session.regenerate(cancel, message_id=target), views[last_user]
+        )
+
+    # -------------------------------------------------------- branches
+    @on(MessageView.StepBranch)
+    def step_branch(self, event: MessageView.StepBranch) -> None:
+        self.move_branch(event.view, event.step)
+
+    def move_branch(self, view: MessageView, step: int) -> None:
+        """Show the previous or next version of ``view``'s message."""
+        place, count = view.branch
+        if view.message_id is None or count < 2:
+            self.notify("This message has no other version.", markup=False)
+            return
+        if not 1 <= place + step <= count:
+            return
+        if self.streaming:
+            self.notify(BUSY_NOTICE, markup=False)
+            return
+        message_id = view.message_id
+        index = self.chat_view.views.index(view) if view in self.chat_view.views else None
+
+        async def show(thread: Thread) -> None:
+            await self.chat_view.show(thread)
+            self.after_switch(thread, keep_notice=True)
+            views = self.chat_view.views
+            if index is not None and views:
+                # the same place in the branch, now holding the other version
+                offset = len(views) - len(thread.messages)
+                at = views[max(0, min(len(views) - 1, index + offset))]
+                self.chat_view.select(at)
+
+        self.background(lambda: self.session.step_branch(message_id, step), show, group="open")
+
+    def action_branch(self, step: int) -> None:
+        """Alt+Left/Right: the picked message, else the nearest message above
+        the box that has other versions."""
+        target = self.chat_view.selected
+        if target is None or target.branch[1] < 2:
+            target = next((v for v in reversed(self.chat_view.views) if v.branch[1] > 1), None)
+        if target is None:
+            self.notify("No message here has another version.", markup=False)
+            return
+        self.move_branch(target, step)
+
+    def action_pick_messages(self) -> None:
+        chat = self.chat_view
+        if chat.views:
+            chat.focus()
+            chat.select(chat.views[-1])
+
+    @on(ChatView.Act)
+    async def chat_act(self, event: ChatView.Act) -> None:
+        view = event.view
+        if event.action == "leave":
+            self.prompt.focus()
+            return
+        if view is None:
+            return
+        if event.action == "edit":
+            self.start_edit(view)
+        elif event.action == "regenerate":
+            if view.message_id is None:
+                return
+            await self.action_regenerate(view.message_id)
+        elif event.action == "fork":
+            self.fork(view.message_id)
+        elif event.action == "copy":
+            self.copy_to_clipboard(view.text)
+            self.notify(f"Copied the message ({len(view.text)} characters).", markup=False)
+        elif event.action == "sources" and view.role == Role.ASSISTANT:
+            self.pick_reply(view)
+            if view.citations:
+                self.action_focus_sources()
+
+    def fork(self, message_id: int | None = None) -> None:
+        """Copy the branch (up to ``message_id``) into a new conversation and open it."""
+        if self.conversation_id is None:
+            self.notify("There is nothing to fork yet.", markup=False)
+            return
+        if self.streaming:
+            self.notify(BUSY_NOTICE, markup=False)
+            return
+
+        async def show(thread: Thread) -> None:
+            await self.chat_view.show(thread)
+            self.after_switch(thread)
+            self.refresh_sidebar()
+            self.prompt.focus()
+            self.notify(f"Forked into “{thread.conversation.title}”.", markup=False)
+
+        self.background(lambda: self.session.fork(message_id), show, group="open")
+
+    def action_fork(self) -> None:
+        self.fork(None)
 
     # ------------------------------------------------------- clipboard
     def _last_reply(self) -> MessageView | None:
@@ -742,20 +1190,62 @@ class AssistantApp(App[None]):
 
     # --------------------------------------------------- conversations
     def refresh_sidebar(self) -> Worker[None] | None:
-        """Read the conversation list in a worker, then show it."""
+        """Read the conversation list in a worker (the filter's results when
+        one is typed; else as many as are loaded, at least a page), then show it."""
         if not self.database_ready:
             return None
+        words = self.sidebar_box.filter_text
+        loaded = max(PAGE, len(self.sidebar.conversations))
 
-        async def show(conversations: list[Conversation]) -> None:
-            await self.sidebar.show(conversations, self.conversation_id)
+        def job() -> tuple[list[Conversation], bool]:
+            if words:
+                return self.runtime.repo.filter_conversations(words), False
+            return self._first_page(loaded)
 
-        return self.background(self.runtime.repo.list_conversations, show, group="sidebar")
+        def show(result: tuple[list[Conversation], bool]) -> None:
+            self.sidebar.show(result[0], self.conversation_id, result[1])
 
-    @on(ConversationList.Selected)
-    def open_selected(self, event: ConversationList.Selected) -> None:
-        item = event.item
-        conversation = getattr(item, "conversation", None)
-        if conversation is None or conversation.id == self.conversation_id:
+        return self.background(job, show, group="sidebar")
+
+    @on(Sidebar.FilterChanged)
+    def filter_changed(self, event: Sidebar.FilterChanged) -> None:
+        self.refresh_sidebar()
+
+    @on(ConversationList.NeedMore)
+    def more_conversations(self, event: ConversationList.NeedMore) -> None:
+        if self.sidebar_box.filter_text:
+            return
+        after = event.after
+
+        def job() -> tuple[list[Conversation], bool]:
+            page = self.runtime.repo.list_conversations(PAGE * 2 + 1, after=after, counts=False)
+            return page[: PAGE * 2], len(page) > PAGE * 2
+
+        def show(result: tuple[list[Conversation], bool]) -> None:
+            if self.sidebar.conversations and self.sidebar.conversations[-1].id == after.id:
+                self.sidebar.extend(*result)
+
+        self.background(job, show, group="sidebar-more")
+
+    def action_filter(self) -> None:
+        box = self.sidebar_box
+        if not box.display:
+            box.display = True
+            box.hidden_by_user = False
+        box.query_one("#sidebar-filter").focus()
+
+    def action_toggle_sidebar(self) -> None:
+        box = self.sidebar_box
+        box.display = not box.display
+        box.hidden_by_user = not box.display
+        if not box.display and (self.focused is None or box in self.focused.ancestors):
+            self.prompt.focus()
+
+    @on(ConversationList.Opened)
+    def open_selected(self, event: ConversationList.Opened) -> None:
+        conversation = event.conversation
+        if conversation.id == self.conversation_id:
+            self.prompt.focus()
             return
         if self.streaming:
             self.notify(BUSY_NOTICE, markup=False)
@@ -763,22 +1253,67 @@ class AssistantApp(App[None]):
             return
         self.open_conversation(conversation.id)
 
-    def open_conversation(self, conversation_id: int | None) -> Worker[None]:
-        """Read the conversation in a worker, then show it."""
+    def open_conversation(
+        self, conversation_id: int | None, at_message: int | None = None
+    ) -> Worker[None]:
+        """Read the conversation (on the branch through ``at_message``) in a
+        worker, then show it."""
 
-        async def show(messages: list[Message]) -> None:
-            await self.chat_view.show(messages)
-            self.after_switch()
+        async def show(thread: Thread | None) -> None:
+            await self.chat_view.show(thread)
+            self.after_switch(thread)
+            if at_message is not None:
+                await self._scroll_to_message(at_message)
 
-        return self.background(lambda: self.session.open(conversation_id), show, group="open")
+        return self.background(
+            lambda: self.session.open(conversation_id, at_message), show, group="open"
+        )
 
-    def after_switch(self) -> None:
-        """The screen follows the conversation now in ``state``."""
+    async def _scroll_to_message(self, message_id: int) -> None:
+        chat = self.chat_view
+        view = chat.view_for(message_id)
+        if view is None:
+            await chat.show_earlier()
+            view = chat.view_for(message_id)
+        if view is None:
+            return
+        chat.select(view)
+        view.add_class("-found")
+        self.set_timer(3.0, lambda: view.remove_class("-found"))
+
+    def search_messages(self, query: str, limit: int) -> list[SearchHit]:
+        """The palette's search (called in a thread by ``ConversationSearch``)."""
+        return self.runtime.repo.search(query, limit)
+
+    def jump_to_message(self, conversation_id: int, message_id: int) -> None:
+        """Open a search hit: its conversation, on the branch holding it."""
+        if self.streaming and conversation_id != self.conversation_id:
+            self.notify(BUSY_NOTICE, markup=False)
+            return
+        self.open_conversation(conversation_id, message_id)
+
+    def after_switch(self, thread: Thread | None, *, keep_notice: bool = False) -> None:
+        """The screen follows the conversation now in ``state``: the status
+        line shows this conversation's last reply, not the previous one's."""
         self._code_presses = 0
-        self.status.notice_text = ""
-        self.status.context_text = ""
+        self._leave_edit()
+        status = self.status
+        status.clear_reply_figures()
+        if keep_notice:
+            status.notice_text = ""
+        last = None
+        if thread is not None:
+            last = next((m for m in reversed(thread.messages) if m.role == Role.ASSISTANT), None)
+        if last is not None:
+            if last.tokens_per_second:
+                status.speed_text = f"last reply {last.tokens_per_second:.1f} tok/s"
+            if last.prompt_tokens is not None and self._context_size:
+                used = last.prompt_tokens + (last.completion_tokens or 0)
+                status.show_context(used, self._context_size)
         self.pick_reply(None)
         self.update_notes_status()
+        self.update_persona_status()
+        self._set_recall(thread)
         self.sidebar.select_id(self.conversation_id)
         self.follow_engine()
 
@@ -787,8 +1322,8 @@ class AssistantApp(App[None]):
             self.notify(BUSY_NOTICE, markup=False)
             return
         self.session.open(None)  # no database work for a conversation not yet stored
-        await self.chat_view.show([])
-        self.after_switch()
+        await self.chat_view.show(None)
+        self.after_switch(None)
         self.prompt.focus()
 
     @on(ConversationList.Action)
@@ -850,6 +1385,53 @@ class AssistantApp(App[None]):
         self.refresh_sidebar()
         self.notify(f"Deleted “{conversation.title}”.", markup=False)
 
+    # ----------------------------------------------------------- export
+    def action_export(self) -> None:
+        conversation_id = self.conversation_id
+        if conversation_id is None:
+            self.notify("Open a conversation to export it.", markup=False)
+            return
+
+        def ask(conversation: Conversation) -> None:
+            suggested = Path.cwd() / f"{slug(conversation.title)}.md"
+
+            def chosen(path: Path | None) -> None:
+                if path is not None:
+                    self.export_to(conversation_id, path)
+
+            self.push_screen(ExportScreen(suggested), chosen)
+
+        self.background(lambda: self.session.chat.conversation(conversation_id), ask)
+
+    def export_to(self, conversation_id: int, path: Path, replace: bool = False) -> None:
+        """Write the export in a worker; an existing file is replaced only
+        after asking."""
+        fmt = "json" if path.suffix.lower() == ".json" else "md"
+
+        def job() -> str:
+            from assistant.fileio import atomic_write_text
+
+            if path.exists() and not replace:
+                return "exists"
+            atomic_write_text(path, self.session.chat.export_text(conversation_id, fmt))
+            return "written"
+
+        def done(result: str) -> None:
+            if result == "written":
+                what = "every branch, as JSON" if fmt == "json" else "the current branch"
+                self.notify(f"Wrote {path} ({what}).", markup=False)
+                return
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.export_to(conversation_id, path, replace=True)
+
+            self.push_screen(
+                ConfirmScreen("Replace the file?", f"{path} exists.", yes="Replace"), answered
+            )
+
+        self.background(job, done, failed="The export failed: ")
+
     # ------------------------------------------------------ other screens
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -860,8 +1442,10 @@ class AssistantApp(App[None]):
         from assistant.ui.writing_screen import WritingScreen
 
         if isinstance(self.screen, WritingScreen):
-            self.pop_screen()
+            self.screen.action_close()
             return
+        if len(self.screen_stack) > 1:
+            return  # a modal is open
         self.push_screen(WritingScreen(lambda: self.runtime.chat))
 
     # ------------------------------------------------------------ models
@@ -903,23 +1487,47 @@ class AssistantApp(App[None]):
         if message.notice:
             self.notify(message.notice, markup=False)
 
+    def action_search_conversations(self) -> None:
+        self.push_screen(
+            CommandPalette(providers=[ConversationSearch], placeholder="Search all conversations…")
+        )
+
     async def action_quit(self) -> None:
         if self._cancel is not None:
-            self._cancel.set()  # the reply ends as cancelled, with its text kept
+            self._cancel.set()  # the reply ends as stopped, with its text kept
         self.exit()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        if screen is not self.main_screen:
+            yield SystemCommand("Show keys", "Every key of the app", self.action_help)
+            return
+        yield SystemCommand(
+            "Search all conversations", "Messages of every branch, best first",
+            self.action_search_conversations,
+        )  # fmt: skip
         yield SystemCommand(
             "New conversation", "Start an empty conversation", self.action_new_conversation
         )
-        yield SystemCommand("Regenerate", "Answer the last message again", self.action_regenerate)
+        yield SystemCommand(
+            "Answer again", "A new reply beside the last one (kept)", self.action_regenerate
+        )
+        yield SystemCommand(
+            "Fork conversation", "Copy this branch into a new conversation", self.action_fork
+        )
+        yield SystemCommand(
+            "Export conversation", "Markdown or JSON, with sources", self.action_export
+        )
         yield SystemCommand("Copy last reply", "Copy it to the clipboard", self.action_copy_reply)
         yield SystemCommand(
             "Copy code block", "Copy a code block of the last reply", self.action_copy_code
         )
         yield SystemCommand("Rename conversation", "Give it a new title", self.action_rename)
         yield SystemCommand("Delete conversation", "Asks first", self.action_delete)
+        yield SystemCommand(
+            "Filter conversations", "Titles and text, in the sidebar", self.action_filter
+        )
+        yield SystemCommand("Show or hide the sidebar", "Ctrl+B", self.action_toggle_sidebar)
         yield SystemCommand(
             "Use my notes (toggle)", "Answer from your notes, or not", self.action_toggle_notes
         )
@@ -934,3 +1542,21 @@ class AssistantApp(App[None]):
         )
         yield SystemCommand("Show keys", "Every key of the app", self.action_help)
         yield SystemCommand("Writing", "Open the writing screen", self.action_open_writing)
+
+
+def _looks_binary(path: str) -> bool:
+    """A file an editor would show as bytes (called in a worker)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return b"\x00" in head or head.startswith((b"%PDF", b"PK\x03\x04"))
+
+
+def _system_viewer() -> str | None:
+    for name in ("xdg-open", "open"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None

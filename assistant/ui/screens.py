@@ -1,16 +1,19 @@
-"""Modal screens: help, delete confirmation, rename, retrieval view.
+"""Modal screens: help, confirmations, rename, export, a cited passage,
+retrieval view.
 
 Each modal is typed by what it returns through ``dismiss()``; Esc always
-closes it without doing anything.
+closes it without doing anything. None of them touches a file: the app does
+that in workers with what they return.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 from textual.worker import Worker, WorkerState
@@ -77,6 +80,105 @@ class ConfirmDeleteScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question; the safe answer has the focus, Esc and n say no."""
+
+    BINDINGS = [("escape,n", "answer(False)", "No"), ("y", "answer(True)", "Yes")]
+
+    def __init__(self, title: str, text: str, yes: str = "Yes", no: str = "Cancel") -> None:
+        super().__init__()
+        self.question = title
+        self.text = text
+        self.yes, self.no = yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="confirm"):
+            yield Label(plain(self.question), classes="dialog-title")
+            yield Static(plain(self.text), classes="dialog-text")
+            with Horizontal(classes="buttons"):
+                yield Button(self.yes, variant="warning", id="yes")
+                yield Button(self.no, variant="primary", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    @on(Button.Pressed)
+    def pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class ExportScreen(ModalScreen[Path | None]):
+    """Where to export the conversation; a name ending in .json writes JSON
+    (every branch), anything else Markdown (the current branch); both carry
+    the sources."""
+
+    BINDINGS = [("escape", "cancel", "Cancel")]
+
+    def __init__(self, suggested: Path) -> None:
+        super().__init__()
+        self.suggested = suggested
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="export"):
+            yield Label("Export the conversation", classes="dialog-title")
+            yield Input(value=str(self.suggested), id="export-path")
+            yield Label(
+                "Ends in .json: every branch as JSON; otherwise the current branch as "
+                "Markdown. Both list the sources. Enter writes, Esc cancels.",
+                classes="dialog-hint",
+            )
+
+    def on_mount(self) -> None:
+        field = self.query_one(Input)
+        field.focus()
+        field.cursor_position = len(field.value)
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        value = event.value.strip()
+        self.dismiss(Path(value).expanduser() if value else None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PassageScreen(ModalScreen[bool]):
+    """A cited passage of a file $EDITOR cannot open (PDF, DOCX): the text
+    the reply was given, where it is, and ``o`` to open the file in the
+    system's viewer when there is one (returns True for that)."""
+
+    BINDINGS = [("escape,q", "close", "Close"), ("o", "open_file", "Open the file")]
+
+    def __init__(self, where: str, text: str, can_open: bool) -> None:
+        super().__init__()
+        self.where = where
+        self.text = text
+        self.can_open = can_open
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="passage"):
+            yield Label(plain(self.where), classes="dialog-title")
+            with VerticalScroll(id="passage-text"):
+                yield Static(plain(self.text), markup=False)
+            hint = "o opens the file in your viewer, Esc closes." if self.can_open else (
+                "Esc closes. (No viewer was found to open the file itself.)"
+            )  # fmt: skip
+            yield Label(hint, classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#passage-text").focus()
+
+    def action_open_file(self) -> None:
+        if self.can_open:
+            self.dismiss(True)
+
+    def action_close(self) -> None:
+        self.dismiss(False)
+
+
 class RenameScreen(ModalScreen[str | None]):
     """Asks for a new title; returns it, or None when cancelled."""
 
@@ -109,7 +211,7 @@ def rank_row(n: int, hit: Citation) -> tuple[str, ...]:
 
     return (
         str(n),
-        sanitize(hit.location),
+        sanitize(hit.source),
         sanitize(hit.heading),
         rank(hit.keyword_rank),
         rank(hit.vector_rank),

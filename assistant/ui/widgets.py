@@ -1,8 +1,16 @@
-"""The widgets of the chat screen: sidebar, message views, input, status line.
+"""The widgets of the chat screen: message views, the chat view, the input,
+the status line, sources and slash completions (the sidebar is in
+``sidebar.py``).
 
 Every string that came from the model or the database passes through
 ``assistant.textsafe.sanitize`` and is shown as plain content (never as
 markup), so control bytes and ``[markup]`` in a reply are displayed, not obeyed.
+
+The chat view shows one branch of the conversation (a ``Thread``); a message
+with other versions carries a marker ("‹ 2/3 ›"), and the view can be focused
+to pick a message and act on it (move between its versions, edit, answer
+again, fork, copy). Long branches are drawn from the end: only the last
+``WINDOW`` messages are mounted until the user scrolls to the top.
 """
 
 from __future__ import annotations
@@ -10,15 +18,16 @@ from __future__ import annotations
 from markdown_it import MarkdownIt
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.reactive import reactive
-from textual.widgets import Label, ListItem, ListView, Markdown, OptionList, Static, TextArea
+from textual.widgets import Label, Markdown, OptionList, Static, TextArea
 from textual.widgets.markdown import MarkdownFence, MarkdownStream
 from textual.widgets.option_list import Option
 
-from assistant.domain import Citation, Conversation, Message, MessageStatus, Role
+from assistant.domain import Citation, Message, MessageStatus, Role, Thread
 from assistant.textsafe import sanitize
 
 
@@ -56,63 +65,6 @@ class SafeStreamText:
         return sanitize(text)
 
 
-# ----------------------------------------------------------------- sidebar
-class ConversationItem(ListItem):
-    def __init__(self, conversation: Conversation) -> None:
-        super().__init__(id=f"conversation-{conversation.id}")
-        self.conversation = conversation
-
-    def compose(self) -> ComposeResult:
-        yield Label(plain(self.conversation.title), classes="title")
-
-
-class ConversationList(ListView):
-    """The conversations, newest first. Enter opens; Delete and r act on the
-    highlighted one (the app asks before deleting)."""
-
-    BINDINGS = [
-        ("delete", "delete_highlighted", "Delete"),
-        ("r", "rename_highlighted", "Rename"),
-    ]
-
-    class Action(TextualMessage):
-        """The user asked for ``action`` on conversation ``conversation_id``."""
-
-        def __init__(self, action: str, conversation_id: int) -> None:
-            super().__init__()
-            self.action = action
-            self.conversation_id = conversation_id
-
-    @property
-    def highlighted_id(self) -> int | None:
-        item = self.highlighted_child
-        return item.conversation.id if isinstance(item, ConversationItem) else None
-
-    async def show(self, conversations: list[Conversation], current_id: int | None) -> None:
-        await self.clear()
-        await self.extend(ConversationItem(c) for c in conversations)
-        self.select_id(current_id)
-
-    def select_id(self, conversation_id: int | None) -> None:
-        for index, item in enumerate(self.children):
-            if isinstance(item, ConversationItem) and item.conversation.id == conversation_id:
-                self.index = index
-                return
-        self.index = None
-
-    def on_focus(self) -> None:
-        if self.index is None and self.children:
-            self.index = 0
-
-    def action_delete_highlighted(self) -> None:
-        if self.highlighted_id is not None:
-            self.post_message(self.Action("delete", self.highlighted_id))
-
-    def action_rename_highlighted(self) -> None:
-        if self.highlighted_id is not None:
-            self.post_message(self.Action("rename", self.highlighted_id))
-
-
 # ------------------------------------------------------------------ messages
 class CopyableFence(MarkdownFence):
     """A code block that copies itself to the clipboard when clicked."""
@@ -142,11 +94,11 @@ class ReplyMarkdown(Markdown):
         self.app.notify(f"Copied the link {href}", markup=False)
 
 
-STATUS_NOTES = {
-    MessageStatus.CANCELLED: "stopped — the partial reply is kept",
-    MessageStatus.INTERRUPTED: "interrupted — the app closed during this reply",
-    MessageStatus.STREAMING: "writing…",
-}
+def stopped_note(message: Message) -> str:
+    """The one word for a reply that ended early, and why when it is known."""
+    if message.finish_reason is None:
+        return "stopped — the app closed during this reply; the partial reply is kept"
+    return "stopped — the partial reply is kept"
 
 
 def reply_footer(message: Message) -> tuple[str, str]:
@@ -161,18 +113,90 @@ def reply_footer(message: Message) -> tuple[str, str]:
     if message.status == MessageStatus.ERROR:
         parts.append(f"error: {message.error or 'the model failed'}")
         kind = "error"
-    elif message.status in STATUS_NOTES:
-        parts.append(STATUS_NOTES[message.status])
-        kind = str(message.status)
+    elif message.status == MessageStatus.STOPPED:
+        parts.append(stopped_note(message))
+        kind = "stopped"
+    elif message.status == MessageStatus.STREAMING:
+        parts.append("writing…")
+        kind = "streaming"
     elif message.finish_reason == "length":
         parts.append("cut at the token limit")
         kind = "cut"
     return " · ".join(parts), kind
 
 
+PENDING_NOTE = "pending — sent when the reply ends (Up in an empty box takes it back)"
+
+
+class MessageHead(Static):
+    """Who wrote the message and, on the right, its place among its versions
+    (``‹ 2/3 ›``, only when there are several). A click on the left or right
+    half of the marker shows the previous or next version. One widget, not
+    three: a long branch mounts faster."""
+
+    def __init__(self, who: str, place: int = 1, count: int = 1) -> None:
+        super().__init__("", classes="head")
+        self.who = who
+        self.place, self.count = place, count
+
+    @property
+    def marker(self) -> str:
+        return f"‹ {self.place}/{self.count} ›" if self.count > 1 else ""
+
+    def set_position(self, place: int, count: int) -> None:
+        self.place, self.count = place, count
+        self.refresh()
+
+    def set_who(self, who: str) -> None:
+        self.who = who
+        self.refresh()
+
+    def render(self) -> Content:
+        marker = self.marker
+        width = self.content_region.width or self.size.width
+        who = sanitize(self.who)
+        if not marker:
+            return Content.styled(who, "bold")
+        room = max(1, width - len(marker) - 1)
+        if len(who) > room:
+            who = who[: max(0, room - 1)] + "…"
+        return Content.assemble(
+            (who, "bold"), " " * max(1, width - len(who) - len(marker)), (marker, "bold $accent")
+        )
+
+    def on_click(self, event: events.Click) -> None:
+        marker = self.marker
+        width = self.content_region.width or self.size.width
+        start = width - len(marker)
+        if not marker or event.x < start:
+            return
+        event.stop()
+        view = next((a for a in self.ancestors if isinstance(a, MessageView)), None)
+        if view is not None:
+            step = -1 if event.x < start + len(marker) // 2 else 1
+            self.post_message(MessageView.StepBranch(view, step))
+
+
 class MessageView(Vertical):
-    """One message: who wrote it, the text, and (for replies) a line with its
-    token count, speed and any status other than complete."""
+    """One message: who wrote it (and its place among its versions), the
+    text, and for replies a line with its token count, speed and any status
+    other than complete."""
+
+    class Picked(TextualMessage):
+        """A message was clicked: it becomes the selected one (a reply's
+        sources are shown)."""
+
+        def __init__(self, view: MessageView) -> None:
+            super().__init__()
+            self.view = view
+
+    class StepBranch(TextualMessage):
+        """Show the previous (-1) or next (+1) version of this message."""
+
+        def __init__(self, view: MessageView, step: int) -> None:
+            super().__init__()
+            self.view = view
+            self.step = step
 
     def __init__(self, role: Role, text: str = "", message: Message | None = None) -> None:
         super().__init__(classes=f"message {role}")
@@ -182,6 +206,7 @@ class MessageView(Vertical):
         self._text = text
         self._stream: MarkdownStream | None = None
         self._safe = SafeStreamText()
+        self.branch = (1, 1)
 
     @property
     def shown_text(self) -> str:
@@ -190,11 +215,23 @@ class MessageView(Vertical):
             return self.query_one(ReplyMarkdown).source
         return sanitize(self._text)
 
-    def compose(self) -> ComposeResult:
+    @property
+    def text(self) -> str:
+        """The text as written (for editing, copying)."""
+        if self.message is not None and self.message.status != MessageStatus.STREAMING:
+            return self.message.content
+        if self.role == Role.ASSISTANT:
+            return self.shown_text
+        return self._text
+
+    def _who(self) -> str:
         who = "You" if self.role == Role.USER else "Assistant"
         if self.role == Role.ASSISTANT and self.message and self.message.model:
             who = f"Assistant · {self.message.model}"
-        yield Label(plain(who), classes="who")
+        return who
+
+    def compose(self) -> ComposeResult:
+        yield MessageHead(self._who(), *self.branch)
         if self.role == Role.ASSISTANT:
             yield ReplyMarkdown(sanitize(self._text))
         else:
@@ -207,16 +244,18 @@ class MessageView(Vertical):
             self.message and reply_footer(self.message)[0]
         )
 
+    def set_branch(self, place: int, count: int) -> None:
+        self.branch = (place, count)
+        for head in self.query(MessageHead):
+            head.set_position(place, count)
+
+    @property
+    def marker_text(self) -> str:
+        """``‹ 2/3 ›`` when the message has other versions, else ''."""
+        return self.query_one(MessageHead).marker
+
     def on_click(self) -> None:
-        if self.role == Role.ASSISTANT:
-            self.post_message(self.Picked(self))
-
-    class Picked(TextualMessage):
-        """A reply was clicked: the sources panel follows it."""
-
-        def __init__(self, view: MessageView) -> None:
-            super().__init__()
-            self.view = view
+        self.post_message(self.Picked(self))
 
     @property
     def citations(self) -> list[Citation]:
@@ -227,6 +266,10 @@ class MessageView(Vertical):
         footer.update(plain(text))
         footer.set_classes(f"footer {kind}")
         footer.display = bool(text)
+
+    def set_pending(self, pending: bool) -> None:
+        self.set_class(pending, "-pending")
+        self.set_footer(PENDING_NOTE if pending else "", "pending" if pending else "stats")
 
     def begin_stream(self, note: str = "writing…") -> None:
         self._stream = Markdown.get_stream(self.query_one(ReplyMarkdown))
@@ -250,7 +293,7 @@ class MessageView(Vertical):
         self.message = message
         self.message_id = message.id
         if message.model:
-            self.query_one(".who", Label).update(plain(f"Assistant · {message.model}"))
+            self.query_one(MessageHead).set_who(f"Assistant · {message.model}")
         self.set_footer(*reply_footer(message))
 
 
@@ -261,11 +304,60 @@ class NoteView(Static):
         super().__init__(plain(text), classes="note")
 
 
-class ChatView(VerticalScroll):
-    """The messages of the open conversation, oldest first; sticks to the
-    bottom while a reply streams unless the user scrolls up."""
+class EarlierMessages(Static):
+    """Stands for the messages of a long branch not drawn yet; reaching the
+    top of the chat, Home or a click draws them."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(
+            plain(f"↑ {count} earlier messages (Home or click shows them)"), classes="earlier"
+        )
+        self.count = count
+
+    def on_click(self) -> None:
+        chat = next((a for a in self.ancestors if isinstance(a, ChatView)), None)
+        if chat is not None:
+            self.app.run_worker(chat.show_earlier(), exclusive=True, group="earlier")
+
+
+class ChatView(VerticalScroll, can_focus=True):
+    """The branch of the open conversation in front of the user, oldest
+    first; sticks to the bottom while a reply streams unless the user
+    scrolls up. Focused (Tab, or Ctrl+Up from the message box), Up and Down
+    pick a message and keys act on it."""
 
     EMPTY_TEXT = "Ask anything. Enter sends, Shift+Enter or Ctrl+J adds a line, F1 lists every key."
+    WINDOW = 8  # messages drawn when a branch is opened (more than a screenful)
+    CHUNK = 24  # earlier messages drawn each time the top is reached
+
+    BINDINGS = [
+        Binding("up,k", "pick(-1)", "Previous", show=False),
+        Binding("down,j", "pick(1)", "Next", show=False),
+        Binding("left,[", "branch(-1)", "Prev version"),
+        Binding("right,]", "branch(1)", "Next version"),
+        Binding("e", "act('edit')", "Edit"),
+        Binding("r", "act('regenerate')", "Answer again"),
+        Binding("f", "act('fork')", "Fork"),
+        Binding("c", "act('copy')", "Copy"),
+        Binding("enter", "act('sources')", "Sources", show=False),
+        Binding("home", "top", "Top", show=False),
+        Binding("end", "bottom", "Bottom", show=False),
+        Binding("escape", "act('leave')", "Back", show=False),
+    ]
+
+    class Act(TextualMessage):
+        """The user asked for ``action`` on ``view`` (None: no message picked)."""
+
+        def __init__(self, action: str, view: MessageView | None) -> None:
+            super().__init__()
+            self.action = action
+            self.view = view
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.selected: MessageView | None = None
+        self._earlier: list[Message] = []
+        self._thread: Thread | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(self.EMPTY_TEXT, id="empty", markup=False)
@@ -274,14 +366,70 @@ class ChatView(VerticalScroll):
     def views(self) -> list[MessageView]:
         return list(self.query(MessageView))
 
-    async def show(self, messages: list[Message]) -> None:
-        await self.remove_children(".message, .note")
-        views = [MessageView(m.role, m.content, m) for m in messages if m.role != Role.SYSTEM]
+    def view_for(self, message_id: int) -> MessageView | None:
+        return next((v for v in self.views if v.message_id == message_id), None)
+
+    def _view(self, message: Message, thread: Thread | None) -> MessageView:
+        view = MessageView(message.role, message.content, message)
+        if thread is not None:
+            view.set_branch(*thread.position(message.id))
+        return view
+
+    async def show(self, thread: Thread | None) -> None:
+        """Draw ``thread`` (None: an empty, new conversation)."""
+        await self.remove_children(".message, .note, .earlier")
+        self.selected = None
+        self._thread = thread
+        messages = [m for m in thread.messages if m.role != Role.SYSTEM] if thread else []
+        self._earlier = messages[: -self.WINDOW] if len(messages) > self.WINDOW else []
+        shown = messages[len(self._earlier) :]
+        views = [self._view(m, thread) for m in shown]
         self.query_one("#empty").display = not views
-        if views:
-            await self.mount_all(views)
+        widgets: list[Static | MessageView] = []
+        if self._earlier:
+            widgets.append(EarlierMessages(len(self._earlier)))
+        widgets += views
+        if widgets:
+            await self.mount_all(widgets)
         self.scroll_end(animate=False, immediate=True)
         self.anchor()
+
+    async def show_earlier(self, everything: bool = False) -> None:
+        """Draw the next ``CHUNK`` earlier messages of the branch (or all of
+        them) above the ones shown, keeping what is on screen where it is."""
+        if not self._earlier:
+            return
+        take = len(self._earlier) if everything else self.CHUNK
+        earlier, self._earlier = self._earlier[-take:], self._earlier[:-take]
+        first = self.views[0] if self.views else None
+        views = [self._view(m, self._thread) for m in earlier]
+        height, offset = self.virtual_size.height, self.scroll_y
+        if first is not None:
+            await self.mount_all(views, before=first)
+        else:
+            await self.mount_all(views)
+        for marker in self.query(EarlierMessages):
+            if self._earlier:
+                marker.count = len(self._earlier)
+                marker.update(
+                    plain(f"↑ {marker.count} earlier messages (Home or click shows them)")
+                )
+            else:
+                await marker.remove()
+        if not everything:
+
+            def keep_place() -> None:
+                added = self.virtual_size.height - height
+                self.scroll_to(y=offset + added, animate=False, immediate=True)
+
+            self.call_after_refresh(keep_place)
+
+    def update_markers(self, thread: Thread) -> None:
+        """New sibling counts (after an answer again or an edit), in place."""
+        self._thread = thread
+        for view in self.views:
+            if view.message_id is not None:
+                view.set_branch(*thread.position(view.message_id))
 
     async def add(self, view: MessageView) -> MessageView:
         self.query_one("#empty").display = False
@@ -296,14 +444,109 @@ class ChatView(VerticalScroll):
         self.anchor()
         return note
 
+    def select(self, view: MessageView | None, *, scroll: bool = True) -> None:
+        if self.selected is not None and self.selected is not view:
+            self.selected.remove_class("-selected")
+        self.selected = view
+        if view is not None:
+            view.add_class("-selected")
+            if scroll:
+                self.release_anchor()
+                self.scroll_to_widget(view, animate=False, immediate=True, top=True)
+
+    def on_focus(self) -> None:
+        views = self.views
+        if self.selected is not None and self.selected in views:
+            self.selected.add_class("-selected")
+        elif views:
+            self.select(views[-1])
+
+    def on_blur(self) -> None:
+        if self.selected is not None:
+            self.selected.remove_class("-selected")
+
+    def action_pick(self, step: int) -> None:
+        views = self.views
+        if not views:
+            return
+        if self.selected is None or self.selected not in views:
+            self.select(views[-1])
+            return
+        place = views.index(self.selected) + step
+        if place < 0 and self._earlier:
+            self.run_worker(self.show_earlier(), exclusive=True, group="earlier")
+            return
+        self.select(views[max(0, min(len(views) - 1, place))])
+
+    def action_branch(self, step: int) -> None:
+        if self.selected is not None:
+            self.post_message(MessageView.StepBranch(self.selected, step))
+
+    def action_act(self, action: str) -> None:
+        self.post_message(self.Act(action, self.selected))
+
+    async def action_top(self) -> None:
+        """Home: the first message of the branch, whole, at the top."""
+        await self.show_earlier(everything=True)
+        self.release_anchor()
+        views = self.views
+        if views:
+            self.select(views[0], scroll=False)
+        self.scroll_home(animate=False, immediate=True)
+
+    def action_bottom(self) -> None:
+        views = self.views
+        if views:
+            self.select(views[-1], scroll=False)
+        self.scroll_end(animate=False, immediate=True)
+        self.anchor()
+
+    def page(self, step: int) -> None:
+        """PageUp / PageDown from the message box."""
+        self.release_anchor()
+        if step < 0:
+            if self.scroll_y <= 0 and self._earlier:
+                self.run_worker(self.show_earlier(), exclusive=True, group="earlier")
+            self.scroll_page_up(animate=False)
+        else:
+            self.scroll_page_down(animate=False)
+            if self.scroll_y >= self.max_scroll_y:
+                self.anchor()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value <= 0 and old_value > 0 and self._earlier:
+            self.run_worker(self.show_earlier(), exclusive=True, group="earlier")
+
 
 class PromptInput(TextArea):
-    """The message box: Enter sends, Shift+Enter and Ctrl+J insert a new line."""
+    """The message box. Enter sends (or queues, while a reply streams),
+    Shift+Enter and Ctrl+J insert a new line; Up and Down in an empty box (or
+    one showing a recalled message) go through your earlier messages;
+    PageUp/PageDown scroll the chat. It is never locked: what you type while a
+    reply streams stays."""
 
     class Submitted(TextualMessage):
         def __init__(self, text: str) -> None:
             super().__init__()
             self.text = text
+
+    class Completion(TextualMessage):
+        """Tab, Up or Down while slash completions are shown."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    class Page(TextualMessage):
+        """PageUp (-1) or PageDown (+1): the chat scrolls."""
+
+        def __init__(self, step: int) -> None:
+            super().__init__()
+            self.step = step
+
+    class Recall(TextualMessage):
+        """Up in an empty box: the app may give back a pending message first."""
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(
@@ -314,16 +557,41 @@ class PromptInput(TextArea):
             placeholder="Message (Enter sends, Shift+Enter new line)",
             id=id,
         )
-
-    class Completion(TextualMessage):
-        """Tab, Up or Down while slash completions are shown."""
-
-        def __init__(self, key: str) -> None:
-            super().__init__()
-            self.key = key
+        self.recall_list: list[str] = []
+        """Your earlier messages in this conversation, oldest first (set by the app)."""
+        self._recall: int | None = None  # index into history while recalling
+        self._draft = ""
 
     completing: bool = False
     """Set by the app while the slash completion list is shown."""
+
+    def reset_recall(self) -> None:
+        self._recall = None
+        self._draft = ""
+
+    def _recalling(self) -> bool:
+        return self._recall is not None and self.text == self.recall_list[self._recall]
+
+    def recall(self, step: int) -> bool:
+        """Move through ``recall_list``; False when there is nowhere to go."""
+        if not self.recall_list:
+            return False
+        if not self._recalling():
+            if self.text.strip() or step > 0:
+                return False
+            self._draft, self._recall = self.text, len(self.recall_list)
+        assert self._recall is not None
+        place = self._recall + step
+        if place < 0:
+            return True  # at the oldest: stay
+        if place >= len(self.recall_list):
+            self._recall = None
+            self.load_text(self._draft)
+        else:
+            self._recall = place
+            self.load_text(self.recall_list[place])
+        self.move_cursor(self.document.end)
+        return True
 
     async def _on_key(self, event: events.Key) -> None:
         if self.completing and event.key in ("tab", "up", "down"):
@@ -331,30 +599,58 @@ class PromptInput(TextArea):
             event.prevent_default()
             self.post_message(self.Completion(event.key))
             return
-        if not self.read_only:
-            if event.key == "enter":
+        if event.key in ("pageup", "pagedown"):
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Page(-1 if event.key == "pageup" else 1))
+            return
+        if event.key == "up" and self.cursor_location[0] == 0:
+            if not self.text.strip() and not self._recalling():
                 event.stop()
                 event.prevent_default()
-                self.post_message(self.Submitted(self.text))
+                self.post_message(self.Recall())
                 return
-            if event.key in ("shift+enter", "ctrl+j"):
+            if self._recalling() and self.recall(-1):
                 event.stop()
                 event.prevent_default()
-                start, end = self.selection
-                self._replace_via_keyboard("\n", start, end)
                 return
+        if (
+            event.key == "down"
+            and self._recalling()
+            and self.cursor_location[0] == self.document.line_count - 1
+            and self.recall(1)
+        ):
+            event.stop()
+            event.prevent_default()
+            return
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Submitted(self.text))
+            return
+        if event.key in ("shift+enter", "ctrl+j"):
+            event.stop()
+            event.prevent_default()
+            start, end = self.selection
+            self._replace_via_keyboard("\n", start, end)
+            return
         await super()._on_key(event)
 
 
 class StatusLine(Static):
-    """Model, speed of the last reply, context fullness and the latest notice."""
+    """The latest notice (first, so it is never the part cut off), model,
+    persona, notes and speed of the last reply on the left; how full the
+    context window is on the right, always whole (the left part is cut first
+    when the line is too narrow)."""
 
     model_text: reactive[str] = reactive("")
     """The model in use, or what is happening to it (loading, failed)."""
+    persona_text: reactive[str] = reactive("")
+    """The persona of this conversation, when it has one."""
     speed_text: reactive[str] = reactive("")
     """Tokens per second of the last reply."""
     context_text: reactive[str] = reactive("")
-    """How full the context window was for the last prompt."""
+    """How full the context window is: the last prompt plus its reply."""
     notice_text: reactive[str] = reactive("")
     """The latest notice, e.g. how many earlier messages were left out to fit."""
     notes_text: reactive[str] = reactive("")
@@ -362,41 +658,61 @@ class StatusLine(Static):
 
     def render(self) -> Content:
         parts = [
+            self.notice_text,
             self.model_text,
+            self.persona_text,
             self.notes_text,
             self.speed_text,
-            self.context_text,
-            self.notice_text,
         ]
-        return plain("  │  ".join(p for p in parts if p))
+        left = "  │  ".join(p for p in parts if p)
+        right = self.context_text
+        width = max(0, self.content_region.width or self.size.width)
+        if not right:
+            return plain(left)
+        room = width - len(right) - 2
+        if room <= 0:
+            return plain(right[:width])
+        if len(left) > room:
+            left = left[: max(0, room - 1)] + "…"
+        return plain(left.ljust(room) + "  " + right)
 
-    def show_context(self, prompt_tokens: int, context_size: int) -> None:
-        share = prompt_tokens / context_size if context_size else 0.0
-        self.context_text = f"context {prompt_tokens}/{context_size} ({share:.0%})"
+    def show_context(self, used_tokens: int, context_size: int) -> None:
+        """``used_tokens``: the prompt and the reply, as the next message would find them."""
+        share = used_tokens / context_size if context_size else 0.0
+        self.context_text = f"context {used_tokens}/{context_size} ({share:.0%})"
         self.set_class(share >= 0.8, "-context-full")
+
+    def clear_reply_figures(self) -> None:
+        self.speed_text = ""
+        self.context_text = ""
+        self.notice_text = ""
+        self.remove_class("-context-full")
 
 
 # ------------------------------------------------------------ notes, slash
 def citation_label(citation: Citation) -> str:
-    """``[1] notes/a.md:3-9 — Heading`` (page for PDFs), sanitised."""
-    where = citation.location
-    if citation.page:
-        where += f" (page {citation.page})"
-    label = f"[{citation.n}] {where}"
-    if citation.heading:
-        label += f" — {citation.heading}"
-    return sanitize(label)
+    """``[1] collection/notes/a.md:3-9 (page 2) — Heading``, sanitised: the
+    same words as the CLI and the exports."""
+    return sanitize(citation.label)
 
 
 class SourcesPanel(Vertical):
-    """The citations of the selected reply; Enter or e opens one in $EDITOR."""
+    """The citations of the selected reply; Enter or e opens one (text files
+    in $EDITOR at the line, PDF and DOCX as the cited passage); Esc goes back
+    to the message box."""
 
-    BINDINGS = [("e", "open_selected", "Open in editor")]
+    BINDINGS = [
+        Binding("e", "open_selected", "Open"),
+        Binding("escape", "leave", "Back", show=False),
+    ]
 
     class OpenSource(TextualMessage):
         def __init__(self, citation: Citation) -> None:
             super().__init__()
             self.citation = citation
+
+    class Leave(TextualMessage):
+        """Esc in the sources: back to the message box."""
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -429,19 +745,32 @@ class SourcesPanel(Vertical):
         if self.selected is not None:
             self.post_message(self.OpenSource(self.selected))
 
+    def action_leave(self) -> None:
+        self.post_message(self.Leave())
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         self.post_message(self.OpenSource(self.citations[event.option_index]))
 
 
 class SlashOptions(OptionList):
-    """Completions for a slash command being typed; Tab takes the highlighted one."""
+    """Completions for a slash command being typed, each with what it does;
+    Tab takes the highlighted one."""
 
     can_focus = False
 
-    def show(self, candidates: list[str]) -> None:
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.values: list[str] = []
+
+    def show(self, candidates: list[tuple[str, str]]) -> None:
+        """``candidates``: (the completed line, its description)."""
+        self.values = [value for value, _ in candidates]
         self.clear_options()
-        self.add_options(Option(Content(sanitize(c))) for c in candidates)
+        self.add_options(
+            Option(Content(sanitize(f"{value}  — {about}" if about else value)))
+            for value, about in candidates
+        )
         self.display = bool(candidates)
         if candidates:
             self.highlighted = 0
@@ -449,6 +778,6 @@ class SlashOptions(OptionList):
     @property
     def choice(self) -> str | None:
         index = self.highlighted
-        if index is None or not self.display or self.option_count == 0:
+        if index is None or not self.display or not 0 <= index < len(self.values):
             return None
-        return str(self.get_option_at_index(index).prompt)
+        return self.values[index]

@@ -7,7 +7,10 @@ so the result is on disk before it is shown, a kill loses nothing, and the
 user's options (temperature, top_p, seed, max_tokens) apply. The work runs in
 thread workers that only post messages back; the original text is kept
 untouched until the user saves, and saving writes a backup first and then
-replaces the file atomically.
+replaces the file atomically. Text typed or pasted without a file is saved
+with Save As (Ctrl+S asks for a path); opening another file or leaving the
+screen with unsaved text asks first. A change that leaves out a sentence of
+the original starts rejected: the user accepts it knowingly.
 """
 
 from __future__ import annotations
@@ -25,12 +28,28 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DirectoryTree, Footer, Label, ListItem, ListView, Log, TextArea
+from textual.widgets import (
+    DirectoryTree,
+    Footer,
+    Input,
+    Label,
+    ListItem,
+    ListView,
+    Log,
+    TextArea,
+)
 from textual.worker import Worker, WorkerState
 
 from assistant.chat.service import ChatService
 from assistant.textsafe import sanitize
-from assistant.writing.diffing import Change, TextDiff, diff_texts, keep_trailing_newline
+from assistant.ui.screens import ConfirmScreen
+from assistant.writing.diffing import (
+    Change,
+    TextDiff,
+    diff_texts,
+    drops_sentence,
+    keep_trailing_newline,
+)
 from assistant.writing.templates import PromptLibrary
 
 ChatProvider = Callable[[], ChatService]
@@ -72,10 +91,20 @@ class Failed(Message):
 
 
 class Saved(Message):
-    def __init__(self, text: str, backup: Path) -> None:
+    def __init__(self, path: Path, text: str, backup: Path | None) -> None:
         super().__init__()
+        self.path = path
         self.text = text
         self.backup = backup
+
+
+class SaveNeedsConfirm(Message):
+    """Save As names a file that exists: ask before replacing it."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        super().__init__()
+        self.path = path
+        self.text = text
 
 
 class ActionFinished(Message):
@@ -104,6 +133,9 @@ class WritingActionsProvider(Provider):
     async def discover(self) -> Hits:
         for label, help_text, callback in self._actions():
             yield DiscoveryHit(label, callback, help=help_text)
+        screen = self.screen
+        if isinstance(screen, WritingScreen):
+            yield DiscoveryHit("Save as…", screen.action_save_as, help="Save to a file you name")
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -115,14 +147,23 @@ class WritingActionsProvider(Provider):
 
 # ---------------------------------------------------------------- file picker
 class FilePickerScreen(ModalScreen[Path | None]):
-    """Choose a text file from a folder tree; Esc cancels."""
+    """Choose a file: type or paste its path (Enter opens it; a folder's
+    path shows that folder below), or pick it in the tree. Esc cancels."""
 
     DEFAULT_CSS = """
     FilePickerScreen { align: center middle; }
     FilePickerScreen > Vertical { width: 80%; height: 80%; border: round $accent;
-        background: $surface; }
+        background: $surface; padding: 0 1; }
+    FilePickerScreen #picker-path { margin-bottom: 1; }
+    FilePickerScreen #picker-problem { color: $error; height: auto; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    class Checked(Message):
+        def __init__(self, path: Path, kind: str) -> None:
+            super().__init__()
+            self.path = path
+            self.kind = kind  # "file", "folder" or "missing"
 
     def __init__(self, folder: Path) -> None:
         super().__init__()
@@ -130,12 +171,79 @@ class FilePickerScreen(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"Open a file from {sanitize(str(self.folder))}")
+            yield Label("Open a file: type its path and press Enter, or pick it below")
+            yield Input(value=f"{self.folder}/", id="picker-path")
+            yield Label("", id="picker-problem")
             yield DirectoryTree(self.folder)
+
+    def on_mount(self) -> None:
+        field = self.query_one("#picker-path", Input)
+        field.focus()
+        field.cursor_position = len(field.value)
+
+    @on(Input.Submitted, "#picker-path")
+    def _typed(self, event: Input.Submitted) -> None:
+        value = event.value.strip()
+        if value:
+            self._check(Path(value).expanduser())
+
+    @work(thread=True, exit_on_error=False, group="picker")
+    def _check(self, path: Path) -> None:
+        kind = "file" if path.is_file() else "folder" if path.is_dir() else "missing"
+        self.post_message(self.Checked(path, kind))
+
+    @on(Checked)
+    def _checked(self, message: Checked) -> None:
+        problem = self.query_one("#picker-problem", Label)
+        if message.kind == "file":
+            self.dismiss(message.path)
+        elif message.kind == "folder":
+            problem.update("")
+            self.query_one(DirectoryTree).path = message.path
+        else:
+            problem.update(Text(sanitize(f"There is no file or folder {message.path}.")))
 
     @on(DirectoryTree.FileSelected)
     def _chosen(self, event: DirectoryTree.FileSelected) -> None:
         self.dismiss(Path(event.path))
+
+    @on(DirectoryTree.DirectorySelected)
+    def _folder(self, event: DirectoryTree.DirectorySelected) -> None:
+        self.query_one("#picker-path", Input).value = f"{event.path}/"
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class SaveAsScreen(ModalScreen[Path | None]):
+    """The path to save the text to; Esc cancels."""
+
+    DEFAULT_CSS = """
+    SaveAsScreen { align: center middle; }
+    SaveAsScreen > Vertical { width: 80%; max-width: 100; height: auto; border: round $accent;
+        background: $surface; padding: 1 2; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, suggested: Path) -> None:
+        super().__init__()
+        self.suggested = suggested
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Save the text as")
+            yield Input(value=str(self.suggested), id="save-path")
+            yield Label("Enter saves, Esc cancels. An existing file is replaced only if you agree.")
+
+    def on_mount(self) -> None:
+        field = self.query_one(Input)
+        field.focus()
+        field.cursor_position = len(field.value)
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        value = event.value.strip()
+        self.dismiss(Path(value).expanduser() if value else None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -143,12 +251,18 @@ class FilePickerScreen(ModalScreen[Path | None]):
 
 # ------------------------------------------------------------------ diff view
 class ChangeItem(ListItem):
-    """One change: the original lines, the new lines, and the user's decision."""
+    """One change: the original lines, the new lines, and the user's decision.
+    A change that leaves out a sentence starts rejected; long lines wrap."""
+
+    DEFAULT_CSS = """
+    ChangeItem > Label { width: 1fr; }
+    """
 
     def __init__(self, change: Change) -> None:
         super().__init__()
         self.change = change
-        self.accepted = True
+        self.drops = drops_sentence(change)
+        self.accepted = not self.drops
         self.body = Label(self._render_change())
 
     def compose(self) -> ComposeResult:
@@ -156,7 +270,9 @@ class ChangeItem(ListItem):
 
     def _render_change(self) -> Text:
         mark = "[accepted]" if self.accepted else "[rejected]"
-        text = Text(f"Change {self.change.index + 1} {mark}\n", style="bold")
+        if self.drops:
+            mark += " (leaves out a sentence: check before accepting)"
+        text = Text(f"Change {self.change.index + 1} {mark}\n", style="bold", overflow="fold")
         for line in self.change.old_lines:
             text.append("- " + sanitize(line.rstrip("\n")) + "\n", style="red")
         for line in self.change.new_lines:
@@ -204,6 +320,7 @@ class WritingScreen(Screen[None]):
     BINDINGS = [
         Binding("ctrl+o", "open_file", "Open file"),
         Binding("ctrl+s", "save", "Save"),
+        Binding("f12", "save_as", "Save as"),
         Binding("ctrl+y", "copy_result", "Copy"),
         Binding("escape", "stop", "Stop", show=False),
     ]
@@ -222,6 +339,8 @@ class WritingScreen(Screen[None]):
         self.result_text = ""
         self.last_action = ""
         self.original_bytes: bytes | None = None
+        self.saved_text = ""
+        """The text as last loaded or saved: anything else is unsaved."""
 
     def compose(self) -> ComposeResult:
         yield Label("", id="status")
@@ -275,9 +394,18 @@ class WritingScreen(Screen[None]):
     def _file_loaded(self, message: FileLoaded) -> None:
         self.path = message.path
         self.original_bytes = message.data
+        self.saved_text = message.text
+        self.diff = None
+        self.result_text = ""
         self.query_one("#source", TextArea).load_text(message.text)
         self._show_changes(False)
         self.set_status(f"{message.path} — Ctrl+P to choose an action.")
+
+    def unsaved(self) -> bool:
+        """True when closing or opening another file would lose something."""
+        if self._current_text() != self.saved_text:
+            return True
+        return self.diff is not None and bool(self.accepted())
 
     def _show_changes(self, show: bool) -> None:
         self.query_one("#changes").display = show
@@ -373,8 +501,10 @@ class WritingScreen(Screen[None]):
         self._show_changes(True)
         changes.index = 0
         changes.focus()
+        held = sum(1 for item in changes.query(ChangeItem) if item.drops)
+        note = f" {held} leave out a sentence and start rejected." if held else ""
         self.set_status(
-            f"{message.action}: {len(self.diff.changes)} changes. A accepts, R rejects, "
+            f"{message.action}: {len(self.diff.changes)} changes.{note} A accepts, R rejects, "
             "Ctrl+S saves, Ctrl+Y copies."
         )
 
@@ -416,7 +546,35 @@ class WritingScreen(Screen[None]):
             if path is not None:
                 self.load_file(path)
 
-        self.app.push_screen(FilePickerScreen(folder), opened)
+        def pick() -> None:
+            self.app.push_screen(FilePickerScreen(folder), opened)
+
+        self._unless_unsaved("Open another file?", "Your unsaved text here will be lost.", pick)
+
+    def _unless_unsaved(self, title: str, text: str, then: Callable[[], None]) -> None:
+        """Run ``then`` at once, or after the user agrees to lose unsaved text."""
+        if not self.unsaved():
+            then()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                then()
+
+        self.app.push_screen(ConfirmScreen(title, text, yes="Discard"), answered)
+
+    def action_close(self) -> None:
+        """Back to the chat (F4); unsaved text is only left after asking."""
+        if self.busy:
+            self.notify("An action is running; Esc stops it first.", severity="warning")
+            return
+
+        def leave() -> None:
+            self.app.pop_screen()
+
+        self._unless_unsaved(
+            "Leave the writing screen?", "Your unsaved text here will be lost.", leave
+        )
 
     def action_copy_result(self) -> None:
         self.app.copy_to_clipboard(self.final_text())
@@ -426,9 +584,22 @@ class WritingScreen(Screen[None]):
         if self.busy:
             return
         if self.path is None:
-            self.notify("This text has no file: open one with Ctrl+O, or copy with Ctrl+Y.")
+            self.action_save_as()
             return
         self._save(self.path, self.final_text(), self.original_bytes)
+
+    def action_save_as(self) -> None:
+        """Save to a path the user types (text pasted without a file, or a copy)."""
+        if self.busy:
+            return
+        suggested = self.path or Path.cwd() / "untitled.md"
+        text = self.final_text()
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self._save_new(path, text, replace=False)
+
+        self.app.push_screen(SaveAsScreen(suggested), chosen)
 
     @work(thread=True, exit_on_error=False, group="writing-files")
     def _save(self, path: Path, text: str, original: bytes | None) -> None:
@@ -440,14 +611,52 @@ class WritingScreen(Screen[None]):
         except Exception as exc:
             self.post_message(Failed(f"Could not save {path}: {describe_error(exc)}"))
             return
-        self.post_message(Saved(text, backup))
+        self.post_message(Saved(path, text, backup))
+
+    @work(thread=True, exit_on_error=False, group="writing-files")
+    def _save_new(self, path: Path, text: str, replace: bool) -> None:
+        """Save As: a new file, or (once the user agreed) over an existing
+        one with a backup of it."""
+        from assistant.crashlog import describe_error
+        from assistant.fileio import atomic_write_text
+        from assistant.writing.files import write_back
+
+        try:
+            if path.exists():
+                if not replace:
+                    self.post_message(SaveNeedsConfirm(path, text))
+                    return
+                backup: Path | None = write_back(path, path.read_bytes(), text)
+            else:
+                atomic_write_text(path, text)
+                backup = None
+        except Exception as exc:
+            self.post_message(Failed(f"Could not save {path}: {describe_error(exc)}"))
+            return
+        self.post_message(Saved(path, text, backup))
+
+    @on(SaveNeedsConfirm)
+    def _confirm_replace(self, message: SaveNeedsConfirm) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._save_new(message.path, message.text, replace=True)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                "Replace the file?", f"{message.path} exists (a backup is kept).", yes="Replace"
+            ),
+            answered,
+        )
 
     @on(Saved)
     def _saved(self, message: Saved) -> None:
+        self.path = message.path
         self.original_bytes = message.text.encode("utf-8")
+        self.saved_text = message.text
         self.query_one("#source", TextArea).load_text(message.text)
         self.diff = None
         self._show_changes(False)
-        path = self.path
-        self.set_status(f"Saved {path} (the previous version is in {message.backup.name}).")
-        self.notify(f"Saved {path.name if path else 'the text'}.")
+        path = message.path
+        kept = f" (the previous version is in {message.backup.name})" if message.backup else ""
+        self.set_status(f"Saved {path}{kept}.")
+        self.notify(f"Saved {path.name}.")

@@ -10,6 +10,7 @@ exactly.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -87,3 +88,23 @@ def keep_trailing_newline(original: str, edited: str) -> str:
     body = edited.rstrip("\n")
     tail = original[len(original.rstrip("\n")) :]
     return body + tail
+
+
+_SENTENCE = re.compile(r"[^.!?\n]*\w[^.!?\n]*(?:[.!?]+|$)")
+
+
+def sentence_count(text: str) -> int:
+    """Sentences of two words or more (headings and stray words do not count)."""
+    return sum(1 for s in _SENTENCE.findall(text) if len(s.split()) >= 2)
+
+
+def drops_sentence(change: Change) -> bool:
+    """True when the change leaves out a sentence of the original: such a
+    change should be looked at before it is accepted."""
+    old = "".join(change.old_lines)
+    if not old.strip():
+        return False
+    new = "".join(change.new_lines)
+    if not new.strip():
+        return sentence_count(old) > 0
+    return sentence_count(new) < sentence_count(old)

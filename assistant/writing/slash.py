@@ -6,7 +6,9 @@ the template's ``argument`` variable (``/translate fr``, ``/tone formal``,
 its known choices (or the template has no choices, like a language name); the
 rest is the text to work on. An empty text means "apply to the last reply";
 the chat screen decides what that is. Control commands (``/persona``,
-``/notes``, ``/new``, ``/help``) come back as ``kind="control"``.
+``/notes``, ``/new``, ``/help``) come back as ``kind="control"``. ``/persona``
+alone asks which persona is in use (it changes nothing); ``/persona default``
+goes back to the default system prompt.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from assistant.errors import WritingError
 from assistant.writing.templates import PromptLibrary
 
 CONTROL_COMMANDS: dict[str, str] = {
-    "persona": "use a persona's system prompt for this conversation (/persona NAME)",
+    "persona": "use a persona for this conversation (/persona NAME; alone: which one)",
     "notes": "answer from your notes or not (/notes on|off)",
     "new": "start a new conversation",
     "help": "list the slash commands",
 }
 NOTES_CHOICES = ("on", "off")
+DEFAULT_PERSONA = "default"  # /persona default: back to the default system prompt
 # Arguments taken freely (no fixed list): the first word is the argument.
 FREE_ARGUMENTS = frozenset({"language"})
 
@@ -55,6 +58,8 @@ def parse_slash(line: str, library: PromptLibrary) -> SlashCommand:
     if name in CONTROL_COMMANDS:
         argument = rest.strip()
         if name == "persona":
+            if argument.lower() in (DEFAULT_PERSONA, "none"):
+                return SlashCommand("control", name, argument=DEFAULT_PERSONA)
             if argument:
                 library.persona(argument)  # unknown persona: clear error now
             return SlashCommand("control", name, argument=argument.lower())
@@ -81,21 +86,41 @@ def parse_slash(line: str, library: PromptLibrary) -> SlashCommand:
 
 def complete_slash(line: str, library: PromptLibrary) -> list[str]:
     """Candidates that complete ``line`` (whole lines, ready to replace the input)."""
+    return [value for value, _ in slash_choices(line, library)]
+
+
+def slash_choices(line: str, library: PromptLibrary) -> list[tuple[str, str]]:
+    """(completed line, what it does) for ``line``. A template is offered
+    once under its name, with its aliases in the description, whether the
+    prefix matches the name or an alias."""
     if not is_slash(line):
         return []
     body = line[1:]
     if " " not in body:
         prefix = body.lower()
-        names = sorted(set(library.names()) | set(CONTROL_COMMANDS))
-        return [f"/{n}" for n in names if n.startswith(prefix)]
+        found: dict[str, str] = {}
+        for template in library.templates.values():
+            names = (template.name, *template.aliases)
+            if any(n.startswith(prefix) for n in names):
+                about = template.description
+                if template.aliases:
+                    about += " (also " + ", ".join(f"/{a}" for a in template.aliases) + ")"
+                found[template.name] = about
+        for name, about in CONTROL_COMMANDS.items():
+            if name.startswith(prefix):
+                found[name] = about
+        return [(f"/{n}", found[n]) for n in sorted(found)]
     head, _, rest = body.partition(" ")
     if " " in rest:
         return []
     name, prefix = head.lower(), rest.lower()
+    choices: list[tuple[str, str]]
     if name == "persona":
-        choices: list[str] = sorted(library.personas)
+        choices = [(p.name, p.description) for p in sorted(
+            library.personas.values(), key=lambda p: p.name
+        )] + [(DEFAULT_PERSONA, "the default system prompt")]  # fmt: skip
     elif name == "notes":
-        choices = list(NOTES_CHOICES)
+        choices = [("on", "answer from your notes"), ("off", "answer without them")]
     else:
         try:
             template = library.template(name)
@@ -103,8 +128,9 @@ def complete_slash(line: str, library: PromptLibrary) -> list[str]:
             return []
         if not template.argument:
             return []
-        choices = list(template.variables[template.argument].choices)
-    return [f"/{head} {c}" for c in choices if c.lower().startswith(prefix)]
+        variable = template.variables[template.argument]
+        choices = [(c, variable.description) for c in variable.choices]
+    return [(f"/{head} {c}", about) for c, about in choices if c.lower().startswith(prefix)]
 
 
 def help_lines(library: PromptLibrary) -> list[str]:

@@ -144,7 +144,7 @@ def test_ask_with_notes_prints_and_stores_sources(synced, capsys, monkeypatch, f
     assert data["sources"][0]["path"] == "tools.txt" and data["sources"][0]["start_line"] == 3
     code, out, _ = run(["history", "show", "--json", str(data["conversation_id"])], capsys)
     reply = json.loads(out)["messages"][-1]
-    assert reply["citations"][0]["location"] == "tools.txt:3"
+    assert reply["sources"][0]["location"] == "tools.txt:3"  # the word `ask --json` uses
     user = json.loads(out)["messages"][0]
     assert user["content"] == "torque wrench calibration"  # the stored question is untouched
     assert json.loads(out)["use_notes"] is True  # remembered, as the app's switch is

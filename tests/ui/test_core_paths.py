@@ -12,7 +12,7 @@ from pathlib import Path
 from assistant.domain import MessageStatus
 from assistant.paths import app_paths
 from assistant.runtime import Runtime
-from assistant.ui.widgets import ConversationItem, MessageView, StatusLine
+from assistant.ui.widgets import MessageView, StatusLine
 from tests.ui.helpers import seed_conversation, settle
 
 SIZE = (110, 34)
@@ -47,8 +47,7 @@ async def test_sidebar_and_open_return_at_once_while_another_process_writes(make
             await worker.wait()
             refresh_s = time.perf_counter() - start
             await pilot.pause()
-            items = list(app.sidebar.query(ConversationItem))
-            assert [i.conversation.id for i in items] == [second, first]
+            assert [c.id for c in app.sidebar.conversations] == [second, first]
 
             start = time.perf_counter()
             await app.open_conversation(second).wait()

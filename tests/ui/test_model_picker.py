@@ -36,7 +36,9 @@ async def ask(pilot, text: str) -> None:
 
 
 def header(view) -> str:
-    return str(view.query_one(".who").render())
+    from assistant.ui.widgets import MessageHead
+
+    return view.query_one(MessageHead).who
 
 
 async def test_switch_models_mid_conversation(home_with_model, relabelled_gguf, monkeypatch):

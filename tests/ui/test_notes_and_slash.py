@@ -110,7 +110,8 @@ async def test_notes_sync_at_start_toggle_and_sources(notes_folder, ui_model):
 
         panel = app.query_one(SourcesPanel)
         assert panel.display
-        first = f"[1] garden.md:{citations[0].start_line}-{citations[0].end_line}"
+        # collection/path, as the CLI and the exports say it (issue 9, fault 10)
+        first = f"[1] mine/garden.md:{citations[0].start_line}-{citations[0].end_line}"
         labels = [
             str(panel.query_one("#sources-list").get_option_at_index(i).prompt)
             for i in range(len(citations))
@@ -240,7 +241,7 @@ async def test_retrieval_view_shows_ranks_and_searches(notes_folder, ui_model):
         assert table.row_count == len(citations)
         first = table.get_row_at(0)
         expected_kw = "–" if citations[0].keyword_rank is None else str(citations[0].keyword_rank)
-        assert first[1].startswith("garden.md:")
+        assert first[1].startswith("mine/garden.md:")  # as the CLI names it
         assert first[3] == expected_kw
         assert first[4] == str(citations[0].vector_rank)
         assert first[5] == f"{citations[0].score:.4f}"
@@ -252,7 +253,7 @@ async def test_retrieval_view_shows_ranks_and_searches(notes_folder, ui_model):
         await pilot.press("enter")
         await screen.workers.wait_for_complete()
         await pilot.pause()
-        assert table.get_row_at(0)[1].startswith("bicycle.md:")
+        assert table.get_row_at(0)[1].startswith("mine/bicycle.md:")
         assert table.get_row_at(0)[3] == "1"
         await pilot.press("escape")
         await pilot.pause()
@@ -386,3 +387,74 @@ async def test_persona_new_help_and_notes_commands(make_app, ui_model):
             ui_model.history[-1][0].content != editor_prompt
         )
         assert os.environ.get("ASSISTANT_HOME")  # the isolated home is in use
+
+
+# --------------------------------------------------------- issue 9 faults
+async def test_notes_synced_by_another_process_are_noticed(
+    notes_folder, ui_model, shared_embedder, tmp_path
+):
+    """Fault 3: notes added and synced from the CLI while the app runs reach
+    the status line and the app's searches without a restart."""
+    app = AssistantApp(Runtime(), sync_notes=True)
+    app.NOTES_POLL_SECONDS = 0.2
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "notes 2 files" in status_text(app)
+        assert app.runtime.notes.search("espresso grinder", k=3)[0].path != "coffee.md"
+        # what `assistant notes add` and `notes sync` do, from another NotesService
+        more = tmp_path / "more"
+        more.mkdir()
+        (more / "coffee.md").write_text(
+            "# Coffee\n\nThe espresso grinder is set to 14 for the dark roast beans.\n"
+        )
+        other = NotesService(app.runtime.db, app.runtime.paths, embedder=shared_embedder)
+        other.add_collection(more, "more")
+        other.sync()
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if "notes 3 files" in status_text(app):
+                break
+        assert "notes 3 files" in status_text(app)
+        hits = app.runtime.notes.search("espresso grinder setting", k=3, mode="vector")
+        assert hits[0].path == "coffee.md"  # the vectors saved by the other process
+
+
+async def test_a_docx_source_shows_its_passage_not_the_zip(
+    notes_folder, ui_model, tmp_path, monkeypatch
+):
+    """Fault 5: $EDITOR is never handed a .docx/.pdf; the cited passage is shown."""
+    import shutil
+
+    from assistant.domain import Role
+    from assistant.notes.grounding import citation
+    from assistant.ui.screens import PassageScreen
+
+    shutil.copy(Path(__file__).parents[2] / "data" / "meeting-notes.docx", notes_folder)
+    record = tmp_path / "argv.txt"
+    script = tmp_path / "fake-editor"
+    script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{record}"\n')
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("EDITOR", str(script))
+    app = AssistantApp(Runtime(), sync_notes=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        hit = next(
+            h
+            for h in app.runtime.notes.search("weekly release Tuesday", k=5)
+            if h.path == "meeting-notes.docx"
+        )
+        repo = app.runtime.repo
+        conversation = repo.create_conversation("Release day")
+        repo.add_message(conversation.id, Role.USER, "When is the release?")
+        reply = repo.add_message(conversation.id, Role.ASSISTANT, "On Tuesday [1].")
+        repo.update_message(reply.id, citations=[citation(1, hit)])
+        app.open_conversation(conversation.id)
+        await settle(pilot)
+        await pilot.press("f3", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, PassageScreen)
+        assert "Tuesday" in app.screen.text and "mine/meeting-notes.docx" in app.screen.where
+        assert not record.exists()  # the editor never saw the zip
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, PassageScreen)

@@ -59,8 +59,16 @@ def test_slash_commands_parse_into_action_variables_and_text(library):
 
 
 def test_slash_completion(library):
-    assert "/summarise" in complete_slash("/su", library)
-    assert "/summarize" in complete_slash("/su", library)
+    from assistant.writing.slash import slash_choices
+
+    # one line per template, its aliases named in what it does (issue 9, fault 7)
+    assert complete_slash("/su", library) == ["/summarise"]
+    (line, about), *_ = slash_choices("/summariz", library)
+    assert line == "/summarise" and "(also /summarize" in about and about[0].isupper()
+    assert all(about for _, about in slash_choices("/", library))
+    assert complete_slash("/persona ", library)[-1] == "/persona default"
+    assert parse_slash("/persona default", library).argument == "default"
+    assert parse_slash("/persona", library).argument == ""
     assert complete_slash("/tone f", library) == ["/tone formal", "/tone friendly"]
     assert "/translate fr" in complete_slash("/translate f", library)
     assert complete_slash("/persona ed", library) == ["/persona editor"]

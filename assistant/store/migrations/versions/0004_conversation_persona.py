@@ -21,5 +21,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("conversations") as batch:
-        batch.drop_column("persona")
+    # in place (SQLite >= 3.35): a batch copy would drop the table that
+    # messages refer to, which foreign keys forbid
+    op.execute("ALTER TABLE conversations DROP COLUMN persona")

@@ -1,7 +1,7 @@
 """Remember which named engine a conversation talks to ([engines.NAME]).
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-23
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
@@ -21,5 +21,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("conversations") as batch:
-        batch.drop_column("engine")
+    # in place (SQLite >= 3.35): a batch copy would drop the table that
+    # messages refer to, which foreign keys forbid
+    op.execute("ALTER TABLE conversations DROP COLUMN engine")

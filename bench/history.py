@@ -1,0 +1,407 @@
+"""History at scale (issue 9): 10,000 conversations x 20 messages against 100,
+measured side by side in one run, and the import of a 1,000-conversation
+ChatGPT export.
+
+Both databases are synthetic but shaped like real use: messages of 20 to 120
+words drawn from a 2,000-word vocabulary (so full-text search has common and
+rare words), every tenth conversation with an answered-again reply, and in
+each database the same long conversation: a 200-message branch plus a second
+branch that leaves it at its second message (for opening and switching). Each
+figure is printed for 10k and 100 conversations and as their ratio; the aim is
+under 100 ms at 10k.
+
+- sidebar first paint: a headless app launched on the database until its
+  sidebar shows the first page (and, for reference, until its first frame);
+- search: FTS5 queries of one or two words (some as prefixes, as typed in the
+  palette), p50 and p95;
+- open: the long conversation read on its 200-message branch (ChatSession.
+  open), and drawn in the app (read + the chat view's window mounted);
+- switch: moving the long conversation to the other branch at its second
+  message (ChatSession.step_branch), read and drawn;
+- import: a 1,000-conversation conversations.json imported by a fresh
+  process (``ChatService.import_file``): seconds and the process's peak
+  memory, next to the peak of a process that only loads the same modules.
+
+Run: ``python -m bench.history [--conversations 10000]`` (temporary homes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench import cpu_flags
+
+SMALL = 100
+MESSAGES = 20
+LONG_BRANCH = 200
+SIDEBAR_RUNS = 5
+SEARCHES = 60
+OPEN_RUNS = 15
+IMPORT_CONVERSATIONS = 1000
+
+
+def vocabulary(rng: random.Random, size: int = 2000) -> list[str]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words: set[str] = set()
+    while len(words) < size:
+        words.add("".join(rng.choice(letters) for _ in range(rng.randint(3, 9))))
+    return sorted(words)
+
+
+def sentence(rng: random.Random, words: list[str], low: int = 20, high: int = 120) -> str:
+    # a Zipf-like choice: a few words are common, most are rare
+    count = rng.randint(low, high)
+    picks = [words[min(len(words) - 1, int(rng.paretovariate(1.1)) - 1)] for _ in range(count)]
+    return " ".join(picks).capitalize() + "."
+
+
+def build(home: Path, conversations: int, seed: int = 7) -> dict[str, int]:
+    """A database of ``conversations`` x MESSAGES plus the long conversation."""
+    os.environ["ASSISTANT_HOME"] = str(home)
+    from assistant.domain import Conversation, Message, MessageStatus, Role
+    from assistant.runtime import Runtime
+
+    rng = random.Random(seed)
+    words = vocabulary(rng)
+    start = datetime(2024, 1, 1)
+    batch: list[Conversation] = []
+
+    def message(mid: int, parent: int | None, when: datetime, role: Role) -> Message:
+        return Message(
+            mid, 0, role, sentence(rng, words), MessageStatus.COMPLETE, when, parent_id=parent
+        )
+
+    rt = Runtime()
+    repo = rt.repo
+    for n in range(conversations):
+        when = start + timedelta(minutes=n)
+        conversation = Conversation(0, f"Conversation {n}: {words[n % len(words)]}", when, when)
+        conversation.uid = f"bench-{n}"
+        parent: int | None = None
+        for i in range(1, MESSAGES + 1):
+            role = Role.USER if i % 2 else Role.ASSISTANT
+            conversation.messages.append(message(i, parent, when, role))
+            parent = i
+        if n % 10 == 0:  # an answered-again reply beside the last one
+            conversation.messages.append(message(MESSAGES + 1, MESSAGES - 1, when, Role.ASSISTANT))
+        conversation.current_leaf_id = MESSAGES
+        batch.append(conversation)
+        if len(batch) == 1000:
+            repo.import_conversations(batch)
+            batch = []
+    # the long one: a 200-message branch and another leaving it at message 2
+    when = start + timedelta(minutes=conversations + 1)
+    long = Conversation(0, "The long one", when, when, uid="bench-long")
+    parent = None
+    for i in range(1, LONG_BRANCH + 1):
+        long.messages.append(message(i, parent, when, Role.USER if i % 2 else Role.ASSISTANT))
+        parent = i
+    other_parent: int | None = 1
+    for i in range(LONG_BRANCH + 1, LONG_BRANCH + 21):
+        role = Role.ASSISTANT if (i - LONG_BRANCH) % 2 else Role.USER
+        long.messages.append(message(i, other_parent, when, role))
+        other_parent = i
+    long.current_leaf_id = LONG_BRANCH
+    batch.append(long)
+    repo.import_conversations(batch)
+    long_id = next(c.id for c in repo.list_conversations(5, counts=False) if c.uid == "bench-long")
+    thread = repo.thread(long_id)
+    rt.db.close()
+    leaf = thread.conversation.current_leaf_id
+    assert leaf is not None and len(thread.messages) == LONG_BRANCH
+    return {"long": long_id, "branch_point": thread.messages[1].id, "leaf": leaf}
+
+
+def queries(seed: int = 11) -> list[str]:
+    rng = random.Random(seed)
+    words = vocabulary(random.Random(7))
+    out = []
+    for _ in range(SEARCHES):
+        kind = rng.random()
+        if kind < 0.4:
+            out.append(words[min(len(words) - 1, int(rng.paretovariate(1.1)) - 1)])
+        elif kind < 0.8:
+            out.append(f"{rng.choice(words)} {rng.choice(words)}")
+        else:
+            out.append(rng.choice(words)[:4])  # typing: a prefix
+    return out
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def measure_reads(home: Path, ids: dict[str, int]) -> dict[str, Any]:
+    os.environ["ASSISTANT_HOME"] = str(home)
+    from assistant.runtime import Runtime
+    from assistant.ui.sidebar import PAGE
+
+    rt = Runtime()
+    repo = rt.repo
+    session = rt.session()
+    result: dict[str, Any] = {}
+    page = []
+    for _ in range(OPEN_RUNS):
+        t = time.perf_counter()
+        repo.list_conversations(PAGE + 1, counts=False)
+        page.append(time.perf_counter() - t)
+    result["sidebar_read"] = statistics.median(page)
+    times = []
+    for q in queries():
+        t = time.perf_counter()
+        repo.search(q, 20)
+        times.append(time.perf_counter() - t)
+    result["search_p50"] = percentile(times, 0.5)
+    result["search_p95"] = percentile(times, 0.95)
+    opens, switches = [], []
+    for _ in range(OPEN_RUNS):
+        repo.set_current_leaf(ids["long"], ids["leaf"])  # back on the 200-message branch
+        t = time.perf_counter()
+        thread = session.open(ids["long"])
+        opens.append(time.perf_counter() - t)
+        assert thread is not None and len(thread.messages) == LONG_BRANCH
+        t = time.perf_counter()
+        switched = session.step_branch(ids["branch_point"], 1)
+        switches.append(time.perf_counter() - t)
+        assert len(switched.messages) == 21, len(switched.messages)
+    result["open_read"] = statistics.median(opens)
+    result["switch_read"] = statistics.median(switches)
+    rt.db.close()
+    return result
+
+
+def measure_app(home: Path, ids: dict[str, int]) -> dict[str, float]:
+    """Launch the app headless: first frame, sidebar painted, then open the
+    long conversation and switch its branch on screen."""
+    os.environ["ASSISTANT_HOME"] = str(home)
+    from assistant.runtime import Runtime
+    from assistant.ui.app import AssistantApp
+    from tests.fakes import FakeModel
+
+    Runtime.load_model = lambda self: FakeModel()  # type: ignore[method-assign]
+    setup = Runtime()
+    setup.repo.set_current_leaf(ids["long"], ids["leaf"])
+    setup.db.close()
+    out: dict[str, float] = {}
+
+    async def run() -> None:
+        started = time.time()
+        app = AssistantApp(Runtime(), sync_notes=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            while app.sidebar_ready_at is None:
+                await pilot.pause(0.005)
+            out["first_screen"] = (app.first_screen_at or started) - started
+            out["sidebar_paint"] = app.sidebar_ready_at - started
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            t = time.perf_counter()
+            await app.open_conversation(ids["long"]).wait()
+            await pilot.pause()
+            out["open_screen"] = time.perf_counter() - t
+            assert len(app.chat_view.views) == app.chat_view.WINDOW
+            view = app.chat_view.view_for(ids["branch_point"])
+            t = time.perf_counter()
+            if view is None:  # the branch point is above the window
+                thread = await asyncio.to_thread(app.session.step_branch, ids["branch_point"], 1)
+                await app.chat_view.show(thread)
+            else:
+                app.move_branch(view, 1)
+                await app.workers.wait_for_complete()
+            await pilot.pause()
+            out["switch_screen"] = time.perf_counter() - t
+            app.exit()
+
+    asyncio.run(run())
+    return out
+
+
+IMPORT_CHILD = r"""
+import json, os, resource, sys, time
+from pathlib import Path
+only_load = sys.argv[2] == "load"
+from assistant.runtime import Runtime
+from assistant.chat.transfer import read_archive
+rt = Runtime()
+chat = rt.chat
+repo = rt.repo
+if only_load:
+    result = {"seconds": 0.0}
+else:
+    started = time.perf_counter()
+    done = chat.import_file(Path(sys.argv[1]))
+    result = {"seconds": time.perf_counter() - started, "conversations": done.conversations,
+              "messages": done.messages}
+# VmHWM: this process image's peak RSS (ru_maxrss may carry the parent's
+# peak over from before exec)
+with open("/proc/self/status") as status:
+    hwm = [line for line in status if line.startswith("VmHWM:")]
+result["peak_kib"] = (int(hwm[0].split()[1]) if hwm
+                      else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print("BENCH " + json.dumps(result))
+"""
+
+
+def chatgpt_export(path: Path, conversations: int, seed: int = 5) -> int:
+    """Writes a ChatGPT-shaped conversations.json; returns its message count."""
+    rng = random.Random(seed)
+    words = vocabulary(rng)
+    items = []
+    total = 0
+    t0 = 1_700_000_000.0
+    for n in range(conversations):
+        mapping: dict[str, Any] = {
+            "root": {"id": "root", "message": None, "parent": None, "children": []}
+        }
+        parent = "root"
+        for i in range(MESSAGES):
+            nid = f"{n}-{i}"
+            role = "user" if i % 2 == 0 else "assistant"
+            mapping[nid] = {
+                "id": nid,
+                "message": {
+                    "id": nid,
+                    "author": {"role": role, "name": None, "metadata": {}},
+                    "create_time": t0 + n * 60 + i,
+                    "content": {"content_type": "text", "parts": [sentence(rng, words)]},
+                    "status": "finished_successfully",
+                    "metadata": {"model_slug": "gpt-4o"} if role == "assistant" else {},
+                    "recipient": "all",
+                },
+                "parent": parent,
+                "children": [],
+            }
+            mapping[parent]["children"].append(nid)
+            parent = nid
+            total += 1
+        if n % 5 == 0:  # a regenerated last reply
+            nid = f"{n}-again"
+            last_user = f"{n}-{MESSAGES - 2}"
+            mapping[nid] = dict(mapping[f"{n}-{MESSAGES - 1}"], id=nid, parent=last_user)
+            mapping[last_user]["children"].append(nid)
+            total += 1
+        items.append(
+            {
+                "title": f"Imported {n}",
+                "create_time": t0 + n * 60,
+                "update_time": t0 + n * 60 + MESSAGES,
+                "mapping": mapping,
+                "current_node": parent,
+                "conversation_id": f"00000000-0000-4000-8000-{n:012d}",
+                "id": f"00000000-0000-4000-8000-{n:012d}",
+            }
+        )
+    path.write_text(json.dumps(items))
+    return total
+
+
+def run_import(work: Path) -> dict[str, Any]:
+    export = work / "conversations.json"
+    messages = chatgpt_export(export, IMPORT_CONVERSATIONS)
+    size_mb = export.stat().st_size / 1e6
+
+    def child(mode: str) -> dict[str, Any]:
+        home = Path(tempfile.mkdtemp(prefix="assistant-bench-import-", dir=work))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+        env["ASSISTANT_HOME"] = str(home)
+        proc = subprocess.run(
+            [sys.executable, "-c", IMPORT_CHILD, str(export), mode],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        line = [x for x in proc.stdout.splitlines() if x.startswith("BENCH ")]
+        if proc.returncode or not line:
+            raise SystemExit(f"import failed:\n{proc.stdout}\n{proc.stderr}")
+        result: dict[str, Any] = json.loads(line[-1][6:])
+        return result
+
+    loaded = child("load")
+    done = child("import")
+    return {"export_mb": size_mb, "expected": messages, "load": loaded, "import": done}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--conversations", type=int, default=10_000)
+    args = parser.parse_args()
+    big_n, small_n = args.conversations, SMALL
+    work = Path(tempfile.mkdtemp(prefix="assistant-bench-history-"))
+    try:
+        homes = {big_n: work / "big", small_n: work / "small"}
+        ids: dict[int, dict[str, int]] = {}
+        for n, home in homes.items():
+            t = time.perf_counter()
+            ids[n] = build(home, n)
+            print(
+                f"history: built {n} conversations x {MESSAGES} messages in "
+                f"{time.perf_counter() - t:.1f} s",
+                flush=True,
+            )
+        reads = {n: measure_reads(homes[n], ids[n]) for n in (big_n, small_n)}
+        apps: dict[int, list[dict[str, float]]] = {big_n: [], small_n: []}
+        for _ in range(SIDEBAR_RUNS):  # in turns, so drift in the load hits both alike
+            for n in (big_n, small_n):
+                apps[n].append(measure_app(homes[n], ids[n]))
+        imported = run_import(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    def app_median(n: int, key: str) -> float:
+        return statistics.median(r[key] for r in apps[n])
+
+    rows = [
+        ("sidebar first paint (app launch to first page shown)",
+         app_median(big_n, "sidebar_paint"), app_median(small_n, "sidebar_paint")),
+        ("  first frame (for reference)",
+         app_median(big_n, "first_screen"), app_median(small_n, "first_screen")),
+        ("  sidebar page read", reads[big_n]["sidebar_read"], reads[small_n]["sidebar_read"]),
+        ("search p50", reads[big_n]["search_p50"], reads[small_n]["search_p50"]),
+        ("search p95", reads[big_n]["search_p95"], reads[small_n]["search_p95"]),
+        ("open a 200-message branch: read",
+         reads[big_n]["open_read"], reads[small_n]["open_read"]),
+        ("open a 200-message branch: on screen",
+         app_median(big_n, "open_screen"), app_median(small_n, "open_screen")),
+        ("switch branch: read", reads[big_n]["switch_read"], reads[small_n]["switch_read"]),
+        ("switch branch: on screen",
+         app_median(big_n, "switch_screen"), app_median(small_n, "switch_screen")),
+    ]  # fmt: skip
+    print(f"history: cpu {cpu_flags()}")
+    for label, big, small in rows:
+        verdict = "" if label.startswith("  first frame") else (
+            "  ok (<100 ms)" if big < 0.1 else "  over 100 ms"
+        )  # fmt: skip
+        print(
+            f"history: {label:<52} {big_n}: {big * 1000:8.1f} ms   {small_n}: "
+            f"{small * 1000:8.1f} ms   ratio {big / small if small else float('nan'):5.2f}{verdict}"
+        )
+    done, loaded = imported["import"], imported["load"]
+    print(
+        f"history: import of a {IMPORT_CONVERSATIONS}-conversation ChatGPT export "
+        f"({imported['export_mb']:.1f} MB, {done['messages']} messages): {done['seconds']:.2f} s "
+        f"({done['messages'] / done['seconds']:.0f} messages/s), peak memory "
+        f"{done['peak_kib'] / 1024:.0f} MiB (a process that only loads the modules: "
+        f"{loaded['peak_kib'] / 1024:.0f} MiB; the import adds "
+        f"{(done['peak_kib'] - loaded['peak_kib']) / 1024:.0f} MiB)"
+    )
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"history: machine load average (1 min) {load:.2f} on {os.cpu_count()} CPUs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
