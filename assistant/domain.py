@@ -67,6 +67,15 @@ class Citation:
     vector_rank: int | None = None
     score: float | None = None
     chunk_id: int | None = None
+    kind: str | None = None  # the file's kind (pdf, pptx, xlsx, ...): names the page unit
+
+    @property
+    def place(self) -> str:
+        """Where in the file beyond lines: "page 3", "slide 2" or "row 40"; or ""."""
+        if not self.page:
+            return ""
+        unit = {"pptx": "slide", "odp": "slide", "xlsx": "row"}.get(self.kind or "", "page")
+        return f"{unit} {self.page}"
 
     @property
     def lines(self) -> str:
@@ -106,6 +115,7 @@ class Citation:
             vector_rank=opt_int("vector_rank"),
             score=float(score) if isinstance(score, int | float) else None,
             chunk_id=opt_int("chunk_id"),
+            kind=str(d["kind"]) if isinstance(d.get("kind"), str) else None,
         )
 
 

@@ -48,11 +48,12 @@ def citation(n: int, hit: Hit) -> Citation:
         vector_rank=hit.vector_rank,
         score=hit.score,
         chunk_id=hit.chunk_id,
+        kind=hit.kind,
     )
 
 
 def passage_header(n: int, hit: Hit) -> str:
-    where = hit.location + (f" (page {hit.page})" if hit.page else "")
+    where = hit.location + (f" ({hit.place})" if hit.place else "")
     if hit.heading:
         where += f" — {hit.heading}"
     return BEGIN.format(n=n, where=_defuse(where))

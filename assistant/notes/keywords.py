@@ -49,7 +49,7 @@ STEMMER_FOR = {
     "ar": "arabic",
     "hi": "hindi",
 }
-_RUN = re.compile(f"([{HAN}{KANA}]+)|([{HANGUL}]+)|([^\\W_]+)")
+_RUN = re.compile(f"([{HAN}{KANA}]+)|([{HANGUL}]+)|([^\\W_{HAN}{KANA}{HANGUL}]+)")
 _HAS_KANA = re.compile(f"[{KANA}]")
 
 # Function words dropped from keyword queries (all words are kept when a

@@ -313,10 +313,7 @@ class NotesRepository:
         given are prepared here (better done before, outside the write lock)."""
         from assistant.notes.keywords import prepare_keywords
 
-        prepared = [
-            f if len(f) == 7 else (*f, prepare_keywords(f[5]))
-            for f in files
-        ]
+        prepared = [f if len(f) == 7 else (*f, prepare_keywords(f[5])) for f in files]
         new_ids: list[int] = []
         removed: list[int] = []
         with self.db.session() as s, s.begin():

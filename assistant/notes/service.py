@@ -485,8 +485,7 @@ class NotesService:
             chunks=chunks,
             vectors=vectors,
             index_bytes=size,
-            embedding_model=(manifest.get("model") if vectors else None)
-            or self.configured_model(),
+            embedding_model=(manifest.get("model") if vectors else None) or self.configured_model(),
             last_sync=max(synced) if synced else None,
             skipped=self.repo.skipped_files(),
             messages=messages,

@@ -19,7 +19,7 @@ from textual.widgets.markdown import MarkdownFence, MarkdownStream
 from textual.widgets.option_list import Option
 
 from assistant.domain import Citation, Conversation, Message, MessageStatus, Role
-from assistant.textsafe import sanitize
+from assistant.textsafe import one_line, sanitize
 
 
 def plain(text: str) -> Content:
@@ -380,12 +380,12 @@ class StatusLine(Static):
 def citation_label(citation: Citation) -> str:
     """``[1] notes/a.md:3-9 — Heading`` (page for PDFs), sanitised."""
     where = citation.location
-    if citation.page:
-        where += f" (page {citation.page})"
+    if citation.place:
+        where += f" ({citation.place})"
     label = f"[{citation.n}] {where}"
     if citation.heading:
         label += f" — {citation.heading}"
-    return sanitize(label)
+    return one_line(label)
 
 
 class SourcesPanel(Vertical):
