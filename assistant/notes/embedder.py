@@ -466,19 +466,25 @@ class SentenceEmbedder:
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids), reverse=True)
         done = 0
         start = 0
-        while start < len(order):
-            longest = len(encodings[order[start]].ids)
-            size = max(1, min(MAX_BATCH, BATCH_TOKENS // max(1, longest)))
-            batch = order[start : start + size]
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("embedding cancelled")
-            out[batch] = self._embed_batch(
-                [encodings[i] for i in batch], [prepared[i] for i in batch]
-            )
-            start += size
-            done += len(batch)
-            if progress is not None:
-                progress(done)
+        with _Terminator(cancel) as run_options:
+            while start < len(order):
+                longest = len(encodings[order[start]].ids)
+                size = max(1, min(MAX_BATCH, BATCH_TOKENS // max(1, longest)))
+                batch = order[start : start + size]
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("embedding cancelled")
+                try:
+                    out[batch] = self._embed_batch(
+                        [encodings[i] for i in batch], [prepared[i] for i in batch], run_options
+                    )
+                except Exception:
+                    if cancel is not None and cancel.is_set():  # the run was terminated
+                        raise Cancelled("embedding cancelled") from None
+                    raise
+                start += size
+                done += len(batch)
+                if progress is not None:
+                    progress(done)
         return out
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -496,7 +502,9 @@ class SentenceEmbedder:
     ) -> np.ndarray:
         return self.embed(texts, progress, cancel)
 
-    def _embed_batch(self, encodings: list[Any], texts: list[str]) -> np.ndarray:
+    def _embed_batch(
+        self, encodings: list[Any], texts: list[str], run_options: Any = None
+    ) -> np.ndarray:
         if self.backend == "torch":
             return np.asarray(
                 self._st_model.encode(
@@ -512,7 +520,9 @@ class SentenceEmbedder:
             mask[row, : len(enc.ids)] = 1
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         wanted = {i.name for i in self._session.get_inputs()}
-        hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in wanted})[0]
+        hidden = self._session.run(
+            None, {k: v for k, v in feeds.items() if k in wanted}, run_options
+        )[0]
         weights = mask[..., None].astype(np.float32)
         if self.pooling == "cls":
             pooled = hidden[:, 0, :]
@@ -525,3 +535,36 @@ class SentenceEmbedder:
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+class _Terminator:
+    """ONNX Runtime run options that abort the batch in hand as soon as
+    ``cancel`` is set (a batch takes up to a second or two on a busy machine,
+    and Ctrl-C should stop a sync within one): a small thread watches the flag
+    while the embedding runs."""
+
+    def __init__(self, cancel: threading.Event | None) -> None:
+        self.cancel = cancel
+        self.done = threading.Event()
+        self.options: Any = None
+
+    def __enter__(self) -> Any:
+        if self.cancel is None:
+            return None
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            return None
+        self.options = ort.RunOptions()
+        threading.Thread(target=self._watch, name="embed-cancel", daemon=True).start()
+        return self.options
+
+    def _watch(self) -> None:
+        assert self.cancel is not None
+        while not self.done.is_set():
+            if self.cancel.wait(0.05):
+                self.options.terminate = True
+                return
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()

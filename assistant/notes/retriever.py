@@ -255,7 +255,14 @@ class HybridRetriever:
                     for n, v in zip(wanted, vectors, strict=True):
                         vector_lists[n] = index.search(v, depth, allowed)
                     if languages is not None:
-                        vector_lists = self._known_languages(vector_lists, languages)
+                        # a fallback (gated) query keeps what the vectors found
+                        vector_lists = [
+                            found if not use_vectors[n] else kept
+                            for n, (found, kept) in enumerate(
+                                zip(vector_lists, self._known_languages(vector_lists, languages),
+                                    strict=True)
+                            )
+                        ]  # fmt: skip
             keyword_results = pending.result() if pool is not None else keyword_lists()
         finally:
             if pool is not None:

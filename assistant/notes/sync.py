@@ -39,7 +39,9 @@ from assistant.textsafe import one_line
 
 GROUP_CHUNKS = 512  # passages per write transaction while reading
 GROUP_SECONDS = 0.5  # ...or this long since the last one: the first files show up at once
-EMBED_ROUND = 256  # passages the embedding worker takes from the backlog at a time
+# Passages the embedding worker takes from the backlog at a time: a round's
+# vectors are kept only once it is done, so a Ctrl-C loses at most one round.
+EMBED_ROUND = 64
 SAVE_EVERY = 15.0  # seconds between saves of the vector index during a sync
 
 
@@ -285,7 +287,7 @@ class EmbedWorker(threading.Thread):
             base = self.embedded
 
             def on_batch(n: int, base: int = base) -> None:
-                self.relay.tell(chunks_done=base + n, chunks_total=self._total(base + n))
+                self.relay.tell(chunks_done=base + n, chunks_total=self._total())
 
             try:
                 vectors = self.embed(texts, on_batch, self.cancel)
@@ -294,13 +296,14 @@ class EmbedWorker(threading.Thread):
                 self.cancelled = True
                 return
             self.embedded += self.backlog.store([cid for cid, _, _ in rows], vectors, taken)
-            self.relay.tell(chunks_done=self.embedded, chunks_total=self._total(self.embedded))
+            self.relay.tell(chunks_done=self.embedded, chunks_total=self._total())
             if time.perf_counter() - last_save > SAVE_EVERY:
                 self.save_index()
                 last_save = time.perf_counter()
 
-    def _total(self, done: int) -> int:
-        return done + len(self.backlog)
+    def _total(self) -> int:
+        """Passages embedded so far plus those waiting (in hand ones included)."""
+        return self.embedded + len(self.backlog)
 
 
 @dataclass(frozen=True)
