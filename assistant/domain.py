@@ -127,6 +127,9 @@ class Grounding:
 
     prompt: str
     citations: tuple[Citation, ...] = ()
+    # Set when the notes do not cover the question: this is the reply, and the
+    # model is not asked (rather than letting it answer from nothing).
+    no_answer: str | None = None
 
 
 @dataclass

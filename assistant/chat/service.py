@@ -29,6 +29,7 @@ from assistant.domain import (
     Citation,
     Conversation,
     GenerationOptions,
+    Grounding,
     GroundingProvider,
     Message,
     MessageStatus,
@@ -159,12 +160,14 @@ class ChatService:
         cancel: threading.Event | None = None,
         options: GenerationOptions | None = None,
         grounding: GroundingProvider | None = None,
+        answer_language: str | None = None,
     ) -> Generator[ChatEvent, None, None]:
         """Store ``text`` as a user message, then stream and store the reply.
 
         With ``grounding``, the question the model sees is replaced by the
         provider's prompt (passages from the user's notes plus the question);
         the stored user message stays exactly what the user wrote.
+        ``answer_language`` (``--to``) asks for the reply in that language.
         """
         if not text.strip():
             raise UsageError("The message is empty.")
@@ -173,7 +176,9 @@ class ChatService:
         else:
             self._title_if_new(conversation_id, text)
         user = self.repo.add_message(conversation_id, Role.USER, text)
-        yield from self._reply(conversation_id, user.id, cancel, options, grounding)
+        yield from self._reply(
+            conversation_id, user.id, cancel, options, grounding, answer_language
+        )
 
     def regenerate(
         self,
@@ -247,7 +252,7 @@ class ChatService:
         history: list[ChatTurn],
         options: GenerationOptions,
         grounding: GroundingProvider,
-    ) -> tuple[list[ChatTurn], tuple[Citation, ...]]:
+    ) -> tuple[list[ChatTurn], Grounding]:
         """Swap the latest question for a grounded prompt that fits the window:
         passages get what is left after the system prompt and the answer's
         room, and never more than half the window so some history survives."""
@@ -260,7 +265,7 @@ class ChatService:
             return model.count_tokens([ChatTurn(Role.USER, text)])
 
         result = grounding(history[-1].content, budget, count)
-        return history[:-1] + [ChatTurn(Role.USER, result.prompt)], result.citations
+        return history[:-1] + [ChatTurn(Role.USER, result.prompt)], result
 
     def _reply(
         self,
@@ -269,6 +274,7 @@ class ChatService:
         cancel: threading.Event | None,
         options: GenerationOptions | None,
         grounding: GroundingProvider | None = None,
+        answer_language: str | None = None,
     ) -> Generator[ChatEvent, None, None]:
         options = options or self.options
         model = self.model
@@ -278,7 +284,16 @@ class ChatService:
         history = self.history_turns(conversation_id)
         citations: tuple[Citation, ...] = ()
         if grounding is not None and history:
-            history, citations = self._ground(model, system, history, options, grounding)
+            history, grounded = self._ground(model, system, history, options, grounding)
+            citations = grounded.citations
+            if grounded.no_answer is not None:
+                yield from self._fixed_reply(conversation_id, user_message_id, grounded.no_answer)
+                return
+        elif answer_language and history:
+            last = history[-1]
+            history = history[:-1] + [
+                ChatTurn(Role.USER, f"{last.content}\n\n(Answer in {answer_language}.)")
+            ]
         plan = plan_context(model, system, history, options.max_tokens)
         self.last_plan = plan
         if conv.model != model.name:
@@ -291,6 +306,16 @@ class ChatService:
         yield ReplyStarted(conversation_id, user_message_id, reply.id, plan, citations)
         source = model.stream(plan.turns, replace(options, max_tokens=plan.max_tokens), cancel)
         yield from self._record(conversation_id, reply.id, source, plan)
+
+    def _fixed_reply(
+        self, conversation_id: int, user_message_id: int | None, text: str
+    ) -> Generator[ChatEvent, None, None]:
+        """A reply the app writes itself (the notes do not cover the question),
+        stored through the same loop as a model's."""
+        reply = self.repo.add_message(conversation_id, Role.ASSISTANT, "", MessageStatus.STREAMING)
+        yield ReplyStarted(conversation_id, user_message_id, reply.id, None)
+        source: list[Any] = [TextPiece(text), Finished("stop", 0, 0)]
+        yield from self._record(conversation_id, reply.id, source, None)
 
     # ------------------------------------------------------ the one loop
     def _record(

@@ -51,6 +51,7 @@ def chat(ctx: click.Context, conversation_id: int | None, **_options: Any) -> in
     help="Answer from your notes and list the sources (remembered for the conversation).",
 )  # fmt: skip
 @click.option("--quiet", is_flag=True, help="No progress bar if the notes are synced first.")
+@click.option("--to", metavar="LANG", help="Answer in LANG (default: the question's language).")
 @model_options
 @click.pass_context
 def ask(
@@ -60,6 +61,7 @@ def ask(
     as_json: bool,
     notes: bool,
     quiet: bool,
+    to: str | None,
     **_options: Any,
 ) -> int:
     """Ask one question; the answer streams to stdout (piped stdin is appended)."""
@@ -76,6 +78,7 @@ def ask(
     rt = runtime(ctx, preload_model=True)
     rt.model_handle.start_loading()
     session = rt.session()
+    session.answer_language = to.strip() if to and to.strip() else None
     if continue_id is not None:
         session.open(continue_id)
     if notes:

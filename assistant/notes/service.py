@@ -525,11 +525,14 @@ class NotesService:
         return None
 
     # ----------------------------------------------------------- grounding
-    def grounding(self, k: int = 6, collection: str | None = None) -> NotesGrounding:
-        """A ``GroundingProvider`` for ``ChatService.send(..., grounding=...)``."""
+    def grounding(
+        self, k: int = 6, collection: str | None = None, language: str | None = None
+    ) -> NotesGrounding:
+        """A ``GroundingProvider`` for ``ChatService.send(..., grounding=...)``;
+        ``language``: answer in it (None: in the question's language)."""
         from assistant.notes.grounding import NotesGrounding
 
-        return NotesGrounding(self, k=k, collection=collection)
+        return NotesGrounding(self, k=k, collection=collection, language=language)
 
     @property
     def syncing(self) -> bool:
