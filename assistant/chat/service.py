@@ -41,6 +41,8 @@ from assistant.llm.handle import ModelHandle
 from assistant.store.repository import ConversationRepository
 
 if TYPE_CHECKING:
+    from assistant.chat.attachments import Attached
+    from assistant.chat.attachments import Document as AttachedDocument
     from assistant.writing.actions import ActionRunner
     from assistant.writing.templates import Persona, PromptLibrary, PromptTemplate
 
@@ -283,7 +285,15 @@ class ChatService:
         system = ChatTurn(Role.SYSTEM, system_text) if system_text else None
         history = self.history_turns(conversation_id)
         citations: tuple[Citation, ...] = ()
-        if grounding is not None and history:
+        documents = self._documents(history[-1].content) if history else []
+        if documents:
+            attached = yield from self._attach(model, system, history, options, documents, cancel)
+            if attached is None:  # stopped while reading the documents
+                yield from self._fixed_reply(conversation_id, user_message_id, "", "cancelled")
+                return
+            history = history[:-1] + [ChatTurn(Role.USER, attached.prompt)]
+            citations = attached.citations
+        elif grounding is not None and history:
             history, grounded = self._ground(model, system, history, options, grounding)
             citations = grounded.citations
             if grounded.no_answer is not None:
@@ -308,14 +318,47 @@ class ChatService:
         yield from self._record(conversation_id, reply.id, source, plan)
 
     def _fixed_reply(
-        self, conversation_id: int, user_message_id: int | None, text: str
+        self, conversation_id: int, user_message_id: int | None, text: str, reason: str = "stop"
     ) -> Generator[ChatEvent, None, None]:
-        """A reply the app writes itself (the notes do not cover the question),
-        stored through the same loop as a model's."""
+        """A reply the app writes itself (the notes do not cover the question;
+        stopped before the model was asked), stored through the same loop."""
         reply = self.repo.add_message(conversation_id, Role.ASSISTANT, "", MessageStatus.STREAMING)
         yield ReplyStarted(conversation_id, user_message_id, reply.id, None)
-        source: list[Any] = [TextPiece(text), Finished("stop", 0, 0)]
+        source: list[Any] = ([TextPiece(text)] if text else []) + [Finished(reason, 0, 0)]
         yield from self._record(conversation_id, reply.id, source, None)
+
+    @staticmethod
+    def _documents(text: str) -> list[AttachedDocument]:
+        """The files a message names with ``@path`` (relative to the working folder)."""
+        from assistant.chat.attachments import mentioned_files, read_document
+
+        return [read_document(label, path) for label, path in mentioned_files(text)]
+
+    def _attach(
+        self,
+        model: ChatModel,
+        system: ChatTurn | None,
+        history: list[ChatTurn],
+        options: GenerationOptions,
+        documents: list[AttachedDocument],
+        cancel: threading.Event | None,
+    ) -> Generator[ChatEvent, None, Attached | None]:
+        """Whole documents in the prompt, or map-reduce over their parts
+        (``assistant.chat.attachments``), with a progress event per part."""
+        from assistant.chat.attachments import attach
+
+        n_ctx = model.context_size
+        base = model.count_tokens(([system] if system else []) + [history[-1]])
+        reserve = min(options.max_tokens, max(64, n_ctx // 4))
+        budget = max(0, n_ctx - reserve - base)
+        steps = attach(model, history[-1].content, documents, budget, options, cancel)
+        while True:
+            try:
+                part, parts = next(steps)
+            except StopIteration as done:
+                result: Attached | None = done.value
+                return result
+            yield ReplyProgress("read", part, parts)
 
     # ------------------------------------------------------ the one loop
     def _record(

@@ -52,6 +52,10 @@ def chat(ctx: click.Context, conversation_id: int | None, **_options: Any) -> in
 )  # fmt: skip
 @click.option("--quiet", is_flag=True, help="No progress bar if the notes are synced first.")
 @click.option("--to", metavar="LANG", help="Answer in LANG (default: the question's language).")
+@click.option(
+    "--file", "files", multiple=True, metavar="PATH",
+    help="Put a whole document into the question (repeatable); same as @PATH in the text.",
+)  # fmt: skip
 @model_options
 @click.pass_context
 def ask(
@@ -62,6 +66,7 @@ def ask(
     notes: bool,
     quiet: bool,
     to: str | None,
+    files: tuple[str, ...],
     **_options: Any,
 ) -> int:
     """Ask one question; the answer streams to stdout (piped stdin is appended)."""
@@ -71,6 +76,16 @@ def ask(
     piped = read_stdin_if_piped()
     if piped.strip():
         text = f"{text}\n\n{piped.strip()}" if text else piped.strip()
+    if files:
+        from pathlib import Path
+
+        from assistant.chat.attachments import mention
+
+        for name in files:
+            if not Path(name).expanduser().is_file():
+                raise UsageError(f"There is no file at {name}.")
+        tokens = " ".join(mention(str(Path(n).expanduser().resolve())) for n in files)
+        text = f"{text}\n\n{tokens}" if text else f"Summarise {tokens}"
     if not text:
         raise UsageError("Nothing to ask: give a question or pipe text on stdin.")
     # The model loads while the settings are checked, the database opens and
@@ -92,7 +107,7 @@ def ask(
 
 def answer(session: ChatSession, text: str, as_json: bool) -> int:
     """Stream one reply of ``session`` to stdout; Ctrl-C keeps the partial reply."""
-    from assistant.chat.events import ReplyDone, ReplyStarted
+    from assistant.chat.events import ReplyDone, ReplyProgress, ReplyStarted
     from assistant.llm.base import TextPiece
 
     done: ReplyDone | None = None
@@ -109,6 +124,8 @@ def answer(session: ChatSession, text: str, as_json: bool) -> int:
                             f"({plan.dropped_turns} earlier messages, {plan.dropped_tokens} "
                             "tokens, were left out to fit the context window)"
                         )
+                elif isinstance(event, ReplyProgress) and event.phase == "read":
+                    say(f"(reading part {event.part} of {event.parts} of the attached documents)")
                 elif isinstance(event, TextPiece):
                     if not as_json:
                         stream_text(event.text)
@@ -136,14 +153,18 @@ def answer(session: ChatSession, text: str, as_json: bool) -> int:
                 "time_to_first_token_ms": msg.time_to_first_token_ms,
                 "generation_ms": msg.generation_ms,
                 "dropped_turns": done.plan.dropped_turns if done.plan else 0,
-                **({"sources": [c.to_dict() for c in started.citations]} if use_notes else {}),
+                **(
+                    {"sources": [c.to_dict() for c in started.citations]}
+                    if use_notes or started.citations
+                    else {}
+                ),
             }
         )
     else:
         stream_text("\n")
         if msg.finish_reason == "length":
             say("(reply cut at the token limit)")
-        if use_notes:
+        if use_notes or started.citations:
             from assistant.cli.notes import print_sources
 
             print_sources(started.citations)

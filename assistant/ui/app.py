@@ -142,6 +142,7 @@ class AssistantApp(App[None]):
         self._notes_cancel = threading.Event()
         self._notes_index_text = ""
         self._selected_reply: MessageView | None = None
+        self._mention_base: str | None = None  # text before an @path being completed
 
     @property
     def state(self) -> ConversationState:
@@ -557,6 +558,30 @@ class AssistantApp(App[None]):
             candidates = [c for c in candidates if c != text.rstrip()][:8]
         self.slash_options.show(candidates)
         self.prompt.completing = bool(candidates)
+        self._mention_base = None
+        if not candidates and not self.streaming:
+            self.complete_mention(text)
+
+    def complete_mention(self, text: str) -> None:
+        """``@path`` completion: files and folders matching the word being
+        typed, listed in a worker (the disk is not read on the event loop)."""
+        import re
+
+        from assistant.chat.attachments import complete_path
+
+        typed = re.search(r'(?:^|\s)@("?)([^\s"]*)$', text)
+        if typed is None:
+            return
+        prefix, base = typed.group(2), text[: typed.start(1) - 1]
+
+        def show(candidates: list[str]) -> None:
+            if self.prompt.text != text:  # typed on meanwhile
+                return
+            self._mention_base = base
+            self.slash_options.show(candidates)
+            self.prompt.completing = bool(candidates)
+
+        self.background(lambda: complete_path(prefix), show, group="complete")
 
     @on(PromptInput.Completion)
     def completion_key(self, event: PromptInput.Completion) -> None:
@@ -565,7 +590,11 @@ class AssistantApp(App[None]):
             choice = options.choice
             if choice is not None:
                 prompt = self.prompt
-                prompt.text = choice + " "
+                if self._mention_base is not None:  # an @path: complete the last word
+                    folder = choice.rstrip('"').endswith("/")
+                    prompt.text = self._mention_base + choice + ("" if folder else " ")
+                else:
+                    prompt.text = choice + " "
                 prompt.move_cursor(prompt.document.end)
         elif event.key == "up":
             options.action_cursor_up()
