@@ -144,10 +144,13 @@ def pooling_mode(folder: Path) -> str:
     """'mean', 'cls', 'max' or 'lasttoken', as the model's Pooling module says."""
     modules = _read_json_list(folder / "modules.json")
     path = next(
-        (m.get("path", "") for m in modules if str(m.get("type", "")).endswith("Pooling")),
+        (m.get("path", "") for m in modules if str(m.get("type", "")).lower().endswith("pooling")),
         "1_Pooling",
     )
     config = _read_json(folder / str(path) / "config.json")
+    named = str(config.get("pooling_mode") or "").lower()  # newer sentence-transformers
+    if named in ("cls", "max", "lasttoken", "mean"):
+        return named
     for mode in ("cls_token", "max_tokens", "lasttoken", "mean_tokens"):
         if config.get(f"pooling_mode_{mode}"):
             return {"cls_token": "cls", "max_tokens": "max", "lasttoken": "lasttoken"}.get(

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from assistant.store.database import Database
 
 SAMPLES_NAME = "samples"
+# Passages are cut to the embedding model's window, but never longer than
+# this (bge-m3 reads 8,192 word pieces; a passage that long is a poor answer).
+MAX_PASSAGE_TOKENS = 512
 SAMPLES_DECLINED = "samples-declined"
 
 
@@ -378,7 +381,8 @@ class NotesService:
         embedder = self.embedder
         worker = EmbedWorker(self.repo, backlog, self._embed, index.save, relay, cancel)
         worker.start()
-        chunker = Chunker(embedder.count_tokens, max_tokens=embedder.max_length - 2)
+        window = min(embedder.max_length, MAX_PASSAGE_TOKENS) - 2
+        chunker = Chunker(embedder.count_tokens, max_tokens=window)
         syncer = FolderSyncer(self.repo, chunker, index, backlog, self.max_file_bytes, worker)
         try:
             for target in targets:
