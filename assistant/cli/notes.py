@@ -54,6 +54,7 @@ class SyncProgressView:
         self.enabled = enabled
         self.task: TaskID | None = None
         self.last_line = 0.0
+        self.last_text = ""
         self.shown: list[str] = []  # notices already printed
 
     def __call__(self, p: SyncProgress) -> None:
@@ -85,13 +86,15 @@ class SyncProgressView:
                             rate=rate)  # fmt: skip
             return
         now = time.monotonic()
-        final = p.phase == "embedding" and p.chunks_done == p.chunks_total
+        final = p.phase == "embedding" and 0 < p.chunks_total == p.chunks_done
         if now - self.last_line >= 5.0 or final:
-            self.last_line = now
             left = p.seconds_left
             eta = f", ~{left:.0f}s left" if left is not None and p.phase == "embedding" else ""
-            sys.stderr.write(f"{what} {done}/{total} {rate}{eta}\n")
-            sys.stderr.flush()
+            line = f"{what} {done}/{total} {rate}{eta}".rstrip()
+            if line != self.last_text:
+                self.last_line, self.last_text = now, line
+                sys.stderr.write(line + "\n")
+                sys.stderr.flush()
 
 
 @contextmanager

@@ -37,7 +37,13 @@ from textual.worker import Worker, WorkerState
 
 from assistant.chat.session import ChatSession, ConversationState
 from assistant.domain import Citation, Conversation, Message, Role
-from assistant.ui.screens import ConfirmDeleteScreen, HelpScreen, RenameScreen, RetrievalScreen
+from assistant.ui.screens import (
+    ConfirmDeleteScreen,
+    HelpScreen,
+    Passage,
+    RenameScreen,
+    RetrievalScreen,
+)
 from assistant.ui.widgets import (
     ChatView,
     ConversationList,
@@ -699,9 +705,12 @@ class AssistantApp(App[None]):
         view = self._selected_reply or self._last_reply()
         passages = view.citations if view is not None else []
 
-        def search(query: str) -> list[Citation]:
+        def search(query: str) -> list[Passage]:
             hits = self.runtime.notes.search(query, k=10)
-            return [citation(n, hit) for n, hit in enumerate(hits, start=1)]
+            return [
+                Passage(citation(n, hit), hit.snippet, tuple(hit.highlights))
+                for n, hit in enumerate(hits, start=1)
+            ]
 
         self.push_screen(RetrievalScreen(passages, search))
 

@@ -205,11 +205,13 @@ class ActionRunner:
                 if template.temperature is not None
                 else self.base_options.temperature
             )
+        # a model that repeats the language request has finished its answer
+        asked = ("\nReply in ",) if self._reply_in else ()
         return replace(
             self.base_options,
             max_tokens=max_new,
             temperature=temperature,
-            stop=tuple(self.base_options.stop) + template.stop,
+            stop=tuple(self.base_options.stop) + template.stop + asked,
         )
 
     def _fixed_output(self, template: PromptTemplate) -> int:
