@@ -8,6 +8,9 @@
 - over-long prompts: questions far beyond the context window must end in one
   sentence and exit code 2, never a traceback.
 
+- notes (bench/reliability_notes.py): concurrent sync + search, bad file
+  names, the zip-bomb memory peak.
+
 Run: ``python -m bench.reliability [RUNS]``.
 """
 
@@ -161,6 +164,9 @@ def main() -> None:
     kill_points(runs)
     escape_payloads()
     overlong_prompts()
+    from bench.reliability_notes import notes_cases
+
+    notes_cases()
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ KEY_TABLE: tuple[KeyHelp, ...] = (
     KeyHelp("click a reply", "show that reply's sources"),
     KeyHelp("F9", "retrieval view: keyword rank, vector rank, fused score"),
     KeyHelp("/", "slash commands (/help lists them); Tab completes", "input"),
+    KeyHelp("@", "attach a file to the message (@report.pdf); Tab completes the path", "input"),
     KeyHelp("F4", "open the writing screen, and back (when installed)"),
     KeyHelp("Tab / Shift+Tab", "move between sidebar, chat and input"),
     KeyHelp("F1 / ?", "show this help (? outside the input)"),
