@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bench._scifact import load_queries, machine_line
 
-COSINES = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+COSINES = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
 SHARES = (0.25, 0.34, 0.5, 0.6, 0.67, 0.75)
 
 
