@@ -319,12 +319,19 @@ class AssistantApp(App[None]):
         """Offer the sample notes when no folder is registered, then sync."""
         last = 0.0
 
+        told: list[str] = []
+
         def progress(p: SyncProgress) -> None:
             nonlocal last
+            if p.notice:  # a rebuild or repair is announced before it starts
+                told.append(p.notice)
+                self.post_message(NotesState("notes syncing", [p.notice]))
             now = time.monotonic()
             if now - last >= 0.25:
                 last = now
                 done = f"{p.files_done}/{p.files_total} files" if p.files_total else "scanning"
+                if p.chunks_total:
+                    done += f", {p.chunks_done}/{p.chunks_total} passages embedded"
                 self.post_message(NotesState(f"notes syncing {done}"))
 
         def run() -> None:
@@ -343,7 +350,8 @@ class AssistantApp(App[None]):
             text = f"notes {status.files} files, {status.chunks} passages"
             if status.skipped:
                 text += f", {len(status.skipped)} skipped"
-            self.post_message(NotesState(text, notices + report.messages + status.messages))
+            later = [m for m in report.messages if m not in told]
+            self.post_message(NotesState(text, notices + later + status.messages))
 
         self.run_worker(run, thread=True, group="notes", exit_on_error=False)
 
