@@ -75,6 +75,15 @@ class Citation:
     vector_rank: int | None = None
     score: float | None = None
     chunk_id: int | None = None
+    kind: str | None = None  # the file's kind (pdf, pptx, xlsx, ...): names the page unit
+
+    @property
+    def place(self) -> str:
+        """Where in the file beyond lines: "page 3", "slide 2" or "row 40"; or ""."""
+        if not self.page:
+            return ""
+        unit = {"pptx": "slide", "odp": "slide", "xlsx": "row"}.get(self.kind or "", "page")
+        return f"{unit} {self.page}"
 
     @property
     def lines(self) -> str:
@@ -97,8 +106,8 @@ class Citation:
     def label(self) -> str:
         """``[n] collection/path:start-end (page p) — heading``."""
         text = f"[{self.n}] {self.source}"
-        if self.page:
-            text += f" (page {self.page})"
+        if self.place:
+            text += f" ({self.place})"
         if self.heading:
             text += f" — {self.heading}"
         return text
@@ -130,6 +139,7 @@ class Citation:
             vector_rank=opt_int("vector_rank"),
             score=float(score) if isinstance(score, int | float) else None,
             chunk_id=opt_int("chunk_id"),
+            kind=str(d["kind"]) if isinstance(d.get("kind"), str) else None,
         )
 
 
@@ -141,6 +151,9 @@ class Grounding:
 
     prompt: str
     citations: tuple[Citation, ...] = ()
+    # Set when the notes do not cover the question: this is the reply, and the
+    # model is not asked (rather than letting it answer from nothing).
+    no_answer: str | None = None
 
 
 @dataclass

@@ -33,3 +33,14 @@ def sanitize(text: str) -> str:
 
 def has_control(text: str) -> bool:
     return _CONTROL.search(text.replace("\r\n", "\n")) is not None
+
+
+_LINE_BREAKS = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line(text: str) -> str:
+    """``sanitize``, and new lines and tabs shown as ``\\n`` and ``\\t``: for
+    a name (a file name may hold a new line) printed on one line of output."""
+    for raw, shown in _LINE_BREAKS.items():
+        text = text.replace(raw, shown)
+    return sanitize(text)

@@ -1,4 +1,5 @@
-"""SciFact loading and metrics shared by the notes benchmarks."""
+"""BEIR-layout datasets (SciFact, the Chinese CMRC set) and the retrieval
+metrics shared by the notes benchmarks."""
 
 from __future__ import annotations
 
@@ -7,19 +8,20 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-DATASET = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact-train"
+DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+DEFAULT = "scifact-train"
 
 
-def dataset_dir() -> Path:
-    for candidate in (DATASET, Path("/work/shared/datasets/scifact-train")):
+def dataset_dir(name: str = DEFAULT) -> Path:
+    for candidate in (DATASETS / name, Path("/work/shared/datasets") / name):
         if (candidate / "corpus.jsonl").is_file():
             return candidate
-    raise SystemExit("SciFact not found: expected ../shared/datasets/scifact-train")
+    raise SystemExit(f"Dataset {name} not found: expected ../shared/datasets/{name}")
 
 
-def load_corpus(limit: int | None = None) -> list[dict]:
+def load_corpus(limit: int | None = None, name: str = DEFAULT) -> list[dict]:
     docs = []
-    with open(dataset_dir() / "corpus.jsonl", encoding="utf-8") as fh:
+    with open(dataset_dir(name) / "corpus.jsonl", encoding="utf-8") as fh:
         for line in fh:
             docs.append(json.loads(line))
             if limit and len(docs) >= limit:
@@ -27,16 +29,16 @@ def load_corpus(limit: int | None = None) -> list[dict]:
     return docs
 
 
-def load_queries() -> tuple[list[tuple[str, str]], dict[str, set[str]]]:
+def load_queries(name: str = DEFAULT) -> tuple[list[tuple[str, str]], dict[str, set[str]]]:
     qrels: dict[str, set[str]] = {}
-    with open(dataset_dir() / "qrels.tsv", encoding="utf-8") as fh:
+    with open(dataset_dir(name) / "qrels.tsv", encoding="utf-8") as fh:
         next(fh)
         for line in fh:
             qid, did, score = line.rstrip("\n").split("\t")
             if int(score) > 0:
                 qrels.setdefault(qid, set()).add(did)
     queries = []
-    with open(dataset_dir() / "queries.jsonl", encoding="utf-8") as fh:
+    with open(dataset_dir(name) / "queries.jsonl", encoding="utf-8") as fh:
         for line in fh:
             q = json.loads(line)
             if q["_id"] in qrels:
@@ -63,3 +65,13 @@ def recall_at(ranked: Sequence[str], relevant: set[str], k: int = 100) -> float:
 
 def dedupe(ids: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(ids))
+
+
+def machine_line() -> str:
+    """CPU model and flags with the load average, printed beside every figure."""
+    import os
+
+    from bench import cpu_flags
+
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"machine: {cpu_flags()}; {os.cpu_count()} cores; load average {load}"

@@ -3,6 +3,8 @@
 A reply (a chat answer or a writing action's result) is always
 ``ReplyStarted``, then text pieces (each already on disk when it arrives) and
 progress markers, then exactly one ``ReplyDone`` with the stored message.
+Documents too long to attach whole are read part by part before the reply
+starts: "read" progress markers may come before ``ReplyStarted``.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ class ReplyStarted:
 
 @dataclass(frozen=True)
 class ReplyProgress:
-    """A writing action moved on to another part of a long text."""
+    """A writing action moved on to another part of a long text, or (phase
+    "read", before ``ReplyStarted``) the documents attached with ``@path``
+    are read part by part."""
 
-    phase: str  # "edit", "condense" or "write"
+    phase: str  # "edit", "condense", "write" or "read"
     part: int
     parts: int
 

@@ -34,6 +34,7 @@ from assistant.domain import (
     Citation,
     Conversation,
     GenerationOptions,
+    Grounding,
     GroundingProvider,
     Message,
     MessageStatus,
@@ -45,6 +46,8 @@ from assistant.llm.base import ChatModel, Finished, TextPiece
 from assistant.llm.handle import ModelHandle
 
 if TYPE_CHECKING:
+    from assistant.chat.attachments import Attached
+    from assistant.chat.attachments import Document as AttachedDocument
     from assistant.chat.transfer import ImportResult
     from assistant.store.repository import ConversationRepository
     from assistant.writing.actions import ActionRunner
@@ -225,12 +228,14 @@ class ChatService:
         cancel: threading.Event | None = None,
         options: GenerationOptions | None = None,
         grounding: GroundingProvider | None = None,
+        answer_language: str | None = None,
     ) -> Generator[ChatEvent, None, None]:
         """Store ``text`` as a user message, then stream and store the reply.
 
         With ``grounding``, the question the model sees is replaced by the
         provider's prompt (passages from the user's notes plus the question);
         the stored user message stays exactly what the user wrote.
+        ``answer_language`` (``--to``) asks for the reply in that language.
         """
         if not text.strip():
             raise UsageError("The message is empty.")
@@ -239,7 +244,9 @@ class ChatService:
         else:
             self._title_if_new(conversation_id, text)
         user = self.repo.add_message(conversation_id, Role.USER, text)
-        yield from self._reply(conversation_id, user.id, cancel, options, grounding)
+        yield from self._reply(
+            conversation_id, user.id, cancel, options, grounding, answer_language
+        )
 
     def regenerate(
         self,
@@ -353,7 +360,7 @@ class ChatService:
         history: list[ChatTurn],
         options: GenerationOptions,
         grounding: GroundingProvider,
-    ) -> tuple[list[ChatTurn], tuple[Citation, ...]]:
+    ) -> tuple[list[ChatTurn], Grounding]:
         """Swap the latest question for a grounded prompt that fits the window:
         passages get what is left after the system prompt and the answer's
         room, and never more than half the window so some history survives."""
@@ -366,7 +373,7 @@ class ChatService:
             return model.count_tokens([ChatTurn(Role.USER, text)])
 
         result = grounding(history[-1].content, budget, count)
-        return history[:-1] + [ChatTurn(Role.USER, result.prompt)], result.citations
+        return history[:-1] + [ChatTurn(Role.USER, result.prompt)], result
 
     def _reply(
         self,
@@ -375,6 +382,7 @@ class ChatService:
         cancel: threading.Event | None,
         options: GenerationOptions | None,
         grounding: GroundingProvider | None = None,
+        answer_language: str | None = None,
     ) -> Generator[ChatEvent, None, None]:
         """Answer ``user_message_id``: the model gets the branch ending
         there, and the reply is stored as that message's child."""
@@ -385,8 +393,25 @@ class ChatService:
         system = ChatTurn(Role.SYSTEM, system_text) if system_text else None
         history = self.history_turns(conversation_id, user_message_id)
         citations: tuple[Citation, ...] = ()
-        if grounding is not None and history:
-            history, citations = self._ground(model, system, history, options, grounding)
+        documents = self._documents(history[-1].content) if history else []
+        if documents:
+            attached = yield from self._attach(model, system, history, options, documents, cancel)
+            if attached is None:  # stopped while reading the documents
+                yield from self._fixed_reply(conversation_id, user_message_id, "", "cancelled")
+                return
+            history = history[:-1] + [ChatTurn(Role.USER, attached.prompt)]
+            citations = attached.citations
+        elif grounding is not None and history:
+            history, grounded = self._ground(model, system, history, options, grounding)
+            citations = grounded.citations
+            if grounded.no_answer is not None:
+                yield from self._fixed_reply(conversation_id, user_message_id, grounded.no_answer)
+                return
+        elif answer_language and history:
+            last = history[-1]
+            history = history[:-1] + [
+                ChatTurn(Role.USER, f"{last.content}\n\n(Answer in {answer_language}.)")
+            ]
         plan = plan_context(model, system, history, options.max_tokens)
         self.last_plan = plan
         engine = getattr(model, "engine", None)  # a named engine's model says which
@@ -405,6 +430,49 @@ class ChatService:
         yield ReplyStarted(conversation_id, user_message_id, reply.id, plan, citations)
         source = model.stream(plan.turns, replace(options, max_tokens=plan.max_tokens), cancel)
         yield from self._record(conversation_id, reply.id, source, plan)
+
+    def _fixed_reply(
+        self, conversation_id: int, user_message_id: int | None, text: str, reason: str = "stop"
+    ) -> Generator[ChatEvent, None, None]:
+        """A reply the app writes itself (the notes do not cover the question;
+        stopped before the model was asked), stored through the same loop."""
+        reply = self.repo.add_message(conversation_id, Role.ASSISTANT, "", MessageStatus.STREAMING)
+        yield ReplyStarted(conversation_id, user_message_id, reply.id, None)
+        source: list[Any] = ([TextPiece(text)] if text else []) + [Finished(reason, 0, 0)]
+        yield from self._record(conversation_id, reply.id, source, None)
+
+    @staticmethod
+    def _documents(text: str) -> list[AttachedDocument]:
+        """The files a message names with ``@path`` (relative to the working folder)."""
+        from assistant.chat.attachments import mentioned_files, read_document
+
+        return [read_document(label, path) for label, path in mentioned_files(text)]
+
+    def _attach(
+        self,
+        model: ChatModel,
+        system: ChatTurn | None,
+        history: list[ChatTurn],
+        options: GenerationOptions,
+        documents: list[AttachedDocument],
+        cancel: threading.Event | None,
+    ) -> Generator[ChatEvent, None, Attached | None]:
+        """Whole documents in the prompt, or map-reduce over their parts
+        (``assistant.chat.attachments``), with a progress event per part."""
+        from assistant.chat.attachments import attach
+
+        n_ctx = model.context_size
+        base = model.count_tokens(([system] if system else []) + [history[-1]])
+        reserve = min(options.max_tokens, max(64, n_ctx // 4))
+        budget = max(0, n_ctx - reserve - base)
+        steps = attach(model, history[-1].content, documents, budget, options, cancel)
+        while True:
+            try:
+                part, parts = next(steps)
+            except StopIteration as done:
+                result: Attached | None = done.value
+                return result
+            yield ReplyProgress("read", part, parts)
 
     # ------------------------------------------------------ the one loop
     def _record(

@@ -50,6 +50,8 @@ class ChatSession:
         self._notes = notes
         self.state = state or ConversationState()
         self._lock = threading.Lock()
+        # Answer in this language (``--to``); None: in the question's language.
+        self.answer_language: str | None = None
 
     @property
     def chat(self) -> ChatService:
@@ -143,7 +145,7 @@ class ChatSession:
     def grounding(self) -> GroundingProvider | None:
         if not self.state.use_notes or self._notes is None:
             return None
-        return self._notes().grounding()
+        return self._notes().grounding(language=self.answer_language)
 
     # ----------------------------------------------------------- replies
     def send(
@@ -152,7 +154,13 @@ class ChatSession:
         if not text.strip():
             raise UsageError("The message is empty.")
         conversation_id = self._ensure_conversation(text)
-        return self.chat.send(conversation_id, text, cancel, grounding=self.grounding())
+        return self.chat.send(
+            conversation_id,
+            text,
+            cancel,
+            grounding=self.grounding(),
+            answer_language=self.answer_language,
+        )
 
     def regenerate(
         self, cancel: threading.Event | None = None, message_id: int | None = None

@@ -60,6 +60,11 @@ def chat(ctx: click.Context, conversation_id: int | None, **_options: Any) -> in
     help="Answer from your notes and list the sources (remembered for the conversation).",
 )  # fmt: skip
 @click.option("--quiet", is_flag=True, help="No progress bar if the notes are synced first.")
+@click.option("--to", metavar="LANG", help="Answer in LANG (default: the question's language).")
+@click.option(
+    "--file", "files", multiple=True, metavar="PATH",
+    help="Put a whole document into the question (repeatable); same as @PATH in the text.",
+)  # fmt: skip
 @model_options
 @click.pass_context
 def ask(
@@ -70,6 +75,8 @@ def ask(
     as_json: bool,
     notes: bool,
     quiet: bool,
+    to: str | None,
+    files: tuple[str, ...],
     **_options: Any,
 ) -> int:
     """Ask one question; the answer streams to stdout (piped stdin is appended)."""
@@ -83,6 +90,16 @@ def ask(
     piped = read_stdin_if_piped()
     if piped.strip():
         text = f"{text}\n\n{piped.strip()}" if text else piped.strip()
+    if files:
+        from pathlib import Path
+
+        from assistant.chat.attachments import mention
+
+        for name in files:
+            if not Path(name).expanduser().is_file():
+                raise UsageError(f"There is no file at {name}.")
+        tokens = " ".join(mention(str(Path(n).expanduser().resolve())) for n in files)
+        text = f"{text}\n\n{tokens}" if text else f"Summarise {tokens}"
     if not text:
         raise UsageError("Nothing to ask: give a question or pipe text on stdin.")
     # The model loads while the settings are checked, the database opens and
@@ -90,6 +107,7 @@ def ask(
     rt = runtime(ctx, preload_model=True)
     rt.model_handle.start_loading()
     session = rt.session()
+    session.answer_language = to.strip() if to and to.strip() else None
     if continue_id is not None:
         session.open(continue_id)
         follow_engine(ctx, rt, session)
@@ -133,7 +151,7 @@ def answer(
 ) -> int:
     """Stream one reply (``start(cancel)``'s events) to stdout; Ctrl-C keeps
     the partial reply."""
-    from assistant.chat.events import ReplyDone, ReplyStarted
+    from assistant.chat.events import ReplyDone, ReplyProgress, ReplyStarted
     from assistant.domain import MessageStatus
     from assistant.errors import AssistantError
     from assistant.llm.base import TextPiece
@@ -156,6 +174,8 @@ def answer(
                             f"({plan.dropped_turns} earlier messages, {plan.dropped_tokens} "
                             "tokens, were left out to fit the context window)"
                         )
+                elif isinstance(event, ReplyProgress) and event.phase == "read":
+                    say(f"(reading part {event.part} of {event.parts} of the attached documents)")
                 elif isinstance(event, TextPiece):
                     if not as_json:
                         stream_text(event.text)
@@ -191,14 +211,18 @@ def answer(
                 "time_to_first_token_ms": msg.time_to_first_token_ms,
                 "generation_ms": msg.generation_ms,
                 "dropped_turns": done.plan.dropped_turns if done.plan else 0,
-                **({"sources": [c.to_dict() for c in started.citations]} if use_notes else {}),
+                **(
+                    {"sources": [c.to_dict() for c in started.citations]}
+                    if use_notes or started.citations
+                    else {}
+                ),
             }
         )
     else:
         stream_text("\n")
         if msg.finish_reason == "length":
             say("(reply cut at the token limit)")
-        if use_notes:
+        if use_notes or started.citations:
             from assistant.cli.notes import print_sources
 
             print_sources(started.citations)

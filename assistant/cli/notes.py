@@ -42,28 +42,41 @@ NO_FOLDERS = "No notes folders yet: `assistant notes add PATH` or `assistant not
 
 
 class SyncProgressView:
-    """Feeds a sync's progress to a rich bar (files while reading, passages
-    and passages/s while embedding, time left), or to a line every few
-    seconds when stderr is not a terminal."""
+    """Feeds a sync's progress to a rich bar, or to a line every few seconds
+    when stderr is not a terminal. While files are read the bar counts files
+    (the file in hand and how far, for a big one) and says how many passages
+    have vectors so far; once all are read it counts passages embedded.
+    Notices (a rebuild, a repair, waiting for another sync) are printed at
+    once, before the work they announce."""
 
     def __init__(self, bar: Progress | None, enabled: bool) -> None:
         self.bar = bar
         self.enabled = enabled
         self.task: TaskID | None = None
         self.last_line = 0.0
+        self.last_text = ""
+        self.shown: list[str] = []  # notices already printed
 
     def __call__(self, p: SyncProgress) -> None:
+        from assistant.textsafe import one_line
+
+        if p.notice:
+            self.shown.append(p.notice)
+            if self.bar is not None:
+                self.bar.console.print(one_line(p.notice), markup=False, highlight=False)
+            else:
+                say(p.notice)
         if not self.enabled:
             return
-        from assistant.textsafe import sanitize
-
-        name = sanitize(p.collection)
-        if p.phase == "embedding" and p.chunks_total:
-            what, done, total = f"{name}: embedding", p.chunks_done, p.chunks_total
-            rate = f"{p.chunks_per_second:.1f} passages/s  {p.files_done}/{p.files_total} files"
-        elif p.files_total:
-            what, done, total = f"{name}: {p.phase}", p.files_done, p.files_total
-            rate = "files"
+        name = one_line(p.collection)
+        vectors = f"{p.chunks_done}/{p.chunks_total} passages embedded" if p.chunks_total else ""
+        if p.phase == "reading" and p.files_total:
+            what, done, total = f"{name}: reading", p.files_done, p.files_total
+            rate = "  ".join(x for x in (p.current[-40:], vectors) if x)
+        elif p.phase in ("embedding", "keywords") and p.chunks_total:
+            verb = "keyword index" if p.phase == "keywords" else "embedding"
+            what, done, total = f"{name}: {verb}", p.chunks_done, p.chunks_total
+            rate = f"{p.chunks_per_second:.1f} passages/s" if p.phase == "embedding" else ""
         else:
             what, done, total, rate = f"{name}: {p.phase}…", 0, 0, ""
         if self.bar is not None:
@@ -73,13 +86,15 @@ class SyncProgressView:
                             rate=rate)  # fmt: skip
             return
         now = time.monotonic()
-        final = p.phase == "embedding" and p.chunks_done == p.chunks_total
+        final = p.phase == "embedding" and 0 < p.chunks_total == p.chunks_done
         if now - self.last_line >= 5.0 or final:
-            self.last_line = now
             left = p.seconds_left
-            eta = f", ~{left:.0f}s left" if left is not None else ""
-            sys.stderr.write(f"{what} {done}/{total} {rate}{eta}\n")
-            sys.stderr.flush()
+            eta = f", ~{left:.0f}s left" if left is not None and p.phase == "embedding" else ""
+            line = f"{what} {done}/{total} {rate}{eta}".rstrip()
+            if line != self.last_text:
+                self.last_line, self.last_text = now, line
+                sys.stderr.write(line + "\n")
+                sys.stderr.flush()
 
 
 @contextmanager
@@ -92,7 +107,8 @@ def run_sync(notes: NotesService, quiet: bool, collection: str | None = None) ->
     with CancelOnSigint() as cancel, sync_progress(quiet) as view:
         report = notes.sync(progress=view, cancel=cancel, collection=collection)
     for message in report.messages:
-        say(message)
+        if message not in view.shown:
+            say(message)
     return report
 
 
@@ -105,16 +121,26 @@ def summary(report: SyncReport) -> str:
         f"{report.files_unchanged} unchanged",
         f"{report.files_skipped} skipped",
     ]
-    return (
-        f"Synced {report.collections} collection(s) in {report.seconds:.1f}s: "
+    head = "Stopped" if report.cancelled else "Synced"
+    text = (
+        f"{head} {report.collections} collection(s) in {report.seconds:.1f}s: "
         + ", ".join(parts)
         + f"; {report.chunks_embedded} passages embedded, {report.chunks_reused} reused, "
         f"{report.chunks_removed} removed."
     )
+    if report.chunks_without_vectors:
+        text += (
+            f" {report.chunks_without_vectors} stored passages have no vectors yet "
+            "(keyword search finds them; the next sync embeds them)."
+        )
+    return text
 
 
 def ensure_notes_ready(rt: Runtime, quiet: bool = False) -> NotesService:
-    """Offer the samples when nothing is registered; sync folders never synced."""
+    """Offer the samples when nothing is registered, and run a sync first when
+    the index needs one (a folder never synced, a keyword or vector index to
+    rebuild or repair). If another process is syncing right now, search what
+    is indexed so far instead of waiting for it."""
     from assistant.errors import NotesError
 
     notes = rt.notes
@@ -124,10 +150,16 @@ def ensure_notes_ready(rt: Runtime, quiet: bool = False) -> NotesService:
             "(`assistant notes add PATH` adds yours; "
             "`assistant notes remove samples` drops these)."
         )
-    if any(c.last_synced_at is None for c in notes.collections()):
-        report = run_sync(notes, quiet)
-        if report.cancelled:
-            raise NotesError("Sync cancelled; the index is incomplete.")
+    if notes.pending_work() is not None:
+        if notes.busy_elsewhere():
+            say(
+                "Another process is syncing your notes: searching what is indexed so far "
+                "(`assistant notes status` says how far it is)."
+            )
+        else:
+            report = run_sync(notes, quiet)
+            if report.cancelled:
+                raise NotesError("Sync cancelled; the index is incomplete.")
     for m in notes.messages:
         say(m)
     notes.messages = []
@@ -140,11 +172,14 @@ def print_sources(citations: Iterable[Citation]) -> None:
     if not citations:
         say("(no passages from your notes matched)")
         return
+    from assistant.textsafe import one_line
+
     out("\nSources:")
     for c in citations:
-        page = f" (page {c.page})" if c.page else ""
+        page = f" ({c.place})" if c.place else ""
         heading = f" — {c.heading}" if c.heading else ""
-        out(f"  [{c.n}] {c.collection}/{c.location}{page}{heading}")
+        where = f"{c.collection}/{c.location}" if c.collection else c.location
+        out(f"  [{c.n}] {one_line(where)}{page}{one_line(heading)}")
 
 
 def collection_dict(c: Collection) -> dict[str, Any]:
@@ -267,7 +302,10 @@ def watch(ctx: click.Context, collection: str | None, quiet: bool) -> int:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> int:
     """Collections, counts, index size, embedding model, skipped files."""
-    st = runtime(ctx).notes.status()
+    from assistant.textsafe import one_line
+
+    service = runtime(ctx).notes
+    st = service.status()
     if as_json:
         print_json(
             {
@@ -275,8 +313,12 @@ def status(ctx: click.Context, as_json: bool) -> int:
                 "files": st.files,
                 "chunks": st.chunks,
                 "vectors": st.vectors,
+                "vectors_missing": st.vectors_missing,
                 "index_bytes": st.index_bytes,
                 "embedding_model": st.embedding_model,
+                "configured_embedding_model": service.configured_model(),
+                "syncing": st.syncing,
+                "keyword_index_current": st.keywords_current,
                 "last_sync": st.last_sync.isoformat() if st.last_sync else None,
                 "skipped": [s.__dict__ for s in st.skipped],
                 "messages": st.messages,
@@ -289,14 +331,36 @@ def status(ctx: click.Context, as_json: bool) -> int:
         out(NO_FOLDERS)
     for c in st.collections:
         synced = f"{c.last_synced_at:%Y-%m-%d %H:%M}" if c.last_synced_at else "never synced"
-        out(f"{c.name}: {c.root} — {c.files} files, {c.chunks} chunks, last sync {synced}")
+        out(
+            f"{one_line(c.name)}: {one_line(c.root)} — {c.files} files, {c.chunks} chunks, "
+            f"last sync {synced}"
+        )
     out(f"Files: {st.files}  Chunks: {st.chunks}  Vectors: {st.vectors}")
-    out(f"Index size: {st.index_bytes / 1024:.1f} KiB  Embedding model: {st.embedding_model}")
+    if st.syncing:
+        out(
+            f"A sync is running: {st.vectors} of {st.chunks} passages have vectors so far; "
+            "the others are found by keyword meanwhile."
+        )
+    elif st.vectors_missing:
+        out(
+            f"{st.vectors_missing} passages have no vectors yet (found by keyword); "
+            "`assistant notes sync` embeds them."
+        )
+    if not st.keywords_current:
+        out("The keyword index is from an older version; the next sync rebuilds it.")
+    out(f"Index size: {st.index_bytes / 1024:.1f} KiB")
+    configured = service.configured_model()
+    if st.vectors_model:
+        out(f"Vectors built by: {st.vectors_model}")
+        if st.vectors_model.split("@")[0] != configured:
+            out(f"Embedding model set: {configured} (the next sync rebuilds the vectors with it)")
+    else:
+        out(f"Embedding model: {configured}")
     out(f"Last sync: {st.last_sync:%Y-%m-%d %H:%M} UTC" if st.last_sync else "Last sync: never")
     if st.skipped:
         out(f"Skipped files ({len(st.skipped)}):")
         for s in st.skipped:
-            out(f"  {s.collection}/{s.path}: {s.reason}")
+            out(f"  {one_line(s.collection)}/{one_line(s.path)}: {one_line(s.reason)}")
     return 0
 
 
@@ -350,10 +414,19 @@ def search(
     queries = read_queries(query, queries_file)
     if k < 1:
         raise NotesError("-k must be at least 1.")
+    from assistant.textsafe import one_line
+
     service = ensure_notes_ready(runtime(ctx), quiet)
     results = service.search_many(queries, k, collection, path_glob, mode)
     for m in service.messages:
         say(m)
+    if mode != "keyword":
+        with_vectors, passages = service.coverage()
+        if with_vectors < passages:
+            say(
+                f"(vectors for {with_vectors} of {passages} passages so far; "
+                "the rest are found by keyword only)"
+            )
     if as_json:
         for q, hits in zip(queries, results, strict=True):
             print_json_line({"query": q, "hits": [h.to_dict() for h in hits]})
@@ -364,12 +437,13 @@ def search(
         if not hits:
             out("No passages match.")
         for rank, h in enumerate(hits, start=1):
-            heading = f"  — {h.heading}" if h.heading else ""
-            page = f" (page {h.page})" if h.page else ""
+            heading = f"  — {one_line(h.heading)}" if h.heading else ""
+            page = f" ({h.place})" if h.place else ""
             ranks = (
                 f"keyword #{h.keyword_rank or '-'}, vector #{h.vector_rank or '-'}, "
                 f"score {h.score:.4f}"
             )
-            out(f"{rank:>2}. {h.collection}/{h.location}{page}{heading}  [{ranks}]")
+            where = one_line(f"{h.collection}/{h.location}")
+            out(f"{rank:>2}. {where}{page}{heading}  [{ranks}]")
             out(f"    {highlight(h.snippet, h.highlights, '**', '**')}")
     return 0

@@ -71,7 +71,10 @@ def _read_input(file: str | None, in_place: bool) -> tuple[Path | None, str, byt
 @click.command()
 @click.argument("action", metavar="ACTION")
 @click.argument("file", required=False, metavar="[FILE]")
-@click.option("--to", metavar="LANG", help="Target language (translate).")
+@click.option(
+    "--to", metavar="LANG",
+    help="Target language (translate), or the language to answer in (default: the text's).",
+)  # fmt: skip
 @click.option("--tone", metavar="TONE", help="Tone: formal, casual, friendly, confident...")
 @click.option("--var", multiple=True, metavar="NAME=VALUE", help="Set a template variable.")
 @click.option("--persona", metavar="NAME", help="System prompt from a persona file.")
@@ -105,7 +108,15 @@ def write(
     rt = runtime(ctx)
     library = load_prompts(rt)
     template = library.template(action)
-    variables = _variables(var, to, tone)
+    # --to is the translation's target, or else the language to answer in
+    # (without it, the answer comes in the text's language).
+    answer_to = to if to and "language" not in template.variables else None
+    if answer_to and template.edits_text:
+        raise WritingError(
+            f"'{template.name}' edits the text in its own language, so --to does not apply; "
+            "use translate, or an action that writes a new text (summarise, explain, reply...)."
+        )
+    variables = _variables(var, None if answer_to else to, tone)
     template.resolve_values(variables)  # fail on a bad variable before loading anything
     chosen_persona = library.persona(persona) if persona else None
     if (diff or in_place) and not template.edits_text:
@@ -125,7 +136,7 @@ def write(
     done: ActionDone | None = None
     with CancelOnSigint() as cancel, progress_bar(enabled=not stream_out) as bar:
         task = None
-        events = runner.run(template, original, variables, chosen_persona, cancel)
+        events = runner.run(template, original, variables, chosen_persona, cancel, answer_to)
         try:
             for event in events:
                 if isinstance(event, TextPiece):

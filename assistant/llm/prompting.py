@@ -15,9 +15,40 @@ from typing import Any
 from assistant.domain import ChatTurn, Role
 
 _LABEL = {Role.USER: "User", Role.ASSISTANT: "Assistant"}
+# Every label our prompts use to mark a turn or a part (the transcript's
+# roles, grounding's "Question:", the templates' "Text:" and "Email:"), in the
+# languages a reply may be written in. A base model that runs on past its
+# answer starts a new line with one of them, in the language it is writing:
+# asked in Chinese it wrote "问题：" lines, so each is a stop string, with the
+# ASCII and the full-width colon.
+PROMPT_LABELS: dict[str, tuple[str, ...]] = {
+    "en": ("User", "Assistant", "System", "Question", "Text", "Email"),
+    "zh": ("用户", "助手", "系统", "问题", "提问", "文本", "邮件", "用戶", "問題", "系統"),
+    "ja": ("ユーザー", "アシスタント", "システム", "質問", "テキスト", "メール"),
+    "ko": ("사용자", "어시스턴트", "시스템", "질문", "텍스트", "이메일"),
+    "fr": ("Utilisateur", "Assistant", "Système", "Question", "Texte", "E-mail", "Courriel"),
+    "de": ("Benutzer", "Nutzer", "Assistent", "System", "Frage", "Text", "E-Mail"),
+    "es": ("Usuario", "Asistente", "Sistema", "Pregunta", "Texto", "Correo"),
+    "it": ("Utente", "Assistente", "Sistema", "Domanda", "Testo"),
+    "pt": ("Usuário", "Utilizador", "Assistente", "Sistema", "Pergunta", "Texto"),
+    "nl": ("Gebruiker", "Assistent", "Systeem", "Vraag", "Tekst"),
+    "ru": ("Пользователь", "Ассистент", "Система", "Вопрос", "Текст"),
+}
+LABEL_STOPS: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        f"\n{label}{colon}"
+        for labels in PROMPT_LABELS.values()
+        for label in labels
+        for colon in (":", "：")
+    )
+)
 # A base model with nothing to say tends to emit blank lines without end; three
 # newlines in a row end the reply instead of leaving the user watching nothing.
-TRANSCRIPT_STOPS = ("\nUser:", "\nAssistant:", "\nSystem:", "User:", "<end_of_turn>", "\n\n\n")
+TRANSCRIPT_STOPS = ("User:", "<end_of_turn>", "\n\n\n") + LABEL_STOPS
+# A reply that starts repeating the system prompt has run off the end of its
+# answer (seen: "谢谢你。" and then the system prompt): its opening is a stop
+# string too, once it is long enough not to occur by chance.
+SYSTEM_ECHO_CHARS = 24
 
 
 @dataclass(frozen=True)
@@ -40,7 +71,11 @@ class TranscriptFormatter:
                 continue
             lines.append(f"{_LABEL[turn.role]}: {body}")
         lines.append("Assistant:")
-        return RenderedPrompt("\n".join(lines), TRANSCRIPT_STOPS, add_bos=True)
+        stops = TRANSCRIPT_STOPS
+        system = next((t.content.strip() for t in turns if t.role == Role.SYSTEM), "")
+        if len(system) >= SYSTEM_ECHO_CHARS:
+            stops += (system[:SYSTEM_ECHO_CHARS],)
+        return RenderedPrompt("\n".join(lines), stops, add_bos=True)
 
 
 class TemplateFormatter:

@@ -12,14 +12,26 @@ heading, so every chunk has one heading path to show.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from assistant.errors import Cancelled
 from assistant.notes.loaders import Document
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
+# (share of the document done, 0..1): for a progress line on big files
+ChunkProgress = Callable[[float], None]
+# A block this many times longer (in characters) than the window is over it
+# without counting: a word piece is a few characters, and counting one huge
+# block costs seconds (tokenizing 4 MB at once took 4 s).
+CHARS_PER_TOKEN_BOUND = 64
+CHECK_EVERY = 500  # units between looks at the cancel flag
 
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)")
+# A sentence ends at . ! ? ; before a space, or at a CJK full stop, question or
+# exclamation mark or semicolon (no space follows them in CJK text).
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)|(?<=[。！？；])(?=\S)")
+SAMPLE_CHARS = 4000  # enough of a long piece to estimate word pieces per word
 _ORG_HEADING = re.compile(r"^(\*+)\s+(.*\S)\s*$")
 _RST_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+:._])\1{2,}\s*$")
 HEADING_SEPARATOR = " > "
@@ -194,13 +206,20 @@ def _split_units(block: Block) -> list[_Piece]:
 
 
 def _split_words(piece: _Piece, max_tokens: int, count: TokenCounter) -> list[_Piece]:
+    """Cut a piece with no sentence ends at word boundaries; text written
+    without spaces (Chinese, Japanese) is cut between characters."""
     words = piece.text.split()
-    per_word = max(1, count([piece.text])[0] // max(1, len(words)))
-    step = max(1, max_tokens // (per_word + 1))
-    out = []
-    for i in range(0, len(words), step):
-        text = " ".join(words[i : i + step])
-        out.append(_Piece(piece.start_line, piece.end_line, text, 0))
+    sample = piece.text[:SAMPLE_CHARS]
+    if len(words) * 8 < len(piece.text):  # long runs without spaces
+        per_char = max(1.0, count([sample])[0] / max(1, len(sample)))
+        step = max(1, int(max_tokens / per_char) - 1)
+        texts = [piece.text[i : i + step] for i in range(0, len(piece.text), step)]
+    else:
+        sample_words = sample.split()
+        per_word = max(1, count([sample])[0] // max(1, len(sample_words)))
+        step = max(1, max_tokens // (per_word + 1))
+        texts = [" ".join(words[i : i + step]) for i in range(0, len(words), step)]
+    out = [_Piece(piece.start_line, piece.end_line, text, 0) for text in texts if text.strip()]
     for p, n in zip(out, count([p.text for p in out]), strict=True):
         p.tokens = n
     return out
@@ -213,14 +232,25 @@ class Chunker:
         self.count = count
         self.max_tokens = max_tokens
         self.overlap_tokens = overlap_tokens
+        self._cancel: threading.Event | None = None
 
-    def chunk(self, doc: Document) -> list[Chunk]:
+    def chunk(
+        self,
+        doc: Document,
+        cancel: threading.Event | None = None,
+        progress: ChunkProgress | None = None,
+    ) -> list[Chunk]:
+        """Chunks of ``doc``; raises ``Cancelled`` soon after ``cancel`` is set
+        (a big file is checked every few hundred pieces)."""
+        self._cancel = cancel
         blocks = document_blocks(doc)
         if not blocks:
             return []
         headings = [HEADING_SEPARATOR.join(b.heading) for b in blocks]
         heading_cost = dict(zip(set(headings), self.count(list(set(headings))), strict=True))
-        sizes = self.count([b.text for b in blocks])
+        sizes = self._sizes([b.text for b in blocks])
+        total_lines = max(1, blocks[-1].end_line)
+        last_told = 0.0
         chunks: list[Chunk] = []
         current: list[_Piece] = []
         current_heading = headings[0]
@@ -239,7 +269,12 @@ class Chunker:
                 )
                 current.clear()
 
-        for block, heading, size in zip(blocks, headings, sizes, strict=True):
+        for n, (block, heading, size) in enumerate(zip(blocks, headings, sizes, strict=True)):
+            if n % CHECK_EVERY == 0:
+                self._check()
+            if progress is not None and block.end_line / total_lines - last_told >= 0.02:
+                last_told = block.end_line / total_lines
+                progress(last_told)
             limit = budget(heading)
             if heading != current_heading:
                 flush()
@@ -264,14 +299,27 @@ class Chunker:
             ]  # fmt: skip
         return chunks
 
+    def _check(self) -> None:
+        if self._cancel is not None and self._cancel.is_set():
+            raise Cancelled("chunking cancelled")
+
+    def _sizes(self, texts: list[str]) -> list[int]:
+        """Word pieces per text; a text far over the window is not counted."""
+        bound = self.max_tokens * CHARS_PER_TOKEN_BOUND
+        small = [t for t in texts if len(t) <= bound]
+        counted = iter(self.count(small))
+        return [next(counted) if len(t) <= bound else self.max_tokens + 1 for t in texts]
+
     def _cut(self, block: Block, limit: int) -> list[_Piece]:
         """Sentences packed up to ``limit``, each piece starting with the last
         sentences of the previous one (up to ``overlap_tokens``)."""
         units = _split_units(block)
-        for unit, n in zip(units, self.count([u.text for u in units]), strict=True):
+        for unit, n in zip(units, self._sizes([u.text for u in units]), strict=True):
             unit.tokens = n
         flat: list[_Piece] = []
-        for unit in units:
+        for i, unit in enumerate(units):
+            if i % CHECK_EVERY == 0:
+                self._check()
             flat += _split_words(unit, limit, self.count) if unit.tokens > limit else [unit]
         pieces: list[_Piece] = []
         window: list[_Piece] = []
@@ -286,7 +334,9 @@ class Chunker:
                 )
             )
 
-        for unit in flat:
+        for i, unit in enumerate(flat):
+            if i % CHECK_EVERY == 0:
+                self._check()
             if window and sum(u.tokens for u in window) + unit.tokens > limit:
                 emit()
                 carry: list[_Piece] = []

@@ -10,8 +10,14 @@ chunks, vector nDCG@10 +0.0054 (with the first layer quantised too: x1.83,
 -0.0044); if the export or ONNX Runtime is unavailable we fall back to
 sentence-transformers itself, and ``backend="torch"`` asks for it explicitly.
 Either way texts are tokenised once, sorted by length and batched under a
-token budget, so little time is spent on padding, and mean pooling + L2
-normalisation match the model's own.
+token budget, so little time is spent on padding, and the pooling the model
+declares (mean, CLS or max, ``1_Pooling/config.json``) + L2 normalisation
+match the model's own.
+
+Any sentence-transformers model works the same way: a folder, or a hub id
+(``org/name``) found in the Hugging Face cache or downloaded once. The model's
+declared languages (its model card's ``language:``) are kept, so search can
+leave the vector side out for queries in a language the model does not know.
 """
 
 from __future__ import annotations
@@ -34,7 +40,9 @@ MAX_BATCH = 64
 # Bump when the exported graph changes: it names the cache folder and the
 # vectors, so an index built with an older export is rebuilt, never mixed.
 EXPORT_FORMAT = 2
-BATCH_TOKENS = 8192  # padded tokens per batch: bounds memory, keeps batches dense
+# Padded tokens per batch: bounds memory, keeps batches dense, and bounds how
+# long a cancelled sync waits for the batch in hand (about half a second here).
+BATCH_TOKENS = 4096
 ProgressFn = Callable[[int], None]  # number of texts finished so far
 
 
@@ -55,9 +63,108 @@ def bundled_model_folder() -> Path:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    return data if isinstance(data, dict) else {}
+
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+HUB_FILES = [
+    "*.json", "*.txt", "*.model", "README.md", "model.safetensors", "pytorch_model.bin",
+    "1_Pooling/*", "2_Normalize/*", "sentencepiece.bpe.model",
+]  # fmt: skip
+
+
+def resolve_model(model: str, cache_dir: Path | None = None) -> Path:
+    """A sentence-transformers model folder from a path or a hub id.
+
+    A path that exists is used as it is. ``org/name`` is looked up in the
+    Hugging Face cache first, then downloaded once (unless HF_HUB_OFFLINE is
+    set); anything else is one sentence naming what to do."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path
+    if not _HUB_ID.match(model) or model.startswith((".", "~", "/")):
+        raise EmbedderUnavailable(f"There is no embedding model folder at {path}.")
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        raise EmbedderUnavailable(
+            f"'{model}' looks like a hub id, but huggingface_hub is not installed."
+        ) from None
+    try:
+        return Path(snapshot_download(model, allow_patterns=HUB_FILES, local_files_only=True))
+    except Exception:  # not in the cache: download it (below)
+        pass
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        raise EmbedderUnavailable(
+            f"The embedding model '{model}' is not in the Hugging Face cache and downloads "
+            "are off (HF_HUB_OFFLINE); download it once or give its folder."
+        )
+    try:
+        return Path(snapshot_download(model, allow_patterns=HUB_FILES))
+    except Exception as exc:
+        raise EmbedderUnavailable(
+            f"The embedding model '{model}' could not be downloaded ({type(exc).__name__}); "
+            "check the name and the network, or give the model's folder."
+        ) from None
+
+
+def declared_languages(folder: Path) -> frozenset[str] | None:
+    """The languages a model card declares (``language:`` in README.md's
+    front matter); None when it declares none or says it is multilingual."""
+    try:
+        text = (folder / "README.md").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not text.startswith("---"):
+        return None
+    end = text.find("\n---", 3)
+    if end < 0:
+        return None
+    import yaml
+
+    try:
+        front = yaml.safe_load(text[3:end])
+    except yaml.YAMLError:
+        return None
+    if not isinstance(front, dict):
+        return None
+    value = front.get("language")
+    codes = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    languages = {str(c).strip().lower().split("-")[0] for c in codes if str(c).strip()}
+    tags = {str(t).lower() for t in front.get("tags") or [] if isinstance(t, str)}
+    if not languages or "multilingual" in languages or "multilingual" in tags:
+        return None
+    return frozenset(languages)
+
+
+def pooling_mode(folder: Path) -> str:
+    """'mean', 'cls', 'max' or 'lasttoken', as the model's Pooling module says."""
+    modules = _read_json_list(folder / "modules.json")
+    path = next(
+        (m.get("path", "") for m in modules if str(m.get("type", "")).lower().endswith("pooling")),
+        "1_Pooling",
+    )
+    config = _read_json(folder / str(path) / "config.json")
+    named = str(config.get("pooling_mode") or "").lower()  # newer sentence-transformers
+    if named in ("cls", "max", "lasttoken", "mean"):
+        return named
+    for mode in ("cls_token", "max_tokens", "lasttoken", "mean_tokens"):
+        if config.get(f"pooling_mode_{mode}"):
+            return {"cls_token": "cls", "max_tokens": "max", "lasttoken": "lasttoken"}.get(
+                mode, "mean"
+            )
+    return "mean"
+
+
+def _read_json_list(path: Path) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
 
 
 class SentenceEmbedder:
@@ -69,8 +176,19 @@ class SentenceEmbedder:
         cache_dir: Path | None = None,
         backend: str = "auto",
         threads: int | None = None,
+        model: str | None = None,
     ) -> None:
-        self.folder = Path(model_folder) if model_folder else bundled_model_folder()
+        """``model``: a folder or a hub id (the settings' ``embedding_model``);
+        ``model_folder``: a folder; neither: the bundled model."""
+        self.hub_id: str | None = None
+        if model_folder:
+            self.folder = Path(model_folder)
+        elif model:
+            self.folder = resolve_model(model, cache_dir)
+            if not Path(model).expanduser().is_dir():
+                self.hub_id = model
+        else:
+            self.folder = bundled_model_folder()
         if not (self.folder / "tokenizer.json").is_file():
             raise EmbedderUnavailable(
                 f"{self.folder} is not a sentence-transformers model folder (no tokenizer.json)."
@@ -85,6 +203,12 @@ class SentenceEmbedder:
         st_config = _read_json(self.folder / "sentence_bert_config.json")
         self.max_length = int(st_config.get("max_seq_length", 256))
         self.do_lower = bool(st_config.get("do_lower_case", False))
+        self.pooling = pooling_mode(self.folder)
+        self.languages = declared_languages(self.folder)
+        prompts = _read_json(self.folder / "config_sentence_transformers.json").get("prompts")
+        prompts = prompts if isinstance(prompts, dict) else {}
+        self.query_prompt = str(prompts.get("query") or "")
+        self.passage_prompt = str(prompts.get("document") or prompts.get("passage") or "")
         self._lock = threading.Lock()
         self._tokenizer: Any = None
         self._counter: Any = None
@@ -96,6 +220,8 @@ class SentenceEmbedder:
     # ------------------------------------------------------------- naming
     @property
     def model_name(self) -> str:
+        if self.hub_id:
+            return self.hub_id
         return self.folder.name if self.folder.name != "model" else self.folder.parent.name
 
     @property
@@ -104,6 +230,10 @@ class SentenceEmbedder:
         self.load()
         suffix = f"-v{EXPORT_FORMAT}" if self.backend in ("onnx", "onnx-int8") else ""
         return f"{self.model_name}@{self.backend}{suffix}"
+
+    @property
+    def _cache_stem(self) -> str:
+        return self.model_name.replace("/", "--")
 
     # ------------------------------------------------------------ tokenizer
     def _new_tokenizer(self, truncate: bool) -> Any:
@@ -184,7 +314,7 @@ class SentenceEmbedder:
         stamp = f"{weights.resolve()}|{st.st_size}|{st.st_mtime_ns}|export{EXPORT_FORMAT}"
         key = hashlib.sha256(stamp.encode())
         base = self.cache_dir or (Path.home() / ".cache" / "assistant")
-        folder = base / "embeddings" / f"{self.model_name}-{key.hexdigest()[:16]}"
+        folder = base / "embeddings" / f"{self._cache_stem}-{key.hexdigest()[:16]}"
         return folder / ("model-int8.onnx" if quantized else "model.onnx")
 
     def _onnx_session(self, quantized: bool) -> Any:
@@ -212,19 +342,25 @@ class SentenceEmbedder:
         model = self._torch_model(eager_attention=True)
         transformer = model[0].auto_model.eval()
 
+        import inspect
+
+        # Models without token types (DistilBERT, MPNet) take two inputs.
+        typed = "token_type_ids" in inspect.signature(transformer.forward).parameters
+
         class Encoder(torch.nn.Module):
             def __init__(self, inner: Any) -> None:
                 super().__init__()
                 self.inner = inner
 
-            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            def forward(self, input_ids: Any, attention_mask: Any, *rest: Any) -> Any:
+                extra = {"token_type_ids": rest[0]} if rest else {}
                 return self.inner(
-                    input_ids=input_ids,
-                    attention_mask=attention_mask,
-                    token_type_ids=token_type_ids,
+                    input_ids=input_ids, attention_mask=attention_mask, **extra
                 ).last_hidden_state
 
         dummy = torch.ones((2, 8), dtype=torch.long)
+        names = ["input_ids", "attention_mask"] + (["token_type_ids"] if typed else [])
+        inputs = (dummy, dummy, torch.zeros_like(dummy))[: len(names)]
         pid = os.getpid()
         raw_tmp = folder / f".model-raw.onnx.{pid}.tmp"
         fp32_tmp = folder / f".model.onnx.{pid}.tmp"
@@ -237,16 +373,11 @@ class SentenceEmbedder:
                 warnings.simplefilter("ignore")
                 torch.onnx.export(
                     Encoder(transformer),
-                    (dummy, dummy, torch.zeros_like(dummy)),
+                    inputs,
                     str(raw_tmp),
-                    input_names=["input_ids", "attention_mask", "token_type_ids"],
+                    input_names=names,
                     output_names=["last_hidden_state"],
-                    dynamic_axes={
-                        "input_ids": axes,
-                        "attention_mask": axes,
-                        "token_type_ids": axes,
-                        "last_hidden_state": axes,
-                    },
+                    dynamic_axes={**{n: axes for n in names}, "last_hidden_state": axes},
                     opset_version=17,
                     dynamo=False,
                 )
@@ -305,7 +436,7 @@ class SentenceEmbedder:
 
     def _remove_old_exports(self, current: Path) -> None:
         """Exports of this model from older formats or weights are dead weight."""
-        pattern = re.compile(re.escape(self.model_name) + r"-[0-9a-f]{16}")
+        pattern = re.compile(re.escape(self._cache_stem) + r"-[0-9a-f]{16}")
         for old in current.parent.iterdir():
             if old != current and old.is_dir() and pattern.fullmatch(old.name):
                 for f in old.iterdir():
@@ -322,37 +453,61 @@ class SentenceEmbedder:
         texts: Sequence[str],
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
+        prefix: str | None = None,
     ) -> np.ndarray:
-        """Vectors for ``texts`` in input order; stops early (raising
-        ``Cancelled``) when ``cancel`` is set between batches."""
+        """Vectors for ``texts`` (passages, unless ``prefix`` says otherwise)
+        in input order; stops early (raising ``Cancelled``) when ``cancel`` is
+        set between batches."""
         self.load()
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
-        prepared = [t.lower() for t in texts] if self.do_lower else list(texts)
+        lead = self.passage_prompt if prefix is None else prefix
+        prepared = [lead + t for t in texts] if lead else list(texts)
+        prepared = [t.lower() for t in prepared] if self.do_lower else prepared
         encodings = self.tokenizer.encode_batch(prepared, add_special_tokens=True)
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids), reverse=True)
         done = 0
         start = 0
-        while start < len(order):
-            longest = len(encodings[order[start]].ids)
-            size = max(1, min(MAX_BATCH, BATCH_TOKENS // max(1, longest)))
-            batch = order[start : start + size]
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("embedding cancelled")
-            out[batch] = self._embed_batch(
-                [encodings[i] for i in batch], [prepared[i] for i in batch]
-            )
-            start += size
-            done += len(batch)
-            if progress is not None:
-                progress(done)
+        with _Terminator(cancel) as run_options:
+            while start < len(order):
+                longest = len(encodings[order[start]].ids)
+                size = max(1, min(MAX_BATCH, BATCH_TOKENS // max(1, longest)))
+                batch = order[start : start + size]
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("embedding cancelled")
+                try:
+                    out[batch] = self._embed_batch(
+                        [encodings[i] for i in batch], [prepared[i] for i in batch], run_options
+                    )
+                except Exception:
+                    if cancel is not None and cancel.is_set():  # the run was terminated
+                        raise Cancelled("embedding cancelled") from None
+                    raise
+                start += size
+                done += len(batch)
+                if progress is not None:
+                    progress(done)
         return out
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed([text])[0]
+        return self.embed_queries([text])[0]
 
-    def _embed_batch(self, encodings: list[Any], texts: list[str]) -> np.ndarray:
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for search queries (with the model's query prompt, if it declares one)."""
+        return self.embed([self.query_prompt + t for t in texts], prefix="")
+
+    def embed_passages(
+        self,
+        texts: Sequence[str],
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> np.ndarray:
+        return self.embed(texts, progress, cancel)
+
+    def _embed_batch(
+        self, encodings: list[Any], texts: list[str], run_options: Any = None
+    ) -> np.ndarray:
         if self.backend == "torch":
             return np.asarray(
                 self._st_model.encode(
@@ -366,10 +521,53 @@ class SentenceEmbedder:
         for row, enc in enumerate(encodings):
             ids[row, : len(enc.ids)] = enc.ids
             mask[row, : len(enc.ids)] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        wanted = {i.name for i in self._session.get_inputs()}
         hidden = self._session.run(
-            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            None, {k: v for k, v in feeds.items() if k in wanted}, run_options
         )[0]
         weights = mask[..., None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        if self.pooling == "cls":
+            pooled = hidden[:, 0, :]
+        elif self.pooling == "max":
+            pooled = np.where(weights > 0, hidden, -1e9).max(axis=1)
+        elif self.pooling == "lasttoken":
+            last = mask.sum(axis=1) - 1
+            pooled = hidden[np.arange(len(last)), last, :]
+        else:
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+class _Terminator:
+    """ONNX Runtime run options that abort the batch in hand as soon as
+    ``cancel`` is set (a batch takes up to a second or two on a busy machine,
+    and Ctrl-C should stop a sync within one): a small thread watches the flag
+    while the embedding runs."""
+
+    def __init__(self, cancel: threading.Event | None) -> None:
+        self.cancel = cancel
+        self.done = threading.Event()
+        self.options: Any = None
+
+    def __enter__(self) -> Any:
+        if self.cancel is None:
+            return None
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            return None
+        self.options = ort.RunOptions()
+        threading.Thread(target=self._watch, name="embed-cancel", daemon=True).start()
+        return self.options
+
+    def _watch(self) -> None:
+        assert self.cancel is not None
+        while not self.done.is_set():
+            if self.cancel.wait(0.05):
+                self.options.terminate = True
+                return
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()

@@ -6,33 +6,19 @@ change together (triggers); the caller mirrors chunk ids into the vector index.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.orm import Session
 
 from assistant.errors import CollectionNotFound, NotesError
 from assistant.notes.chunking import Chunk
-from assistant.notes.tables import ChunkRow, CollectionRow, NoteFileRow
+from assistant.notes.tables import ChunkRow, CollectionRow, NoteFileRow, NotesMetaRow
 from assistant.store.database import Database
 from assistant.store.tables import utcnow
-
-# Words that match nearly every passage: dropped from keyword queries so BM25
-# is spent on the words that carry meaning (and an OR query stays fast).
-STOP_WORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it
-    its itself just me more most my myself no nor not now of off on once only or other our ours
-    ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your yours yourself
-    yourselves""".split()
-)
-_WORD = re.compile(r"\w+", re.UNICODE)
-
 
 # Words in more than this share of passages are left out of keyword queries.
 COMMON_TERM_SHARE = 0.10
@@ -41,13 +27,28 @@ MIN_PASSAGES_FOR_PRUNING = 1000
 # passages on a 2-core machine, so a query's words are capped at this many
 # matching passages in all (the rarest word always stays).
 MAX_MATCHED_PASSAGES = 15_000
+TOKENIZER_KEY = "keyword_tokenizer"
+# (language, heading terms, body terms): what FTS5 indexes for one chunk
+KeywordEntry = tuple[str, str, str]
 
 
 def query_terms(query: str) -> list[str]:
-    """Lower-cased words of a query without stop words (all words if only stop words)."""
-    words = [w.lower() for w in _WORD.findall(query)]
-    kept = [w for w in words if w not in STOP_WORDS]
-    return list(dict.fromkeys(kept or words))
+    """The words of a query as it is searched (segmented, stop words dropped)."""
+    from assistant.notes.keywords import query_groups
+
+    return [group[0] for group in query_groups(query)]
+
+
+def _phrase(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _group_match(group: Sequence[str]) -> str:
+    return " OR ".join(_phrase(t) for t in group)
+
+
+# (path, size, mtime_ns, content hash, kind, chunks, keyword entries)
+StoredFile = tuple[str, int, int, str, str, list[Chunk], list[KeywordEntry]]
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class ChunkInfo:
     page: int | None
     heading: str
     text: str
+    kind: str | None = None  # the file's loader kind (pdf, pptx, xlsx...)
+    lang: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,20 @@ class SkippedFile:
 class NotesRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._languages: set[str] | None = None  # languages of the indexed passages
+
+    # ------------------------------------------------------------------ meta
+    def meta(self, key: str) -> str | None:
+        with self.db.reader() as s:
+            return s.scalar(select(NotesMetaRow.value).where(NotesMetaRow.key == key))
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.db.session() as s, s.begin():
+            row = s.get(NotesMetaRow, key)
+            if row is None:
+                s.add(NotesMetaRow(key=key, value=value))
+            else:
+                row.value = value
 
     # ---------------------------------------------------------- collections
     def add_collection(self, name: str, root: str) -> Collection:
@@ -286,14 +303,21 @@ class NotesRepository:
         return removed
 
     def store_files(
-        self, collection_id: int, files: Sequence[tuple[str, int, int, str, str, list[Chunk]]]
+        self,
+        collection_id: int,
+        files: Sequence[tuple[str, int, int, str, str, list[Chunk]] | StoredFile],
     ) -> tuple[list[int], list[int]]:
-        """Write (path, size, mtime, hash, kind, chunks) files, replacing old
-        versions. Returns (new chunk ids in input order, old chunk ids removed)."""
+        """Write (path, size, mtime, hash, kind, chunks[, keyword entries])
+        files with their keyword entries, replacing old versions. Returns (new
+        chunk ids in input order, old chunk ids removed). Keyword entries not
+        given are prepared here (better done before, outside the write lock)."""
+        from assistant.notes.keywords import prepare_keywords
+
+        prepared = [f if len(f) == 7 else (*f, prepare_keywords(f[5])) for f in files]
         new_ids: list[int] = []
         removed: list[int] = []
         with self.db.session() as s, s.begin():
-            for path, size, mtime_ns, digest, kind, chunks in files:
+            for path, size, mtime_ns, digest, kind, chunks, keywords in prepared:
                 fid = s.scalar(
                     select(NoteFileRow.id).where(
                         NoteFileRow.collection_id == collection_id, NoteFileRow.path == path
@@ -325,12 +349,84 @@ class NotesRepository:
                                 heading=c.heading,
                                 text=c.text,
                                 token_count=c.token_count,
+                                lang=entry[0],
                             )
-                            for n, c in enumerate(chunks)
+                            for n, (c, entry) in enumerate(zip(chunks, keywords, strict=True))
                         ],  # fmt: skip
                     ).all()
+                    self._write_keywords(s, list(zip(ids, keywords, strict=True)))
                     new_ids += ids
+                    if self._languages is not None:
+                        self._languages |= {entry[0] for entry in keywords}
         return new_ids, removed
+
+    @staticmethod
+    def _write_keywords(s: Session, entries: Sequence[tuple[int, KeywordEntry]]) -> None:
+        if entries:
+            s.execute(
+                text("INSERT INTO notes_fts(rowid, heading, body) VALUES (:id, :h, :b)"),
+                [{"id": cid, "h": h, "b": b} for cid, (_, h, b) in entries],
+            )
+
+    # ------------------------------------------------------ keyword index
+    def keyword_index_version(self) -> str | None:
+        return self.meta(TOKENIZER_KEY)
+
+    def reindex_keywords(
+        self,
+        version: str,
+        prepare: Callable[[list[tuple[str, str]]], list[KeywordEntry]],
+        progress: Callable[[int, int], None] | None = None,
+        cancel: threading.Event | None = None,
+        batch: int = 2000,
+    ) -> bool:
+        """Rebuild the keyword index from the chunk rows (vectors are not
+        touched): ``prepare`` turns (heading, text) pairs into keyword entries.
+        Written in batches; the version is recorded last, so an interrupted
+        rebuild starts again from the beginning next time. Returns False when
+        cancelled."""
+        with self.db.reader() as s:
+            ids = list(s.scalars(select(ChunkRow.id).order_by(ChunkRow.id)))
+        with self.db.session() as s, s.begin():
+            s.execute(text("DELETE FROM notes_fts"))
+        done = 0
+        for start in range(0, len(ids), batch):
+            if cancel is not None and cancel.is_set():
+                return False
+            part = ids[start : start + batch]
+            rows = self.chunk_texts(part)
+            entries = prepare([(heading, body) for _, heading, body in rows])
+            with self.db.session() as s, s.begin():
+                pairs = [(cid, e) for (cid, _, _), e in zip(rows, entries, strict=True)]
+                s.execute(update(ChunkRow), [{"id": cid, "lang": e[0]} for cid, e in pairs])
+                self._write_keywords(s, pairs)
+            done += len(part)
+            if progress is not None:
+                progress(done, len(ids))
+        self.set_meta(TOKENIZER_KEY, version)
+        self._languages = None
+        return True
+
+    def indexed_languages(self) -> set[str]:
+        """Languages of the indexed passages (read once, then kept up to date)."""
+        if self._languages is None:
+            with self.db.reader() as s:
+                self._languages = {
+                    lang for lang in s.scalars(select(ChunkRow.lang).distinct()) if lang
+                }
+        return set(self._languages)
+
+    def chunk_langs(self, ids: Sequence[int]) -> dict[int, str | None]:
+        out: dict[int, str | None] = {}
+        with self.db.reader() as s:
+            for start in range(0, len(ids), 500):
+                rows = s.execute(
+                    select(ChunkRow.id, ChunkRow.lang).where(
+                        ChunkRow.id.in_(ids[start : start + 500])
+                    )
+                )
+                out.update({int(cid): lang for cid, lang in rows})
+        return out
 
     # --------------------------------------------------------------- chunks
     def chunk_ids(self) -> list[int]:
@@ -369,6 +465,8 @@ class NotesRepository:
                         ChunkRow.page,
                         ChunkRow.heading,
                         ChunkRow.text,
+                        NoteFileRow.kind,
+                        ChunkRow.lang,
                     )  # fmt: skip
                     .join(NoteFileRow, NoteFileRow.id == ChunkRow.file_id)
                     .join(CollectionRow, CollectionRow.id == NoteFileRow.collection_id)
@@ -389,7 +487,7 @@ class NotesRepository:
         with self.db.reader() as s:
             return list(s.scalars(stmt))
 
-    def _informative_terms(self, terms: list[str]) -> list[str]:
+    def _informative_groups(self, groups: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
         """Drop words found in more than COMMON_TERM_SHARE of all passages,
         then the most common of the rest while together they would match more
         than MAX_MATCHED_PASSAGES.
@@ -397,24 +495,24 @@ class NotesRepository:
         BM25 must score every passage that holds any ORed word, so one common
         word makes a query touch most of the index while adding almost nothing
         to the ranking; the rarest word is always kept."""
-        if len(terms) < 2:
-            return terms
+        if len(groups) < 2:
+            return groups
         with self.db.reader() as s:
             total = s.execute(text("SELECT count(*) FROM notes_fts_docsize")).scalar() or 0
             if total < MIN_PASSAGES_FOR_PRUNING:
-                return terms
+                return groups
             counts = {
-                t: s.execute(
+                g: s.execute(
                     text("SELECT count(*) FROM notes_fts WHERE notes_fts MATCH :t"),
-                    {"t": '"' + t.replace('"', '""') + '"'},
+                    {"t": _group_match(g)},
                 ).scalar()
                 or 0
-                for t in terms
+                for g in groups
             }
-        kept = [t for t in terms if counts[t] <= COMMON_TERM_SHARE * total]
+        kept = [g for g in groups if counts[g] <= COMMON_TERM_SHARE * total]
         if not kept:
-            return [min(terms, key=counts.__getitem__)]
-        while len(kept) > 1 and sum(counts[t] for t in kept) > MAX_MATCHED_PASSAGES:
+            return [min(groups, key=counts.__getitem__)]
+        while len(kept) > 1 and sum(counts[g] for g in kept) > MAX_MATCHED_PASSAGES:
             kept.remove(max(kept, key=counts.__getitem__))
         return kept
 
@@ -427,14 +525,18 @@ class NotesRepository:
     ) -> list[tuple[int, float]]:
         """BM25 over chunk heading and text: (chunk id, score), best first.
 
-        Words are ORed so a passage needs only some of them; BM25 ranks the
-        passages that have more, and rarer, words first.
+        The query is segmented and stemmed as passages are
+        (``assistant.notes.keywords``); its words are ORed so a passage needs
+        only some of them, and BM25 ranks the passages that have more, and
+        rarer, words first.
         """
-        terms = query_terms(query)
-        if not terms:
+        from assistant.notes.keywords import query_groups
+
+        groups = query_groups(query, self.indexed_languages())
+        if not groups:
             return []
-        terms = self._informative_terms(terms)
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        groups = self._informative_groups(groups)
+        match = " OR ".join(_group_match(g) for g in groups)
         where = ["notes_fts MATCH :q"]
         params: dict[str, object] = {"q": match, "n": limit}
         joins = ""

@@ -1,5 +1,13 @@
 """Hybrid retrieval: FTS5 BM25 and FAISS vectors, fused by normalised score.
 
+The vector side only counts where the embedding model knows the language:
+a query in a language the model does not declare (a Chinese question with
+the English-only bundled model) is answered by keyword search alone (by the
+vectors only if keywords find nothing), and vector candidates from passages in
+such a language are left out. On the Chinese set the equal-weight fusion of
+a model that cannot read the text pulled nDCG@10 below keyword alone
+(bench/README.md); a model without declared languages counts everywhere.
+
 Decision: each list (the top ``max(k, CANDIDATES)`` of BM25 and of cosine) is
 min-max scaled to [0, 1] per query and the two are added with equal weights;
 a passage missing from a list gets 0 from it. On SciFact this beat reciprocal
@@ -18,7 +26,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from assistant.notes.repository import ChunkInfo, NotesRepository, query_terms
+from assistant.language import UNDETERMINED, detect
+from assistant.notes.keywords import highlight_terms, is_cjk
+from assistant.notes.repository import ChunkInfo, NotesRepository
 from assistant.notes.vectors import VectorIndex
 
 CANDIDATES = 100
@@ -45,6 +55,13 @@ class Hit:
     keyword_score: float | None = None
     vector_score: float | None = None
     score: float = 0.0
+    kind: str | None = None  # the file's kind: pdf, pptx, xlsx... (names the page unit)
+    lang: str | None = None
+
+    @property
+    def place(self) -> str:
+        """Where in the file beyond lines: "page 3", "slide 2", "row 40"; or ""."""
+        return place_label(self.kind, self.page)
 
     @property
     def location(self) -> str:
@@ -63,6 +80,21 @@ class Hit:
         if not with_text:
             d.pop("text")
         return d
+
+
+PAGE_UNITS = {"pptx": "slide", "xlsx": "row", "odp": "slide"}
+
+
+def place_label(kind: str | None, page: int | None) -> str:
+    """ "page 3" for a PDF, "slide 3" for a presentation, "row 3" for a sheet."""
+    if not page:
+        return ""
+    return f"{PAGE_UNITS.get(kind or '', 'page')} {page}"
+
+
+def covered(lang: str | None, languages: frozenset[str] | None) -> bool:
+    """Does a model declaring ``languages`` (None: unknown) know ``lang``?"""
+    return languages is None or lang in (None, UNDETERMINED) or lang in languages
 
 
 def _scaled(results: Sequence[tuple[int, float]]) -> dict[int, float]:
@@ -104,16 +136,19 @@ def make_snippet(
 ) -> tuple[str, list[tuple[int, int]]]:
     """The window of ``text`` with most query words, and the spans to highlight.
 
-    Words match on a shared stem-like prefix (first five letters), close to
-    what the porter stemmer lets FTS5 match."""
-    terms = [t for t in query_terms(query) if len(t) > 1]
+    Latin words match on a shared prefix (first five letters), close to what
+    stemming lets the keyword search match; Chinese and Japanese words match
+    as written (they have no word boundaries to anchor on)."""
+    terms = highlight_terms(query)
     flat = " ".join(text.split())
     if not terms:
         return (flat[:width] + ("…" if len(flat) > width else "")), []
-    pattern = re.compile(
-        r"\b(" + "|".join(re.escape(t[:5]) for t in sorted(terms, key=len, reverse=True)) + r")\w*",
-        re.IGNORECASE,
-    )
+    latin = sorted({t[:5] for t in terms if not is_cjk(t)}, key=len, reverse=True)
+    cjk = sorted({t for t in terms if is_cjk(t)}, key=len, reverse=True)
+    alternatives = [re.escape(t) for t in cjk]
+    if latin:
+        alternatives.append(r"\b(?:" + "|".join(re.escape(t) for t in latin) + r")\w*")
+    pattern = re.compile("|".join(alternatives), re.IGNORECASE)
     matches = list(pattern.finditer(flat))
     start = 0
     if matches and len(flat) > width:
@@ -157,10 +192,13 @@ class HybridRetriever:
         repo: NotesRepository,
         index: Callable[[], VectorIndex],
         embed_queries: Callable[[Sequence[str]], np.ndarray],
+        languages: Callable[[], frozenset[str] | None] | None = None,
     ) -> None:
         self.repo = repo
         self.index = index
         self.embed_queries = embed_queries
+        self.languages = languages or (lambda: None)
+        self.language_gate = True  # False only to measure fusion without it (bench)
 
     def search(
         self,
@@ -193,6 +231,8 @@ class HybridRetriever:
                 return [[] for _ in queries]
             return [self.repo.keyword_search(q, depth, collection, path_glob) for q in queries]
 
+        languages = self.languages() if self.language_gate and mode != "vector" else None
+        use_vectors = [covered(detect(q), languages) for q in queries]
         pool = None
         if mode == "hybrid" and queries:
             # FTS5 runs in a second thread while the queries are embedded and
@@ -202,9 +242,27 @@ class HybridRetriever:
         try:
             vector_lists: list[list[tuple[int, float]]] = [[] for _ in queries]
             if mode != "keyword" and queries:
-                vectors = self.embed_queries(list(queries))
-                index = self.index()
-                vector_lists = [index.search(v, depth, allowed) for v in vectors]
+                wanted = [n for n, ok in enumerate(use_vectors) if ok or mode == "vector"]
+                keyword_results = None
+                if mode == "hybrid" and len(wanted) < len(queries):
+                    # gated queries fall back to vectors only when keywords find nothing
+                    keyword_results = pending.result()
+                    wanted = sorted(set(wanted) | {n for n, kw in enumerate(keyword_results)
+                                                   if not kw})  # fmt: skip
+                if wanted:
+                    vectors = self.embed_queries([queries[n] for n in wanted])
+                    index = self.index()
+                    for n, v in zip(wanted, vectors, strict=True):
+                        vector_lists[n] = index.search(v, depth, allowed)
+                    if languages is not None:
+                        # a fallback (gated) query keeps what the vectors found
+                        vector_lists = [
+                            found if not use_vectors[n] else kept
+                            for n, (found, kept) in enumerate(
+                                zip(vector_lists, self._known_languages(vector_lists, languages),
+                                    strict=True)
+                            )
+                        ]  # fmt: skip
             keyword_results = pending.result() if pool is not None else keyword_lists()
         finally:
             if pool is not None:
@@ -222,6 +280,15 @@ class HybridRetriever:
                 hits.append(self._hit(info, query, score, kr, vr, kw_scores, vec_scores))
             results.append(hits)
         return results
+
+    def _known_languages(
+        self, lists: list[list[tuple[int, float]]], languages: frozenset[str]
+    ) -> list[list[tuple[int, float]]]:
+        """Leave out vector candidates from passages in languages the model
+        does not know (their similarity says nothing)."""
+        ids = sorted({cid for found in lists for cid, _ in found})
+        langs = self.repo.chunk_langs(ids) if ids else {}
+        return [[(c, s) for c, s in found if covered(langs.get(c), languages)] for found in lists]
 
     @staticmethod
     def _hit(
@@ -253,4 +320,6 @@ class HybridRetriever:
             keyword_score=kw_scores.get(info.id),
             vector_score=vec_scores.get(info.id),
             score=score,
+            kind=info.kind,
+            lang=info.lang,
         )

@@ -2,8 +2,9 @@
 
 The schema is owned by migration 0002; these classes describe it at head and
 subclass the app's ``Base`` so Alembic and the schema test see them. The FTS5
-table ``notes_fts`` (porter stemming, BM25) is external-content over
-``notes_chunks`` and kept in step by triggers, so it has no ORM class.
+table ``notes_fts`` (BM25 over the text ``assistant.notes.keywords`` prepares:
+segmented, stemmed per language) is written by the repository beside each
+chunk row and emptied by a delete trigger, so it has no ORM class.
 """
 
 from __future__ import annotations
@@ -61,3 +62,13 @@ class ChunkRow(Base):
     heading: Mapped[str] = mapped_column(Text, default="")
     text: Mapped[str] = mapped_column(Text)
     token_count: Mapped[int] = mapped_column(Integer)
+    lang: Mapped[str | None] = mapped_column(String(8))  # ISO 639-1, "und" when unsure
+
+
+class NotesMetaRow(Base):
+    """Facts about the notes index as a whole (the keyword tokenizer's version)."""
+
+    __tablename__ = "notes_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -4,10 +4,14 @@ Files: ``vectors-<generation>.faiss`` (FAISS's own serialisation, never
 pickle) and ``manifest.json`` (format, embedding model, dimension, vector
 count, file name and sha256). A save writes a new generation file, then the
 manifest, each to a temporary file that is fsynced and moved into place with
-``os.replace``; the old generation is removed last. A kill at any moment leaves
-a manifest that names a complete file. Loading checks everything the manifest
-promises; any mismatch raises ``IndexNeedsRebuild`` with a sentence, and the
-caller rebuilds from the chunk rows (never a crash, never ``assert d == d``).
+``os.replace``; the generation before the previous one is removed last (the
+previous one stays, so a reader that read the old manifest a moment ago can
+still open the file it names). A kill at any moment leaves a manifest that
+names a complete file. Only the holder of the writer lock
+(``assistant.notes.writer``) saves; readers load the last complete
+generation. Loading checks everything the manifest promises; any mismatch
+raises ``IndexNeedsRebuild`` with a sentence, and the next sync rebuilds from
+the chunk rows (never a crash, never ``assert d == d``).
 """
 
 from __future__ import annotations
@@ -94,6 +98,17 @@ class VectorIndex:
             self.dirty = self.dirty or removed > 0
             return removed
 
+    def reconstruct_present(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
+        """Stored vectors of those ``ids`` that have one (others are left out)."""
+        out: dict[int, np.ndarray] = {}
+        with self._lock:
+            for i in ids:
+                try:
+                    out[int(i)] = self._index.reconstruct(int(i))
+                except RuntimeError:  # FAISS: no vector with that id
+                    continue
+        return out
+
     def reconstruct(self, ids: Iterable[int]) -> np.ndarray:
         """Stored vectors for ``ids`` (used to move a copied file without re-embedding)."""
         with self._lock:
@@ -150,8 +165,9 @@ class VectorIndex:
         )
         self.generation = generation
         self.dirty = False
+        keep = {name, f"vectors-{old}.faiss"}
         for stale in self.folder.glob("vectors-*.faiss"):
-            if stale.name != name:
+            if stale.name not in keep:
                 stale.unlink(missing_ok=True)
 
     @classmethod
@@ -210,6 +226,25 @@ class VectorIndex:
             except OSError:
                 pass
         return total
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The saved manifest (model, dimension, count...), or None when there is
+    none or it cannot be read. Cheap: the vectors are not loaded."""
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def manifest_stamp(folder: Path) -> tuple[int, int] | None:
+    """(mtime_ns, inode) of the manifest: changes whenever a generation is saved."""
+    try:
+        st = (folder / MANIFEST).stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_ino
 
 
 def _flat_fp16(dimension: int) -> Any:

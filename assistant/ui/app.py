@@ -56,6 +56,7 @@ from assistant.ui.screens import (
     ConfirmScreen,
     ExportScreen,
     HelpScreen,
+    Passage,
     PassageScreen,
     RenameScreen,
     RetrievalScreen,
@@ -220,6 +221,7 @@ class AssistantApp(App[None]):
         self._pending_user_view: MessageView | None = None
         """The message the streaming reply answers (gets its id when stored)."""
         self._context_size: int | None = None
+        self._mention_base: str | None = None  # text before an @path being completed
 
     @property
     def state(self) -> ConversationState:
@@ -441,12 +443,19 @@ class AssistantApp(App[None]):
         """Offer the sample notes when no folder is registered, then sync."""
         last = 0.0
 
+        told: list[str] = []
+
         def progress(p: SyncProgress) -> None:
             nonlocal last
+            if p.notice:  # a rebuild or repair is announced before it starts
+                told.append(p.notice)
+                self.post_message(NotesState("notes syncing", [p.notice]))
             now = time.monotonic()
             if now - last >= 0.25:
                 last = now
                 done = f"{p.files_done}/{p.files_total} files" if p.files_total else "scanning"
+                if p.chunks_total:
+                    done += f", {p.chunks_done}/{p.chunks_total} passages embedded"
                 self.post_message(NotesState(f"notes syncing {done}"))
 
         def run() -> None:
@@ -466,8 +475,9 @@ class AssistantApp(App[None]):
                 error = f"The notes could not be synced: {sentence(exc)}"
                 self.post_message(NotesState("notes index failed", error=error))
                 return
+            later = [m for m in report.messages if m not in told]
             self.post_message(
-                NotesState(self._notes_summary(status), notices + report.messages + status.messages)
+                NotesState(self._notes_summary(status), notices + later + status.messages)
             )
 
         self.run_worker(run, thread=True, group="notes", exit_on_error=False)
@@ -876,6 +886,30 @@ class AssistantApp(App[None]):
             candidates = [c for c in candidates if c[0] != text.rstrip()][:8]
         self.slash_options.show(candidates)
         self.prompt.completing = bool(candidates)
+        self._mention_base = None
+        if not candidates and not self.streaming:
+            self.complete_mention(text)
+
+    def complete_mention(self, text: str) -> None:
+        """``@path`` completion: files and folders matching the word being
+        typed, listed in a worker (the disk is not read on the event loop)."""
+        import re
+
+        from assistant.chat.attachments import complete_path
+
+        typed = re.search(r'(?:^|\s)@("?)([^\s"]*)$', text)
+        if typed is None:
+            return
+        prefix, base = typed.group(2), text[: typed.start(1) - 1]
+
+        def show(candidates: list[str]) -> None:
+            if self.prompt.text != text:  # typed on meanwhile
+                return
+            self._mention_base = base
+            self.slash_options.show([(path, "") for path in candidates])
+            self.prompt.completing = bool(candidates)
+
+        self.background(lambda: complete_path(prefix), show, group="complete")
 
     @on(PromptInput.Completion)
     def completion_key(self, event: PromptInput.Completion) -> None:
@@ -884,7 +918,11 @@ class AssistantApp(App[None]):
             choice = options.choice
             if choice is not None:
                 prompt = self.prompt
-                prompt.text = choice + " "
+                if self._mention_base is not None:  # an @path: complete the last word
+                    folder = choice.rstrip('"').endswith("/")
+                    prompt.text = self._mention_base + choice + ("" if folder else " ")
+                else:
+                    prompt.text = choice + " "
                 prompt.move_cursor(prompt.document.end)
         elif event.key == "up":
             options.action_cursor_up()
@@ -1024,9 +1062,12 @@ class AssistantApp(App[None]):
         view = self._selected_reply or self._last_reply()
         passages = view.citations if view is not None else []
 
-        def search(query: str) -> list[Citation]:
+        def search(query: str) -> list[Passage]:
             hits = self.runtime.notes.search(query, k=10)
-            return [citation(n, hit) for n, hit in enumerate(hits, start=1)]
+            return [
+                Passage(citation(n, hit), hit.snippet, tuple(hit.highlights))
+                for n, hit in enumerate(hits, start=1)
+            ]
 
         self.push_screen(RetrievalScreen(passages, search))
 

@@ -50,6 +50,7 @@ KEY_TABLE: tuple[KeyHelp, ...] = (
     KeyHelp("click a reply", "show that reply's sources"),
     KeyHelp("F9", "retrieval view: keyword rank, vector rank, fused score"),
     KeyHelp("/", "slash commands (/help lists them); Tab completes", "input"),
+    KeyHelp("@", "attach a file to the message (@report.pdf); Tab completes the path", "input"),
     KeyHelp("F4", "open the writing screen, and back"),
     KeyHelp("Ctrl+L", "switch the model: local ones with size, quant and fit, and engines'"),
     KeyHelp("Tab / Shift+Tab", "move between sidebar, chat and input"),

@@ -8,12 +8,14 @@ that in workers with what they return.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 from textual.worker import Worker, WorkerState
@@ -24,6 +26,27 @@ from assistant.ui.keys import KEY_TABLE
 from assistant.ui.widgets import plain
 
 RANK_COLUMNS = ("#", "Source", "Heading", "Keyword rank", "Vector rank", "Fused score")
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A row of the retrieval view: the citation, and for a live search the
+    snippet with the spans of the query's words."""
+
+    citation: Citation
+    snippet: str = ""
+    highlights: Sequence[tuple[int, int]] = field(default_factory=tuple)
+
+
+def highlighted(snippet: str, spans: Sequence[tuple[int, int]]) -> Content:
+    """The snippet as content with the matched words in bold reverse; widths
+    (Chinese characters take two cells) are Textual's own."""
+    from assistant.textsafe import one_line
+
+    content = Content(one_line(snippet))
+    for start, end in spans:
+        content = content.stylize("bold reverse", start, end)
+    return content
 
 
 class HelpScreen(ModalScreen[None]):
@@ -229,11 +252,16 @@ class RetrievalScreen(ModalScreen[None]):
 
     BINDINGS = [("escape", "close", "Close")]
 
-    def __init__(self, passages: list[Citation], search: Callable[[str], list[Citation]]) -> None:
+    def __init__(
+        self,
+        passages: list[Citation],
+        search: Callable[[str], Sequence[Citation | Passage]],
+    ) -> None:
         super().__init__()
         self.passages = passages
         self.search = search
         self.last_query = ""
+        self.rows: list[Passage] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="retrieval"):
@@ -243,6 +271,7 @@ class RetrievalScreen(ModalScreen[None]):
             table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True)
             table.add_columns(*RANK_COLUMNS)
             yield table
+            yield Static(id="retrieval-snippet", markup=False)
             yield Label(
                 "Ranks: 1 is best, – means not found that way. Esc closes.", classes="dialog-hint"
             )
@@ -255,12 +284,25 @@ class RetrievalScreen(ModalScreen[None]):
             self.fill([], "The selected reply used no notes; type a query.")
             self.query_one(Input).focus()
 
-    def fill(self, passages: list[Citation], about: str) -> None:
+    def fill(self, passages: Sequence[Citation | Passage], about: str) -> None:
         self.query_one("#retrieval-about", Static).update(plain(about))
+        self.rows = [p if isinstance(p, Passage) else Passage(p) for p in passages]
         table = self.query_one(DataTable)
         table.clear()
-        for n, passage in enumerate(passages, start=1):
-            table.add_row(*rank_row(passage.n or n, passage))
+        for n, row in enumerate(self.rows, start=1):
+            table.add_row(*rank_row(row.citation.n or n, row.citation))
+        self.show_snippet(0)
+
+    def show_snippet(self, index: int) -> None:
+        snippet = self.query_one("#retrieval-snippet", Static)
+        row = self.rows[index] if 0 <= index < len(self.rows) else None
+        snippet.display = bool(row and row.snippet)
+        if row is not None and row.snippet:
+            snippet.update(highlighted(row.snippet, row.highlights))
+
+    @on(DataTable.RowHighlighted)
+    def row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_snippet(event.cursor_row)
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
@@ -271,7 +313,7 @@ class RetrievalScreen(ModalScreen[None]):
             self.run_search(query)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="retrieval")
-    def run_search(self, query: str) -> list[Citation] | str:
+    def run_search(self, query: str) -> Sequence[Citation | Passage] | str:
         """The passages, or the sentence saying why the search failed (made
         here, off the event loop: a bug's sentence writes a crash log)."""
         from assistant.crashlog import describe_error

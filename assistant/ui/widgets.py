@@ -28,7 +28,7 @@ from textual.widgets.markdown import MarkdownFence, MarkdownStream
 from textual.widgets.option_list import Option
 
 from assistant.domain import Citation, Message, MessageStatus, Role, Thread
-from assistant.textsafe import sanitize
+from assistant.textsafe import one_line, sanitize
 
 
 def plain(text: str) -> Content:
@@ -691,9 +691,9 @@ class StatusLine(Static):
 
 # ------------------------------------------------------------ notes, slash
 def citation_label(citation: Citation) -> str:
-    """``[1] collection/notes/a.md:3-9 (page 2) — Heading``, sanitised: the
-    same words as the CLI and the exports."""
-    return sanitize(citation.label)
+    """``[1] collection/notes/a.md:3-9 (page 2) — Heading``, on one line and
+    sanitised: the same words as the CLI and the exports."""
+    return one_line(citation.label)
 
 
 class SourcesPanel(Vertical):

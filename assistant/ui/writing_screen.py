@@ -273,10 +273,13 @@ class ChangeItem(ListItem):
         if self.drops:
             mark += " (leaves out a sentence: check before accepting)"
         text = Text(f"Change {self.change.index + 1} {mark}\n", style="bold", overflow="fold")
+        # The sign is glued to the line (as in a unified diff): with a space
+        # after it, a long line of Chinese (one "word" to the wrapper) would
+        # start on the next row, leaving the sign alone on its own.
         for line in self.change.old_lines:
-            text.append("- " + sanitize(line.rstrip("\n")) + "\n", style="red")
+            text.append("-" + sanitize(line.rstrip("\n")) + "\n", style="red")
         for line in self.change.new_lines:
-            text.append("+ " + sanitize(line.rstrip("\n")) + "\n", style="green")
+            text.append("+" + sanitize(line.rstrip("\n")) + "\n", style="green")
         return text
 
     def decide(self, accepted: bool) -> None:
@@ -316,6 +319,7 @@ class WritingScreen(Screen[None]):
     WritingScreen #source { height: 1fr; }
     WritingScreen #result { height: 1fr; border-top: solid $accent; }
     WritingScreen #changes { height: 1fr; border-top: solid $accent; }
+    WritingScreen ChangeItem Label { width: 1fr; }
     """
     BINDINGS = [
         Binding("ctrl+o", "open_file", "Open file"),

@@ -9,6 +9,10 @@ text. Chunk sizes come from the model's own ``count_tokens``.
 
 An edited piece that comes back empty keeps its original text, so writing the
 result back to a file can never silently drop a paragraph.
+
+The answer comes in the language of the text: when the text is not in English
+(or ``language`` asks for another), the request ends with "Reply in X.". A
+template with its own ``language`` variable (translate) says it itself.
 """
 
 from __future__ import annotations
@@ -170,6 +174,21 @@ class ActionRunner:
         self.temperature = temperature
         self.max_chunk_tokens = max_chunk_tokens
         self._empty_cost: int | None = None
+        self._reply_in: str | None = None  # "Reply in X." for the run in hand
+
+    def _render(
+        self,
+        template: PromptTemplate,
+        text: str,
+        values: Mapping[str, str],
+        persona: Persona | None,
+    ) -> list[ChatTurn]:
+        """The template's turns, the request asking for the run's language."""
+        turns = template.render(text, values, persona)
+        if self._reply_in and "language" not in template.variables:
+            last = turns[-1]
+            turns[-1] = ChatTurn(last.role, f"{last.content}\n\nReply in {self._reply_in}.")
+        return turns
 
     # ------------------------------------------------------------ measuring
     def count_text(self, text: str) -> int:
@@ -186,11 +205,13 @@ class ActionRunner:
                 if template.temperature is not None
                 else self.base_options.temperature
             )
+        # a model that repeats the language request has finished its answer
+        asked = ("\nReply in ",) if self._reply_in else ()
         return replace(
             self.base_options,
             max_tokens=max_new,
             temperature=temperature,
-            stop=tuple(self.base_options.stop) + template.stop,
+            stop=tuple(self.base_options.stop) + template.stop + asked,
         )
 
     def _fixed_output(self, template: PromptTemplate) -> int:
@@ -201,7 +222,7 @@ class ActionRunner:
     def _overhead(
         self, template: PromptTemplate, values: Mapping[str, str], persona: Persona | None
     ) -> int:
-        return self.model.count_tokens(template.render("", values, persona)) + SAFETY_TOKENS
+        return self.model.count_tokens(self._render(template, "", values, persona)) + SAFETY_TOKENS
 
     def _too_small(self, template: PromptTemplate) -> WritingError:
         return WritingError(
@@ -276,7 +297,7 @@ class ActionRunner:
         """One call, collected (for the condense step); returns (text, finish reason)."""
         parts: list[str] = []
         reason = "stop"
-        turns = template.render(text, values, persona)
+        turns = self._render(template, text, values, persona)
         for event in self._generate(turns, self._options(template, max_new), cancel, tally):
             if isinstance(event, TextPiece):
                 parts.append(event.text)
@@ -291,11 +312,18 @@ class ActionRunner:
         variables: Mapping[str, str] | None = None,
         persona: Persona | None = None,
         cancel: threading.Event | None = None,
+        language: str | None = None,
     ) -> Generator[ActionEvent, None, None]:
         """Stream the result of ``template`` on ``text``: text pieces, progress
-        markers, then one ``ActionDone``."""
+        markers, then one ``ActionDone``. ``language`` (``--to``): the answer's
+        language for a template that has no ``language`` variable of its own;
+        None: the text's language."""
         if not text.strip():
             raise WritingError("There is no text to work on.")
+        from assistant.language import answer_language
+
+        reply_in = language or answer_language(text)
+        self._reply_in = reply_in if (language or reply_in != "English") else None
         if persona is None and template.persona:
             persona = self.library.persona(template.persona)
         values = template.resolve_values(variables)
@@ -330,7 +358,7 @@ class ActionRunner:
             if self.max_tokens:
                 max_new = min(max_new, self.max_tokens)
             produced: list[str] = []
-            turns = template.render(chunk.text, values, persona)
+            turns = self._render(template, chunk.text, values, persona)
             options = self._options(template, max_new)
             reason = yield from self._stream_answer(turns, options, cancel, tally, produced)
             if reason == "cancelled":
@@ -362,7 +390,7 @@ class ActionRunner:
         persona: Persona | None,
         max_new: int,
     ) -> bool:
-        turns = template.render(text, values, persona)
+        turns = self._render(template, text, values, persona)
         return self.model.count_tokens(turns) + max_new + SAFETY_TOKENS <= self.model.context_size
 
     def _run_whole(
@@ -393,7 +421,7 @@ class ActionRunner:
                 text = text[: int(len(text) * 0.9)]
         yield ActionProgress("write", parts, parts)
         produced: list[str] = []
-        turns = template.render(text, values, persona)
+        turns = self._render(template, text, values, persona)
         options = self._options(template, max_new)
         reason = yield from self._stream_answer(turns, options, cancel, tally, produced)
         yield tally.done(

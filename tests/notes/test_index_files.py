@@ -1,4 +1,7 @@
-"""The vector index on disk: atomic saves, corruption and drift repaired."""
+"""The vector index on disk: atomic saves, corruption and drift repaired.
+
+Repairs and rebuilds happen in a sync (the app runs one at start, and `notes
+search` before searching), never in a search: a search reads what is saved."""
 
 from __future__ import annotations
 
@@ -63,8 +66,15 @@ def test_corrupt_index_file_is_rebuilt_at_start(notes, folder):
     target = notes.index_folder / manifest["file"]
     target.write_bytes(b"\x00garbage" * 100)
     again = _fresh(notes)
+    # a search does not repair: it reads nothing unusable and finds by keyword
+    assert again.vector_index().count == 0
+    assert again.search("lighthouse 1", k=1)[0].path == "n1.md"
+    assert json.loads((notes.index_folder / "manifest.json").read_text()) == manifest
+    notices = []
+    report = again.sync(progress=lambda p: notices.append(p.notice) if p.notice else None)
     assert again.vector_index().count == before
-    assert any("Rebuilding" in m and "corrupt" in m for m in again.messages)
+    assert any("Rebuilding" in m and "corrupt" in m for m in report.messages)
+    assert notices and "Rebuilding" in notices[0]  # said before the work, not after
     assert again.search("lighthouse 1", k=1, mode="vector")[0].path == "n1.md"
 
 
@@ -75,15 +85,18 @@ def test_model_or_dimension_change_rebuilds(notes, folder):
     manifest["model"] = "some-other-model"
     path.write_text(json.dumps(manifest))
     again = _fresh(notes)
+    assert again.pending_work() == "the embedding model changed"
+    report = again.sync()
     assert again.vector_index().count == before
-    assert any("embedding model changed" in m for m in again.messages)
+    assert any("embedding model changed" in m for m in report.messages)
 
     manifest = json.loads(path.read_text())
     manifest["dimension"] = 768
     path.write_text(json.dumps(manifest))
     third = _fresh(notes)
+    report = third.sync()
     assert third.vector_index().count == before
-    assert any("dimension changed" in m for m in third.messages)
+    assert any("dimension changed" in m for m in report.messages)
 
 
 def test_vector_count_drift_is_repaired(notes, folder):
@@ -94,9 +107,10 @@ def test_vector_count_drift_is_repaired(notes, folder):
     index.add([987654], index.reconstruct([int(index.ids()[0])]))
     index.save()
     again = _fresh(notes)
+    report = again.sync()
     ids = set(again.vector_index().ids().tolist())
     assert ids == set(notes.repo.chunk_ids())
-    assert any("Repairing" in m for m in again.messages)
+    assert any("Repairing" in m for m in report.messages)
 
 
 def test_no_pickle_anywhere():

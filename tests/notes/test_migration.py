@@ -4,6 +4,7 @@ migrated schema."""
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from datetime import datetime
 
@@ -78,3 +79,83 @@ def test_fts_follows_chunk_rows(db):
     repo.remove_collection("c")
     assert repo.keyword_search("heron", 5) == []
     assert repo.chunk_count() == 0
+
+
+def test_upgrade_from_0004_keeps_notes_and_rebuilds_keywords(isolated_home, embedder):
+    """0007 replaces the keyword index: chunk rows, files and conversations are
+    kept, the old keyword entries are dropped, and the first sync rebuilds
+    them with the new tokenizer (nothing is embedded again)."""
+    from assistant.notes.service import NotesService
+
+    path = app_paths().database
+    path.parent.mkdir(parents=True)
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine, "0004")
+    now = datetime(2026, 1, 2, 3, 4, 5)
+    folder = isolated_home / "notes"
+    folder.mkdir()
+    note = folder / "a.md"
+    note.write_text("# Backups\n\nThe heron backups run on Sundays.\n")
+    st = note.stat()
+    digest = hashlib.sha256(note.read_bytes()).hexdigest()
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO conversations (id, title, created_at, updated_at, use_notes) "
+            "VALUES (1, 'Kept', ?, ?, 1)",
+            (now, now),
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO notes_collections (id, name, root, created_at, last_synced_at) "
+            "VALUES (1, 'mine', ?, ?, ?)",
+            (str(folder), now, now),
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO notes_files (id, collection_id, path, size, mtime_ns, content_hash, "
+            "kind, chunk_count, indexed_at) VALUES (1, 1, 'a.md', ?, ?, ?, 'markdown', 1, ?)",
+            (st.st_size, st.st_mtime_ns, digest, now),
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO notes_chunks (id, file_id, ordinal, start_line, end_line, heading, "
+            "text, token_count) VALUES (7, 1, 0, 3, 3, 'Backups', "
+            "'The heron backups run on Sundays.', 9)"
+        )
+        old_fts = conn.exec_driver_sql(
+            "SELECT rowid FROM notes_fts WHERE notes_fts MATCH 'heron'"
+        ).all()
+    assert old_fts == [(7,)]  # the 0002 trigger indexed it
+    engine.dispose()
+
+    db = Database(path)
+    assert current_revision(db.engine) == head_revision()
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT id, heading, text, lang FROM notes_chunks").fetchall() == [
+        (7, "Backups", "The heron backups run on Sundays.", None)
+    ]
+    assert con.execute("SELECT count(*) FROM notes_fts").fetchone() == (0,)
+    assert con.execute("SELECT title, use_notes FROM conversations").fetchall() == [("Kept", 1)]
+    con.close()
+
+    notes = NotesService(db, app_paths(), embedder=embedder)
+    assert notes.pending_work() == "the keyword index needs rebuilding"
+    report = notes.sync()
+    assert any(m.startswith("Rebuilding the keyword index of 1 passages") for m in report.messages)
+    hit = notes.search("heron backup", k=1, mode="keyword")[0]
+    assert hit.chunk_id == 7 and hit.lang == "en"  # the same row: nothing read again
+    assert report.files_unchanged == 1
+    db.close()
+
+
+def test_chunk_delete_empties_its_keyword_entry(db):
+    from assistant.notes.chunking import Chunk
+    from assistant.notes.repository import NotesRepository
+
+    repo = NotesRepository(db)
+    coll = repo.add_collection("c", "/nowhere")
+    repo.store_files(coll.id, [("a.md", 1, 1, "h", "markdown", [Chunk(1, 1, "", "otters", 1)])])
+    repo.store_files(coll.id, [("a.md", 2, 2, "h2", "markdown", [Chunk(1, 1, "", "voles", 1)])])
+    with db.reader() as s:
+        from sqlalchemy import text
+
+        assert s.execute(text("SELECT count(*) FROM notes_fts")).scalar() == 1
+    assert repo.keyword_search("otters", 5) == []
+    assert len(repo.keyword_search("voles", 5)) == 1

@@ -108,9 +108,9 @@ def test_common_words_are_left_out_of_keyword_queries(notes, folder, monkeypatch
     notes.add_collection(folder, "days")
     notes.sync()
     repo = notes.repo
-    assert repo._informative_terms(["weather", "kiln"]) == ["kiln"]
-    assert repo._informative_terms(["weather"]) == ["weather"]  # a lone word stays
-    assert repo._informative_terms(["weather", "fine"]) in (["weather"], ["fine"])
+    assert repo._informative_groups([("weather",), ("kiln",)]) == [("kiln",)]
+    assert repo._informative_groups([("weather",)]) == [("weather",)]  # a lone word stays
+    assert repo._informative_groups([("weather",), ("fine",)]) in ([("weather",)], [("fine",)])
     hits = repo.keyword_search("weather kiln", 5)
     assert len(hits) == 1  # only the passage with the rare word is scored
 
@@ -118,7 +118,9 @@ def test_common_words_are_left_out_of_keyword_queries(notes, folder, monkeypatch
     # the most common go first, until the rest fit the budget
     monkeypatch.setattr(repository, "COMMON_TERM_SHARE", 1.0)
     monkeypatch.setattr(repository, "MAX_MATCHED_PASSAGES", 3)
-    assert repo._informative_terms(["weather", "kiln", "fine"]) == ["kiln"]  # 13 + 1 + 12
+    assert repo._informative_groups([("weather",), ("kiln",), ("fine",)]) == [
+        ("kiln",)
+    ]  # 13 + 1 + 12
     monkeypatch.setattr(repository, "MAX_MATCHED_PASSAGES", 13)
-    assert repo._informative_terms(["fine", "kiln"]) == ["fine", "kiln"]  # 12 + 1 fit
-    assert repo._informative_terms(["weather", "fine"]) == ["fine"]  # 13 + 12 do not
+    assert repo._informative_groups([("fine",), ("kiln",)]) == [("fine",), ("kiln",)]  # 12 + 1 fit
+    assert repo._informative_groups([("weather",), ("fine",)]) == [("fine",)]  # 13 + 12 do not

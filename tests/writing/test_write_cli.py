@@ -96,7 +96,7 @@ def test_model_error_mid_stream_leaves_the_file_intact(echo_model, capsys, tmp_p
         (["write", "proofread", "{dir}"], "is a folder"),
         (["write", "summarise", "{doc}", "--in-place"], "--in-place does not apply"),
         (["write", "proofread", "-", "--in-place"], "--in-place needs a FILE"),
-        (["write", "proofread", "{doc}", "--to", "de"], "no variable 'language'"),
+        (["write", "proofread", "{doc}", "--to", "de"], "edits the text in its own language"),
         (["write", "proofread", "{doc}", "--var", "oops"], "not a NAME=VALUE pair"),
         (["write", "proofread", "{doc}", "--persona", "pirate"], "no persona called"),
         (["prompts", "show", "nothing"], "no template or persona called 'nothing'"),
