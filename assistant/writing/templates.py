@@ -15,6 +15,13 @@ that look across keys or at the body (placeholders used and declared, names,
 ``TemplateError`` sentence that starts with the file; a pydantic error is
 translated into such a sentence, never shown as it is.
 
+Compose templates (``compose/`` in either folder) write a new piece from a
+brief (article, story, email...): the same format and checks, ``result: new``,
+and an optional ``compose`` key (``ComposeSpec``: the piece's noun, whether a
+long piece gets section headings, fallback section titles). The prompts that
+plan and write a long piece section by section are templates too
+(``compose/stages/``). A top-level template may not carry ``compose``.
+
 ``result`` says what a template's answer is. ``edit``: the answer replaces the
 input text (proofread, rewrite, translate, tone...), so it can be shown as a
 diff and written back to the file (``--diff``, ``--in-place``). ``new``: the
@@ -95,6 +102,15 @@ class Example:
 
 
 @dataclass(frozen=True)
+class ComposeSettings:
+    """How a compose template's long pieces are planned and stitched."""
+
+    noun: str  # what the piece is, as the outline and section prompts name it
+    headings: bool = False  # a long piece's sections get "## Title" lines
+    sections: tuple[str, ...] = ()  # titles used when the model's outline cannot be read
+
+
+@dataclass(frozen=True)
 class PromptTemplate:
     name: str
     description: str
@@ -112,6 +128,7 @@ class PromptTemplate:
     stop: tuple[str, ...] = ()
     examples: tuple[Example, ...] = ()
     result: Result = DEFAULT_RESULT
+    compose: ComposeSettings | None = None
 
     @property
     def edits_text(self) -> bool:
@@ -198,6 +215,8 @@ class Persona:
 class PromptLibrary:
     templates: dict[str, PromptTemplate]
     personas: dict[str, Persona]
+    compose: dict[str, PromptTemplate] = field(default_factory=dict)
+    compose_stages: dict[str, PromptTemplate] = field(default_factory=dict)
 
     def template(self, name: str) -> PromptTemplate:
         key = name.strip().lower()
@@ -215,6 +234,26 @@ class PromptLibrary:
             return self.personas[key]
         known = ", ".join(sorted(self.personas)) or "none"
         raise WritingError(f"There is no persona called '{name}' (try one of: {known}).")
+
+    def compose_template(self, name: str) -> PromptTemplate:
+        """The compose template for a kind of piece (``article``, ``blog``...)."""
+        key = name.strip().lower()
+        if key in self.compose:
+            return self.compose[key]
+        for template in self.compose.values():
+            if key in template.aliases:
+                return template
+        known = ", ".join(sorted(self.compose)) or "none"
+        raise WritingError(f"There is no kind of piece called '{name}' (try one of: {known}).")
+
+    def compose_stage(self, name: str) -> PromptTemplate:
+        """A prompt of the long-piece pipeline (``outline``, ``section``)."""
+        if name not in self.compose_stages:
+            raise TemplateError(
+                f"The compose prompt 'compose/stages/{name}.md' is missing; reinstall "
+                "assistant or restore the file in your prompts folder."
+            )
+        return self.compose_stages[name]
 
     def names(self) -> list[str]:
         """Template names and aliases, for completion."""
@@ -282,6 +321,14 @@ class ExampleSpec(_FrontMatter):
     variables: WordMap | None = None
 
 
+class ComposeSpec(_FrontMatter):
+    """The ``compose`` key of a compose template."""
+
+    noun: NonEmptyText | None = None
+    headings: bool | None = None
+    sections: list[NonEmptyText] | None = None
+
+
 class TemplateFrontMatter(_FrontMatter):
     """The front matter of a Markdown template (the prompt is the body)."""
 
@@ -299,6 +346,7 @@ class TemplateFrontMatter(_FrontMatter):
     output_ratio: OutputRatio | None = None
     stop: list[NonEmptyText] | None = None
     examples: list[ExampleSpec] | None = None
+    compose: ComposeSpec | None = None
 
 
 class YamlTemplate(TemplateFrontMatter):
@@ -349,6 +397,8 @@ def _container(
         return f"variable '{loc[1]}'", VariableSpec, tuple(loc[2:])
     if len(loc) >= 2 and loc[0] == "examples" and isinstance(loc[1], int):
         return f"example {loc[1] + 1}", ExampleSpec, tuple(loc[2:])
+    if len(loc) >= 2 and loc[0] == "compose" and issubclass(root, TemplateFrontMatter):
+        return "'compose'", ComposeSpec, tuple(loc[1:])
     return None, root, tuple(loc)
 
 
@@ -551,6 +601,13 @@ def parse_template(raw: str, source: str, fallback_name: str) -> PromptTemplate:
             f"the whole text), so drop 'long_text: {long_text}' or say 'result: new'."
         )
     persona = (spec.persona or "").strip().lower() or None
+    compose = None
+    if spec.compose is not None:
+        compose = ComposeSettings(
+            noun=(spec.compose.noun or "").strip() or f"a {name.replace('-', ' ')}",
+            headings=bool(spec.compose.headings),
+            sections=tuple(t.strip() for t in spec.compose.sections or ()),
+        )
     return PromptTemplate(
         name=name,
         description=(spec.description or "").strip() or name,
@@ -568,6 +625,7 @@ def parse_template(raw: str, source: str, fallback_name: str) -> PromptTemplate:
         stop=tuple(spec.stop or ()),
         examples=_examples(spec, variables, source),
         result=result,
+        compose=compose,
     )
 
 
@@ -617,12 +675,16 @@ def _stem(name: str) -> str:
     return name.rsplit(".", 1)[0].lower()
 
 
-def _load_folder(
+def _load_templates(
     folder: Traversable | Path,
     label: str,
     templates: dict[str, PromptTemplate],
-    personas: dict[str, Persona],
+    role: Literal["action", "compose", "stage"],
 ) -> None:
+    """The templates of one folder into ``templates``. Compose templates and
+    stages write new text (``result: new``) and may carry compose settings;
+    writing actions may not; a compose template needs its ``length``."""
+    compose = role != "action"
     seen: dict[str, str] = {}
     for entry in _entries(folder):
         source = f"{label}/{entry.name}"
@@ -631,8 +693,31 @@ def _load_folder(
             raise TemplateError(
                 f"{source}: the name '{template.name}' is already used by {seen[template.name]}."
             )
+        if compose and template.edits_text:
+            raise TemplateError(f"{source}: a compose template writes new text ('result: new').")
+        if not compose and template.compose is not None:
+            raise TemplateError(
+                f"{source}: 'compose' belongs to templates in the compose folder, not here."
+            )
+        if role == "compose" and "length" not in template.variables:
+            raise TemplateError(
+                f"{source}: a compose template needs a 'length' variable (the words wanted)."
+            )
         seen[template.name] = source
         templates[template.name] = template
+
+
+def _load_folder(
+    folder: Traversable | Path,
+    label: str,
+    library: PromptLibrary,
+) -> None:
+    _load_templates(folder, label, library.templates, "action")
+    _load_templates(folder / "compose", f"{label}/compose", library.compose, "compose")
+    _load_templates(
+        folder / "compose" / "stages", f"{label}/compose/stages", library.compose_stages, "stage"
+    )
+    personas = library.personas
     persona_dir = folder / "personas"
     for entry in _entries(persona_dir):
         source = f"{label}/personas/{entry.name}"
@@ -647,14 +732,14 @@ def load_library(user_dir: Path | None = None) -> PromptLibrary:
         from assistant.paths import app_paths
 
         user_dir = app_paths().user_prompts
-    templates: dict[str, PromptTemplate] = {}
-    personas: dict[str, Persona] = {}
-    _load_folder(bundled_root(), "bundled prompts", templates, personas)
+    library = PromptLibrary(templates={}, personas={})
+    _load_folder(bundled_root(), "bundled prompts", library)
     user_dir = Path(user_dir)
     if user_dir.is_dir():
-        _load_folder(user_dir, str(user_dir), templates, personas)
-    library = PromptLibrary(templates=templates, personas=personas)
-    for template in templates.values():
+        _load_folder(user_dir, str(user_dir), library)
+    personas = library.personas
+    everything = [*library.templates.values(), *library.compose.values()]
+    for template in everything:
         if template.persona and template.persona not in personas:
             raise TemplateError(
                 f"{template.source}: 'persona' names '{template.persona}', which does not exist."
