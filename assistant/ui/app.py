@@ -116,6 +116,7 @@ class AssistantApp(App[None]):
         Binding("f3", "focus_sources", "Sources", show=False),
         Binding("f9", "retrieval", "Retrieval", show=False),
         Binding("f4", "open_writing", "Writing", show=False),
+        Binding("ctrl+t", "open_compose", "Compose", show=False),
         Binding("f1", "help", "Keys"),
         Binding("question_mark", "help", "Keys", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -842,6 +843,15 @@ class AssistantApp(App[None]):
             return
         self.push_screen(WritingScreen(lambda: self.runtime.chat))
 
+    def action_open_compose(self) -> None:
+        """Open the compose screen, or go back from it."""
+        from assistant.ui.compose_screen import ComposeScreen
+
+        if isinstance(self.screen, ComposeScreen):
+            self.pop_screen()
+            return
+        self.push_screen(ComposeScreen(lambda: self.runtime.compose))
+
     async def action_quit(self) -> None:
         if self._cancel is not None:
             self._cancel.set()  # the reply ends as cancelled, with its text kept
@@ -870,3 +880,6 @@ class AssistantApp(App[None]):
         )
         yield SystemCommand("Show keys", "Every key of the app", self.action_help)
         yield SystemCommand("Writing", "Open the writing screen", self.action_open_writing)
+        yield SystemCommand(
+            "Compose", "Write a new piece from a brief (Ctrl+T)", self.action_open_compose
+        )
