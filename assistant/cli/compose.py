@@ -182,6 +182,9 @@ def _run(
             say(f"Stopped while planning; nothing was written (draft {draft.id}).")
             return EXIT_INTERRUPTED
         outline = plan.outline
+        if plan_only and plan.planned_by == "single":
+            say(f"A {job.words:,}-word {job.kind} fits in one reply: there is no outline to plan.")
+            return 0
         if plan_only:
             out(format_outline(outline))
             say(

@@ -850,6 +850,8 @@ class AssistantApp(App[None]):
         if isinstance(self.screen, ComposeScreen):
             self.pop_screen()
             return
+        if any(isinstance(screen, ComposeScreen) for screen in self.screen_stack):
+            return  # a dialog of the compose screen is open
         self.push_screen(ComposeScreen(lambda: self.runtime.compose))
 
     async def action_quit(self) -> None:

@@ -27,7 +27,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Label, OptionList, TextArea
 from textual.widgets.option_list import Option
 
-from assistant.domain import Draft, DraftStatus
+from assistant.domain import Draft, DraftStatus, OutlineSection
 from assistant.textsafe import sanitize
 
 if TYPE_CHECKING:
@@ -271,6 +271,10 @@ class ComposeScreen(Screen[None]):
         self.set_status("Loading the kinds of piece…")
         self.load_library()
 
+    def on_unmount(self) -> None:
+        # leaving the screen stops the piece; the draft keeps what was written
+        self.cancel.set()
+
     def set_status(self, text: str) -> None:
         self.query_one("#compose-status", Label).update(Text(sanitize(text)))
 
@@ -493,20 +497,19 @@ class ComposeScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="compose")
     def _write_worker(
-        self, draft_id: int, job: ComposeJob, outline: object, cancel: threading.Event
+        self,
+        draft_id: int,
+        job: ComposeJob,
+        outline: tuple[OutlineSection, ...] | None,
+        cancel: threading.Event,
     ) -> None:
+        """Write the piece (``outline`` None: as planned) through the service."""
         from assistant.chat.compose import DraftDone, SectionDone, SectionStarted
-        from assistant.domain import OutlineSection
         from assistant.llm.base import TextPiece
 
         try:
             service = self.service()
-            sections = (
-                list(outline)
-                if isinstance(outline, tuple)
-                else list(service.draft(draft_id).outline)
-            )
-            sections = [s for s in sections if isinstance(s, OutlineSection)]
+            sections = list(outline) if outline is not None else service.draft(draft_id).outline
             for event in service.write(draft_id, job, sections, cancel):
                 if isinstance(event, TextPiece):
                     self.post_message(Piece(event.text))
