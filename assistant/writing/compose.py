@@ -469,8 +469,11 @@ class CitationFilter:
         return self._clean(_PARTIAL_CITATION.sub("", held))
 
 
+_PLAIN_WORD = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
+
+
 def _plain_words(text: str) -> list[str]:
-    return [w.lower() for w in re.findall(rf"[{_CJK}]|[^\W{_CJK}]+", text)]
+    return [w.lower() for w in _PLAIN_WORD.findall(text)]
 
 
 def _system(turns: Sequence[ChatTurn]) -> list[ChatTurn]:
@@ -479,26 +482,37 @@ def _system(turns: Sequence[ChatTurn]) -> list[ChatTurn]:
 
 class _SectionText:
     """One call's text on its way out. A first line that only repeats the
-    section's title (or a label) is dropped; the first ``GUARD_WORDS`` words
-    are held back and compared with ``guards`` (the worked examples and the
-    paragraph the call was given): a small model that starts copying them is
-    stopped (``copied``) and nothing of the call is kept. Citations are
-    checked, and trailing whitespace is held back so sections join cleanly."""
+    section's title (or a label) is dropped. The last ``COPY_WORDS - 1`` words
+    are held back until the words after them show that no run of
+    ``COPY_WORDS`` words repeats ``guards`` (the worked examples, the text
+    written so far) or this call's own text: a small model that starts to
+    copy or to loop is stopped there (``copied``) and no copied word is shown.
+    Citations are checked, and trailing whitespace is held back so sections
+    join cleanly."""
 
     HEAD = 160
-    GUARD_WORDS = 12
     COPY_WORDS = 8
 
     def __init__(
-        self, title: str, citations: CitationFilter | None, guards: Sequence[str] = ()
+        self,
+        title: str,
+        citations: CitationFilter | None,
+        guards: Sequence[str] = (),
+        want: int | None = None,
+        cap: int | None = None,
     ) -> None:
         self.title = _clean_title(title).lower()
+        self.want = want  # the call ends at the first sentence end after this many words...
+        self.cap = cap  # ...or at this many words in any case
+        self._count = 0
         self.citations = citations
         self.guards = [" " + " ".join(_plain_words(g)) + " " for g in guards if g.strip()]
         self.copied = False
+        self.closed = False
         self._head = ""
         self._title_checked = False
-        self._head_done = False
+        self._pending = ""
+        self._said: list[str] = []
         self._tail = ""
 
     def _drop_title(self, text: str) -> str:
@@ -511,14 +525,31 @@ class _SectionText:
             return rest.lstrip()
         return stripped
 
-    def _is_copy(self, text: str) -> bool:
-        words = _plain_words(text)[: self.COPY_WORDS]
-        if len(words) < 6:
-            return False
-        probe = " " + " ".join(words) + " "
-        return any(probe in guard for guard in self.guards)
+    def _repeats(self, window: Sequence[str]) -> bool:
+        probe = " " + " ".join(window) + " "
+        if any(probe in guard for guard in self.guards):
+            return True
+        return probe in " " + " ".join(self._said) + " "
+
+    def _limit(self, text: str) -> str:
+        """``text`` up to where the call has its words (then ``closed``)."""
+        if self.want is None:
+            return text
+        for match in _WORDS.finditer(text):
+            self._count += 1
+            end = match.end()
+            mark = text[end : end + 1] in ("。", "！", "？")
+            sentence = mark or _SENTENCE_END.search(match.group()) is not None
+            if self._count >= (self.cap or self.want) or (self._count >= self.want and sentence):
+                self.closed, self._pending = True, ""
+                return text[: end + (1 if mark else 0)]
+        return text
 
     def _out(self, text: str) -> str:
+        text = self._limit(text)
+        if not text:
+            return ""
+        self._said.extend(_plain_words(text))
         if self.citations is not None:
             text = self.citations.feed(text)
         text = self._tail + text
@@ -526,42 +557,58 @@ class _SectionText:
         self._tail = text[len(body) :]
         return body
 
-    def feed(self, text: str) -> str:
-        if self.copied:
+    def _slide(self, text: str, final: bool) -> str:
+        """Release what is known not to start a repeated run of words."""
+        self._pending += text
+        pending = self._pending
+        spans = [(m.start(), m.group().lower()) for m in _PLAIN_WORD.finditer(pending)]
+        if spans and not final and pending[-1:].isalnum():
+            spans.pop()  # the last word may still grow
+        recent = self._said[-(self.COPY_WORDS - 1) :]
+        words = recent + [word for _, word in spans]
+        for end in range(len(recent) + 1, len(words) + 1):
+            if end >= self.COPY_WORDS and self._repeats(words[end - self.COPY_WORDS : end]):
+                first = end - self.COPY_WORDS - len(recent)  # in spans; < 0: already shown
+                cut = spans[first][0] if first >= 0 else 0
+                self.copied, self._pending = True, ""
+                return self._out(pending[:cut])
+        if final:
+            self._pending = ""
+            return self._out(pending)
+        hold = len(spans) - (self.COPY_WORDS - 1)
+        if hold <= 0:
             return ""
-        if not self._head_done:
-            self._head += text
-            if not self._title_checked:
-                lead = self._head.lstrip()
-                if "\n" not in lead and len(lead) < self.HEAD:
-                    return ""
-                self._head, self._title_checked = self._drop_title(lead), True
-            if len(_plain_words(self._head)) < self.GUARD_WORDS:
-                return ""
-            return self._release()
-        return self._out(text)
+        cut = spans[hold][0]
+        self._pending = pending[cut:]
+        return self._out(pending[:cut])
 
-    def _release(self) -> str:
-        self._head_done = True
-        head, self._head = self._head.lstrip(), ""
-        if self._is_copy(head):
-            self.copied = True
+    def feed(self, text: str) -> str:
+        if self.copied or self.closed:
             return ""
-        return self._out(head)
+        if not self._title_checked:
+            self._head += text
+            lead = self._head.lstrip()
+            if "\n" not in lead and len(lead) < self.HEAD:
+                return ""
+            text, self._head, self._title_checked = self._drop_title(lead), "", True
+        return self._slide(text, final=False)
 
     def finish(self) -> str:
-        out = ""
-        if not self._head_done:
-            if not self._title_checked:
-                self._head, self._title_checked = self._head.strip(), True
-            out = self._release()
-        if self.copied:
+        if self.copied or self.closed:
+            return self._flush_citations()
+        text = ""
+        if not self._title_checked:
+            text, self._head, self._title_checked = self._head.strip(), "", True
+        out = self._slide(text, final=True)
+        return out + self._flush_citations()
+
+    def _flush_citations(self) -> str:
+        if self.citations is None:
             return ""
-        if self.citations is not None:
-            rest = self.citations.finish()
-            if rest:
-                out += (self._tail + rest).rstrip()
-                self._tail = ""
+        rest = self.citations.finish()
+        if not rest:
+            return ""
+        out, self._tail = (self._tail + rest).rstrip(), ""
         return out
 
 
@@ -1035,10 +1082,16 @@ class Composer:
             options = self._options(templates, max_new)
             if options.seed is not None:
                 options = replace(options, seed=options.seed + 7919 * index + call)
-            given = body if body else (done[-1][1] if done else "")
-            guards = [*example_texts, _last_words(given, PREVIOUS_WORDS)]
+            # a call may not copy its examples nor repeat what the piece already says
+            guards = [*example_texts, *(text for _, text in done), body]
             stop = _CallStop(cancel)
-            text = _SectionText(section.title if not body else "", citations, guards)
+            text = _SectionText(
+                section.title if not body else "",
+                citations,
+                guards,
+                want=max(1, target - before),
+                cap=max(1, math.ceil(target * HIGH) - before),
+            )
             gap = bool(body)
             reason = "stop"
             for event in self.model.stream(turns, options, stop):
@@ -1049,7 +1102,7 @@ class Composer:
                 if stop.trimmed:
                     continue  # the section has its words, or the call is copying
                 piece = text.feed(event.text)
-                if text.copied:
+                if text.copied or text.closed:
                     stop.trim()
                 if not piece:
                     continue
@@ -1057,9 +1110,6 @@ class Composer:
                     piece, gap = "\n\n" + piece, False
                 body += piece
                 yield piece
-                have = count_words(body)
-                if have >= target * HIGH or (have >= target and _SENTENCE_END.search(body)):
-                    stop.trim()
             piece = text.finish()
             if piece:
                 if gap:

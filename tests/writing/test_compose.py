@@ -225,6 +225,24 @@ def test_a_call_that_copies_its_example_is_dropped_and_asked_again_without_it():
     assert [t.role for t in retry] == [Role.USER]  # no worked example the second time
 
 
+def test_a_model_that_loops_is_stopped_before_the_repeat_is_shown():
+    class LoopingModel(WriterModel):
+        def text_for(self, call: int) -> list[str]:
+            first = [f" loop{i}" if i % 6 else f" loop{i}." for i in range(1, 31)]
+            return [*first, *first, *first]
+
+    model = LoopingModel()
+    composer = Composer(model, LIBRARY)
+    job = composer.prepare("story", {"topic": "x", "length": "200"})
+    _, events = run(composer, job)
+    text = events[-1].text
+    assert text.count("loop1 ") + text.count("loop1.") == 1, text
+    assert "loop30" in text  # what came before the repeat is kept
+    words = text.split()
+    grams = [" ".join(words[i : i + 8]) for i in range(len(words) - 7)]
+    assert len(grams) == len(set(grams))
+
+
 def test_a_heading_the_model_repeats_is_not_doubled():
     model = WriterModel(words_per_call=300, titles=["Alpha", "Beta"])
     model.before = ["## Alpha\n", "\n"]
