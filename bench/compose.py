@@ -123,9 +123,11 @@ def main() -> int:
     raw_before = _raw_call(path, prompt, tokens, args.seed)
     raw_after = _raw_call(path, prompt, tokens, args.seed + 1)
     raw = (raw_before + raw_after) / 2
+    evaluated = done.done.prompt_tokens - done.done.cached_tokens
     print(
         f"pipeline: {done.done.sections} sections, {done.done.calls} calls, "
-        f"{tokens} generated tokens, {stored.prompt_tokens} prompt tokens, {total:.1f} s"
+        f"{tokens} generated tokens, {stored.prompt_tokens} prompt tokens "
+        f"({evaluated} evaluated, the rest found in the cache), {total:.1f} s"
     )
     print(f"raw llama_cpp, {tokens} tokens in one call: {raw_before:.1f} s, then {raw_after:.1f} s")
     print(

@@ -374,6 +374,7 @@ class ComposeDone:
     generation_ms: float
     calls: int
     cited: tuple[int, ...] = ()  # passage numbers the text cites
+    cached_tokens: int = 0  # prompt tokens found in the model's cache, summed over the calls
 
     @property
     def ratio(self) -> float:
@@ -389,6 +390,7 @@ class ComposeDone:
             finish_reason=self.finish_reason,
             prompt_tokens=self.prompt_tokens,
             completion_tokens=self.completion_tokens,
+            cached_tokens=self.cached_tokens,
             time_to_first_token_ms=self.time_to_first_token_ms,
             generation_ms=self.generation_ms,
         )
@@ -616,6 +618,7 @@ class _Tally:
     def __init__(self) -> None:
         self.prompt_tokens = 0
         self.completion_tokens = 0
+        self.cached_tokens = 0
         self.generation_ms = 0.0
         self.calls = 0
         self.cancelled = False
@@ -625,6 +628,7 @@ class _Tally:
     def add(self, fin: Finished) -> None:
         self.prompt_tokens += fin.prompt_tokens
         self.completion_tokens += fin.completion_tokens
+        self.cached_tokens += fin.cached_tokens
         self.generation_ms += fin.generation_ms
         self.calls += 1
 
@@ -1009,6 +1013,7 @@ class Composer:
             generation_ms=tally.generation_ms,
             calls=tally.calls,
             cited=tuple(sorted(citations.cited)) if citations else (),
+            cached_tokens=tally.cached_tokens,
         )
 
     def _turns_that_fit(

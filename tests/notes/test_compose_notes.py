@@ -77,3 +77,45 @@ def test_from_notes_when_nothing_is_found_says_so_and_writes_nothing(writer, fol
     assert code == 2 and cap.out == ""
     assert "Nothing in your notes matches 'herons'" in cap.err
     assert writer.history == []
+
+
+async def test_the_compose_screen_notes_switch_writes_from_the_notes(notes, folder, db, tmp_path):
+    from pathlib import Path
+
+    from assistant.chat.compose import ComposeService
+    from assistant.store.drafts import DraftRepository
+    from assistant.ui.compose_screen import ComposeScreen
+    from assistant.writing.compose import Composer
+    from assistant.writing.templates import load_library
+    from tests.ui.test_compose_screen import ComposeTestApp, set_field, settle
+
+    write(
+        folder, "birds.md", "# Birds\n\n## Herons\n\nHerons nest in the alder carr by the lake.\n"
+    )
+    notes.add_collection(folder)
+    notes.sync()
+    library = load_library(Path("/nonexistent-user-prompts"))
+    model = WriterModel(words_per_call=40)
+    model.after = " See [1] and [4]."
+    service = ComposeService(
+        DraftRepository(db),
+        model,
+        composer=lambda m: Composer(m, library),
+        library=lambda: library,
+        notes=lambda: notes,
+        flush_interval=0.0,
+    )
+    screen = ComposeScreen(lambda: service, start_dir=tmp_path)
+    async with ComposeTestApp(screen).run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        set_field(screen, "topic", "herons")
+        set_field(screen, "length", "50")
+        await pilot.press("f5")
+        await pilot.press("ctrl+g")
+        await settle(pilot)
+    (draft,) = service.list_drafts()
+    assert draft.source == "notes: herons"
+    assert [c.path for c in draft.citations] == ["birds.md"]
+    assert "See [1] and." in draft.content and "[4]" not in draft.content
+    assert f"\n\nSources:\n[1] {folder.name}/birds.md:5 — Birds > Herons" in draft.content
+    assert "<<<PASSAGE 1 |" in request(model.history[-1])
