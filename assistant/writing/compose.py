@@ -471,6 +471,7 @@ class CitationFilter:
         return self._clean(_PARTIAL_CITATION.sub("", held))
 
 
+_DANGLING = re.compile(r"^[^\w\s]*[ \t]*")  # what a dropped word leaves: "." or ", "
 _PLAIN_WORD = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
 
 
@@ -494,6 +495,7 @@ class _SectionText:
 
     HEAD = 160
     COPY_WORDS = 8
+    SKIP_WORDS = 40
 
     def __init__(
         self,
@@ -514,7 +516,9 @@ class _SectionText:
         self._head = ""
         self._title_checked = False
         self._pending = ""
-        self._said: list[str] = []
+        self._said: list[str] = []  # words shown by this call
+        self._context: list[str] = []  # words shown or dropped, in order
+        self._skipped = 0
         self._tail = ""
 
     def _drop_title(self, text: str) -> str:
@@ -551,7 +555,9 @@ class _SectionText:
         text = self._limit(text)
         if not text:
             return ""
-        self._said.extend(_plain_words(text))
+        said = _plain_words(text)
+        self._said.extend(said)
+        self._context.extend(said)
         if self.citations is not None:
             text = self.citations.feed(text)
         text = self._tail + text
@@ -560,29 +566,57 @@ class _SectionText:
         return body
 
     def _slide(self, text: str, final: bool) -> str:
-        """Release what is known not to start a repeated run of words."""
+        """Release what is known not to be part of a repeated run of words.
+        Repeated words are dropped, not shown: a small model often repeats the
+        paragraph it goes on from and then goes on; after ``SKIP_WORDS`` of
+        them the call is stopped (``copied``)."""
         self._pending += text
-        pending = self._pending
-        spans = [(m.start(), m.group().lower()) for m in _PLAIN_WORD.finditer(pending)]
-        if spans and not final and pending[-1:].isalnum():
-            spans.pop()  # the last word may still grow
-        recent = self._said[-(self.COPY_WORDS - 1) :]
-        words = recent + [word for _, word in spans]
-        for end in range(len(recent) + 1, len(words) + 1):
-            if end >= self.COPY_WORDS and self._repeats(words[end - self.COPY_WORDS : end]):
-                first = end - self.COPY_WORDS - len(recent)  # in spans; < 0: already shown
-                cut = spans[first][0] if first >= 0 else 0
+        released = ""
+        n = self.COPY_WORDS
+        while not self.closed:
+            pending = self._pending
+            matches = list(_PLAIN_WORD.finditer(pending))
+            if matches and not final and pending[-1:].isalnum():
+                matches.pop()  # the last word may still grow
+            context = self._context[-(n - 1) :]
+            words = context + [m.group().lower() for m in matches]
+            hit = next(
+                (
+                    end
+                    for end in range(max(n, len(context) + 1), len(words) + 1)
+                    if self._repeats(words[end - n : end])
+                ),
+                None,
+            )
+            if hit is None:
+                break
+            first = max(0, hit - n - len(context))  # the window's first word not yet shown
+            last = hit - 1 - len(context)
+            released += self._out(pending[: matches[first].start()])
+            if self.closed:
+                return released
+            self._context.extend(m.group().lower() for m in matches[first : last + 1])
+            self._skipped += last + 1 - first
+            if self._skipped > self.SKIP_WORDS:
                 self.copied, self._pending = True, ""
-                return self._out(pending[:cut])
+                return released
+            rest = pending[matches[last].end() :]
+            self._pending = rest[len(rest) - len(_DANGLING.sub("", rest, count=1)) :]
+        if self.closed:
+            return released
+        pending = self._pending
         if final:
             self._pending = ""
-            return self._out(pending)
-        hold = len(spans) - (self.COPY_WORDS - 1)
+            return released + self._out(pending)
+        matches = list(_PLAIN_WORD.finditer(pending))
+        if matches and pending[-1:].isalnum():
+            matches.pop()
+        hold = len(matches) - (n - 1)
         if hold <= 0:
-            return ""
-        cut = spans[hold][0]
+            return released
+        cut = matches[hold].start()
         self._pending = pending[cut:]
-        return self._out(pending[:cut])
+        return released + self._out(pending[:cut])
 
     def feed(self, text: str) -> str:
         if self.copied or self.closed:
@@ -1068,8 +1102,8 @@ class Composer:
     ) -> Generator[str, None, None]:
         """The text of one section, in pieces, as calls produce it: a first
         call, then calls that go on while the section is short of its words.
-        A call that starts by copying its examples or the paragraph it was
-        given is dropped and asked again without the examples."""
+        A call that copies its examples at length (or loops) is stopped and
+        asked again without the examples."""
         section = sections[index - 1]
         target = section.words
         single = len(sections) == 1 and not section.title

@@ -211,10 +211,23 @@ def test_a_short_reply_is_continued_from_where_it_stops():
     assert abs(events[-1].words / 100 - 1) <= TOLERANCE
 
 
-def test_a_call_that_copies_its_example_is_dropped_and_asked_again_without_it():
+def test_words_copied_from_the_example_are_never_shown():
     model = WriterModel(words_per_call=50)
     example = LIBRARY.compose_template("email").examples[0].output
-    model.before = [w + " " for w in example.split()[:20]]
+    model.before = [w + " " for w in example.split()[:20]]  # a short quote, then its own
+    composer = Composer(model, LIBRARY)
+    job = composer.prepare("email", {"topic": "the picnic", "length": "50"})
+    _, events = run(composer, job)
+    done = events[-1]
+    assert "project meeting" not in done.text.lower()
+    assert done.text.startswith("w1x0")  # the rest of the same call is kept
+    assert len(model.history) == 1
+
+
+def test_a_call_that_copies_its_example_at_length_is_asked_again_without_it():
+    model = WriterModel(words_per_call=50)
+    example = LIBRARY.compose_template("email").examples[0].output
+    model.before = [w + " " for w in example.split()]
     composer = Composer(model, LIBRARY)
     job = composer.prepare("email", {"topic": "the picnic", "length": "50"})
     _, events = run(composer, job)
