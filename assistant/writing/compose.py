@@ -671,6 +671,16 @@ class _Tally:
             self.first_ms = (time.perf_counter() - self.started) * 1000
 
 
+def _share(sections: Sequence[OutlineSection], index: int, written: int) -> int:
+    """The words section ``index`` is asked for: its own, plus its part of
+    what the sections before fell short by (or less their excess), so the
+    whole still comes out at the length asked. Kept within -30% and +50%."""
+    planned = sections[index - 1].words
+    behind = sum(s.words for s in sections[: index - 1]) - written
+    extra = behind / (len(sections) - index + 1)
+    return max(10, round(planned + max(-0.3 * planned, min(0.5 * planned, extra))))
+
+
 def _first_sentence(text: str, limit: int = 30) -> str:
     flat = " ".join(text.split())
     match = re.search(r"^(.+?[.!?。！？])(?:\s|$)", flat)
@@ -922,6 +932,7 @@ class Composer:
         summary_words: int = SUMMARY_WORDS,
         previous_words: int = PREVIOUS_WORDS,
         examples: bool = True,
+        target: int | None = None,
     ) -> list[ChatTurn]:
         """The kind's own system prompt and worked examples, then the section
         request in the shape of the kind's own (so the examples show what to
@@ -936,7 +947,7 @@ class Composer:
             previous = _last_words(done[-1][1], previous_words) if done else ""
             step = "start"
         summary = summary_of(done, summary_words) if summary_words else ""
-        wanted = max(10, section.words - count_words(body))
+        wanted = max(10, (target or section.words) - count_words(body))
         topic = job.values.get("topic", job.noun)
         values = self._stage_values(
             job,
@@ -1016,14 +1027,18 @@ class Composer:
             if tally.cancelled or (cancel is not None and cancel.is_set()):
                 tally.cancelled = True
                 break
-            yield SectionStarted(index, len(sections), section.title, section.words, words)
+            share = _share(sections, index, words)
+            yield SectionStarted(index, len(sections), section.title, share, words)
             lead = "\n\n" if streamed else ""
             if job.headings and not single and section.title:
                 lead += f"## {section.title}\n\n"
             if lead:
                 yield emit(lead)
             body = ""
-            for piece in self._write_section(job, sections, index, done, tally, cancel, citations):
+            pieces = self._write_section(
+                job, sections, index, share, done, tally, cancel, citations
+            )
+            for piece in pieces:
                 body += piece
                 yield emit(piece)
             done.append((section.title, body))
@@ -1058,6 +1073,7 @@ class Composer:
         done: Sequence[tuple[str, str]],
         body: str,
         examples: bool,
+        target: int,
     ) -> tuple[list[ChatTurn], int]:
         """The prompt for the next call and the room left for its answer;
         the summary, then the previous paragraph, shrink when it is tight."""
@@ -1084,6 +1100,7 @@ class Composer:
                     summary_words=summary_words,
                     previous_words=previous_words,
                     examples=examples,
+                    target=target,
                 )
             room = self.model.context_size - self.model.count_tokens(turns) - SAFETY_TOKENS
             if room >= min(reply, 64):
@@ -1095,6 +1112,7 @@ class Composer:
         job: ComposeJob,
         sections: Sequence[OutlineSection],
         index: int,
+        target: int,
         done: Sequence[tuple[str, str]],
         tally: _Tally,
         cancel: threading.Event | None,
@@ -1105,7 +1123,6 @@ class Composer:
         A call that copies its examples at length (or loops) is stopped and
         asked again without the examples."""
         section = sections[index - 1]
-        target = section.words
         single = len(sections) == 1 and not section.title
         stage = self.library.compose_stage(SECTION_STAGE)
         example_texts = [e.output for e in job.template.examples]
@@ -1114,7 +1131,7 @@ class Composer:
         examples = True
         for call in range(max(MAX_CALLS, min(30, math.ceil(target / MIN_WORDS_PER_CALL)))):
             before = count_words(body)
-            turns, room = self._turns_that_fit(job, sections, index, done, body, examples)
+            turns, room = self._turns_that_fit(job, sections, index, done, body, examples, target)
             wanted = math.ceil(max(target - before, 10) * HIGH * TOKENS_PER_WORD) + 16
             max_new = max(1, min(self.reply_tokens(job.template), wanted, room))
             templates = [job.template] if single and not body else [job.template, stage]

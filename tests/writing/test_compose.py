@@ -189,6 +189,33 @@ def test_requested_length_is_honoured_whatever_the_model_writes_per_call(per_cal
     )
 
 
+def test_a_section_that_falls_short_is_made_up_by_the_next_ones():
+    class StubbornModel(WriterModel):
+        """Writes 30 words for part 1, then next to nothing for it."""
+
+        part_one_calls = 0
+
+        def stream(self, turns, options, cancel=None):
+            self.in_part_one = "(part 1 of" in request(turns)
+            self.part_one_calls += self.in_part_one
+            return super().stream(turns, options, cancel)
+
+        def text_for(self, call: int) -> list[str]:
+            if self.in_part_one:
+                words = super().text_for(call)
+                return words[:30] if self.part_one_calls == 1 else [" Short."]
+            return super().text_for(call)
+
+    model = StubbornModel(words_per_call=300, titles=["One", "Two", "Three"])
+    composer = Composer(model, LIBRARY, max_tokens=300)
+    job = composer.prepare("report", {"topic": "bins", "length": "480"})
+    plan, events = run(composer, job)
+    started = [e for e in events if isinstance(e, SectionStarted)]
+    assert [s.words for s in plan.outline] == [160, 160, 160]
+    assert started[0].words == 160 and started[1].words > 160 and started[2].words > 160
+    assert events[-1].within_tolerance, events[-1].words
+
+
 def test_a_piece_that_fits_one_reply_is_written_by_its_own_template():
     model = WriterModel(words_per_call=60)
     composer = Composer(model, LIBRARY)
