@@ -974,7 +974,10 @@ class Composer:
         if n == 1:
             return PlanResult((OutlineSection("", job.words),), "single")
         stage = self.library.compose_stage(OUTLINE_STAGE)
-        values = self._stage_values(job, stage, sections=str(n), length=str(job.words))
+        usual = job.template.compose.sections if job.template.compose else ()
+        values = self._stage_values(
+            job, stage, sections=str(n), length=str(job.words), parts="; ".join(usual) or "any"
+        )
         turns = stage.render(job.material_block(), values)
         room = self.model.context_size - self.model.count_tokens(turns) - SAFETY_TOKENS
         if room < 32:

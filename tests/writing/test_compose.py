@@ -317,6 +317,9 @@ def test_an_unreadable_outline_falls_back_to_the_templates_titles():
     composer = Composer(model, LIBRARY)
     job = composer.prepare("lesson-plan", {"topic": "owls", "length": "1500"})
     plan = composer.plan(job)
+    # the outline prompt names the parts such a piece usually has
+    usual = "Usual parts: Objectives; Introduction; Activities; Exercises; Answers"
+    assert usual in request(model.history[0])
     assert plan.planned_by == "template"
     assert [s.title for s in plan.outline] == list(LIBRARY.compose["lesson-plan"].compose.sections)
     assert sum(s.words for s in plan.outline) == 1500
