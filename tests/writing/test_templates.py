@@ -66,8 +66,8 @@ def test_variables_defaults_values_and_aliases(tmp_path):
     )
     with pytest.raises(WritingError, match="no variable 'colour'"):
         tone.render("Hi.", {"colour": "red"})
-    with pytest.raises(WritingError, match="no writing action called 'sonnet'"):
-        library.template("sonnet")
+    with pytest.raises(WritingError, match="no writing action called 'poem'"):
+        library.template("poem")
 
 
 BAD_TEMPLATES = {
