@@ -947,7 +947,9 @@ class Composer:
             previous = _last_words(done[-1][1], previous_words) if done else ""
             step = "start"
         summary = summary_of(done, summary_words) if summary_words else ""
-        wanted = max(10, (target or section.words) - count_words(body))
+        # the section's words, not what is left of them: a prompt that stays the
+        # same until "Go on from" lets the model reuse its cache for the rest
+        wanted = max(10, target or section.words)
         topic = job.values.get("topic", job.noun)
         values = self._stage_values(
             job,

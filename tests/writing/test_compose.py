@@ -87,7 +87,7 @@ def test_the_stages_exist_and_render():
     assert turns[-1].content.startswith("Plan a report") and "4 parts" in turns[-1].content
     section = LIBRARY.compose_stage("section")
     last = section.render("", {"step": "more", "words": "120"})[-1].content
-    assert "about 120 more words" in last
+    assert "about 120 words (go on with this part)" in last
 
 
 def test_a_compose_template_may_not_edit(tmp_path):
@@ -233,9 +233,13 @@ def test_a_short_reply_is_continued_from_where_it_stops():
     _, events = run(composer, job)
     assert len(model.history) >= 3
     second = request(model.history[1])
-    assert "more words" in second and "Go on from: W1x0" not in second
+    assert "about 100 words (go on with this part)" in second
     assert "w1x29." in second  # the text so far is what it goes on from
     assert abs(events[-1].words / 100 - 1) <= TOLERANCE
+    # calls on one section differ only from "Go on from:": the model's cache keeps the rest
+    third = request(model.history[2])
+    assert second.split("Go on from:")[0] == third.split("Go on from:")[0]
+    assert second != third
 
 
 def test_words_copied_from_the_example_are_never_shown():
