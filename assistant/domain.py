@@ -213,5 +213,56 @@ class GenerationOptions:
     ignore_eos: bool = False
 
 
+class DraftStatus(StrEnum):
+    """Where a composed draft stands. ``planned``: its outline exists, no text
+    yet; ``writing``: text is being written (a process owns it); the others
+    as for a message."""
+
+    PLANNED = "planned"
+    WRITING = "writing"
+    COMPLETE = "complete"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+    INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class OutlineSection:
+    """One section of a long piece: its title and the words it is given."""
+
+    title: str
+    words: int
+
+
+@dataclass
+class Draft:
+    """A piece written by ``compose``, stored as it is written."""
+
+    id: int
+    kind: str
+    title: str
+    status: DraftStatus
+    created_at: datetime
+    updated_at: datetime
+    content: str = ""
+    variables: dict[str, str] = field(default_factory=dict)  # as the user gave them
+    outline: list[OutlineSection] = field(default_factory=list)
+    target_words: int = 0
+    words: int = 0  # words of the text written so far (headings and sources not counted)
+    sections_done: int = 0
+    source: str | None = None  # "notes: QUERY" or "file: PATH" when written from material
+    citations: list[Citation] = field(default_factory=list)
+    model: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    generation_ms: float | None = None
+    finish_reason: str | None = None
+    error: str | None = None
+
+    @property
+    def sections_total(self) -> int:
+        return len(self.outline)
+
+
 # (question, token budget for the passages and their delimiters, token counter)
 GroundingProvider = Callable[[str, int, Callable[[str], int]], Grounding]

@@ -16,6 +16,7 @@ from assistant.domain import GenerationOptions
 from assistant.paths import AppPaths, app_paths
 
 if TYPE_CHECKING:
+    from assistant.chat.compose import ComposeService
     from assistant.chat.service import ChatService
     from assistant.chat.session import ChatSession, ConversationState
     from assistant.config import Settings
@@ -24,8 +25,10 @@ if TYPE_CHECKING:
     from assistant.llm.spec import ModelSpec
     from assistant.notes.service import NotesService
     from assistant.store.database import Database
+    from assistant.store.drafts import DraftRepository
     from assistant.store.repository import ConversationRepository
     from assistant.writing.actions import ActionRunner
+    from assistant.writing.compose import Composer
     from assistant.writing.templates import PromptLibrary
 
 BUNDLED_MODEL_NAME = "gemma-3-270m-q4_k_m.gguf"
@@ -200,6 +203,17 @@ class Runtime:
 
         return self._once("repo", build)
 
+    @property
+    def drafts(self) -> DraftRepository:
+        from assistant.store.drafts import DraftRepository
+
+        def build() -> DraftRepository:
+            drafts = DraftRepository(self.db)
+            drafts.recover_interrupted()
+            return drafts
+
+        return self._once("drafts", build)
+
     # ------------------------------------------------------------- model
     def generation_options(self) -> GenerationOptions:
         s = self.settings
@@ -303,6 +317,35 @@ class Runtime:
             options=self.generation_options(),
             temperature=self.settings.temperature if "temperature" in chosen else None,
             max_tokens=self.settings.max_tokens if "max_tokens" in chosen else None,
+        )
+
+    def composer(self, model: ChatModel | None = None) -> Composer:
+        """A composer with the user's options, chosen as for ``action_runner``."""
+        from assistant.writing.compose import Composer
+
+        chosen = self.settings.model_fields_set
+        return Composer(
+            model or self.model_handle.get(),
+            self.library(),
+            options=self.generation_options(),
+            temperature=self.settings.temperature if "temperature" in chosen else None,
+            max_tokens=self.settings.max_tokens if "max_tokens" in chosen else None,
+        )
+
+    @property
+    def compose(self) -> ComposeService:
+        """New pieces from a brief, stored as drafts."""
+        from assistant.chat.compose import ComposeService
+
+        return self._once(
+            "compose",
+            lambda: ComposeService(
+                self.drafts,
+                self.model_handle,
+                composer=self.composer,
+                library=self.library,
+                notes=lambda: self.notes,
+            ),
         )
 
     # -------------------------------------------------------------- chat

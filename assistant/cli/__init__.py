@@ -40,6 +40,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "notes": ("assistant.cli.notes", "notes", "Index folders of notes and search them."),
     "write": ("assistant.cli.write", "write", "Run a writing action on a file or stdin."),
+    "compose": (
+        "assistant.cli.compose",
+        "compose",
+        "Write a new piece (article, story, email...) from a brief.",
+    ),
     "prompts": ("assistant.cli.write", "prompts", "List or show prompt templates and personas."),
     "models": ("assistant.cli.models", "models", "Download, list and choose models."),
     "doctor": (

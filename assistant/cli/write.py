@@ -233,6 +233,7 @@ def list_(ctx: click.Context, as_json: bool) -> int:
         print_json(
             {
                 "templates": [template_dict(t) for t in library.templates.values()],
+                "compose": [template_dict(t) for t in library.compose.values()],
                 "personas": [
                     {"name": p.name, "description": p.description, "source": p.source}
                     for p in library.personas.values()
@@ -244,6 +245,9 @@ def list_(ctx: click.Context, as_json: bool) -> int:
     for t in sorted(library.templates.values(), key=lambda t: t.name):
         aliases = f" (also: {', '.join(t.aliases)})" if t.aliases else ""
         out(f"  {t.name:<11} {t.description}{aliases}")
+    out("Compose (assistant compose KIND):")
+    for t in sorted(library.compose.values(), key=lambda t: t.name):
+        out(f"  {t.name:<12} {t.description}")
     out("Personas:")
     for p in sorted(library.personas.values(), key=lambda p: p.name):
         out(f"  {p.name:<11} {p.description}")
@@ -259,9 +263,17 @@ def show(ctx: click.Context, name: str, as_json: bool) -> int:
     from assistant.errors import WritingError
 
     library = load_prompts(runtime(ctx))
+    template: PromptTemplate | None
     try:
         template = library.template(name)
     except WritingError:
+        template = None
+    if template is None:
+        try:
+            template = library.compose_template(name)
+        except WritingError:
+            template = None
+    if template is None:
         if name.strip().lower() not in library.personas:
             raise WritingError(
                 f"There is no template or persona called '{name}' (see `assistant prompts list`)."

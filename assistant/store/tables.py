@@ -88,3 +88,32 @@ class MessageRow(Base):
     conversation: Mapped[ConversationRow] = relationship(
         back_populates="messages", foreign_keys=[conversation_id]
     )
+
+
+class DraftRow(Base):
+    """A piece written by ``compose`` (migration 0008). ``outline`` is a JSON
+    list of ``{"title", "words"}``; ``citations`` as on a message."""
+
+    __tablename__ = "drafts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200), default="Draft")
+    status: Mapped[str] = mapped_column(String(20), default="planned", index=True)
+    content: Mapped[str] = mapped_column(Text, default="")
+    variables: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    outline: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    target_words: Mapped[int] = mapped_column(Integer, default=0)
+    words: Mapped[int] = mapped_column(Integer, default=0)
+    sections_done: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str | None] = mapped_column(Text)
+    citations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    model: Mapped[str | None] = mapped_column(String(500))
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    generation_ms: Mapped[float | None] = mapped_column(Float)
+    finish_reason: Mapped[str | None] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(Text)
+    owner_pid: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

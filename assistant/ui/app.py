@@ -184,6 +184,7 @@ class AssistantApp(App[None]):
         Binding("ctrl+up", "pick_messages", "Messages", show=False),
         Binding("alt+left", "branch(-1)", "Prev version", show=False),
         Binding("alt+right", "branch(1)", "Next version", show=False),
+        Binding("ctrl+t", "open_compose", "Compose", show=False),
         Binding("f1", "help", "Keys"),
         Binding("question_mark", "help", "Keys", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -1533,6 +1534,17 @@ class AssistantApp(App[None]):
             CommandPalette(providers=[ConversationSearch], placeholder="Search all conversations…")
         )
 
+    def action_open_compose(self) -> None:
+        """Open the compose screen, or go back from it."""
+        from assistant.ui.compose_screen import ComposeScreen
+
+        if isinstance(self.screen, ComposeScreen):
+            self.pop_screen()
+            return
+        if any(isinstance(screen, ComposeScreen) for screen in self.screen_stack):
+            return  # a dialog of the compose screen is open
+        self.push_screen(ComposeScreen(lambda: self.runtime.compose))
+
     async def action_quit(self) -> None:
         if self._cancel is not None:
             self._cancel.set()  # the reply ends as stopped, with its text kept
@@ -1583,6 +1595,9 @@ class AssistantApp(App[None]):
         )
         yield SystemCommand("Show keys", "Every key of the app", self.action_help)
         yield SystemCommand("Writing", "Open the writing screen", self.action_open_writing)
+        yield SystemCommand(
+            "Compose", "Write a new piece from a brief (Ctrl+T)", self.action_open_compose
+        )
 
 
 def _looks_binary(path: str) -> bool:

@@ -94,3 +94,46 @@ def write_back(path: Path, original_bytes: bytes, new_text: str) -> Path:
         sentence = describe_os_error(exc).rstrip(".")
         raise WritingError(f"{sentence}; {path} was left unchanged.") from None
     return backup
+
+
+def check_new_file(path: Path, force: bool) -> None:
+    """Fail before any work when ``path`` cannot take a new text."""
+    if path.is_dir():
+        raise WritingError(f"{path} is a folder; give a file name to write to.")
+    if not path.parent.is_dir():
+        raise WritingError(f"The folder {path.parent} does not exist.")
+    if path.exists() and not force:
+        raise WritingError(f"{path} already exists; add --force to replace it.")
+
+
+def save_new_file(path: Path, text: str, *, force: bool) -> None:
+    """Write ``text`` to ``path`` atomically, with the permissions a new file
+    gets from the umask. Without ``force`` an existing file is never
+    replaced, even one created while the text was being written: the
+    finished file is linked into place, which fails if the name is taken."""
+    import os
+    import secrets
+
+    from assistant.fileio import atomic_write_text
+
+    if force:
+        atomic_write_text(path, text)
+        return
+    check_new_file(path, force=False)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise WritingError(f"{path} already exists; add --force to replace it.") from None
+        except OSError:  # a file system without hard links: check, then move
+            if path.exists():
+                raise WritingError(f"{path} already exists; add --force to replace it.") from None
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

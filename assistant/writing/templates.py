@@ -15,6 +15,13 @@ that look across keys or at the body (placeholders used and declared, names,
 ``TemplateError`` sentence that starts with the file; a pydantic error is
 translated into such a sentence, never shown as it is.
 
+Compose templates (``compose/`` in either folder) write a new piece from a
+brief (article, story, email...): the same format and checks, ``result: new``,
+and an optional ``compose`` key (``ComposeSpec``: the piece's noun, whether a
+long piece gets section headings, fallback section titles). The prompts that
+plan and write a long piece section by section are templates too
+(``compose/stages/``). A top-level template may not carry ``compose``.
+
 ``result`` says what a template's answer is. ``edit``: the answer replaces the
 input text (proofread, rewrite, translate, tone...), so it can be shown as a
 diff and written back to the file (``--diff``, ``--in-place``). ``new``: the
@@ -28,7 +35,7 @@ text is edited, not a summary or the end of it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -95,6 +102,15 @@ class Example:
 
 
 @dataclass(frozen=True)
+class ComposeSettings:
+    """How a compose template's long pieces are planned and stitched."""
+
+    noun: str  # what the piece is, as the outline and section prompts name it
+    headings: bool = False  # a long piece's sections get "## Title" lines
+    sections: tuple[str, ...] = ()  # titles used when the model's outline cannot be read
+
+
+@dataclass(frozen=True)
 class PromptTemplate:
     name: str
     description: str
@@ -112,6 +128,7 @@ class PromptTemplate:
     stop: tuple[str, ...] = ()
     examples: tuple[Example, ...] = ()
     result: Result = DEFAULT_RESULT
+    compose: ComposeSettings | None = None
 
     @property
     def edits_text(self) -> bool:
@@ -198,6 +215,8 @@ class Persona:
 class PromptLibrary:
     templates: dict[str, PromptTemplate]
     personas: dict[str, Persona]
+    compose: dict[str, PromptTemplate] = field(default_factory=dict)
+    compose_stages: dict[str, PromptTemplate] = field(default_factory=dict)
     # One sentence per user file that was skipped (it names the file); the
     # shells show them as warnings.
     problems: list[str] = field(default_factory=list)
@@ -218,6 +237,26 @@ class PromptLibrary:
             return self.personas[key]
         known = ", ".join(sorted(self.personas)) or "none"
         raise WritingError(f"There is no persona called '{name}' (try one of: {known}).")
+
+    def compose_template(self, name: str) -> PromptTemplate:
+        """The compose template for a kind of piece (``article``, ``blog``...)."""
+        key = name.strip().lower()
+        if key in self.compose:
+            return self.compose[key]
+        for template in self.compose.values():
+            if key in template.aliases:
+                return template
+        known = ", ".join(sorted(self.compose)) or "none"
+        raise WritingError(f"There is no kind of piece called '{name}' (try one of: {known}).")
+
+    def compose_stage(self, name: str) -> PromptTemplate:
+        """A prompt of the long-piece pipeline (``outline``, ``section``)."""
+        if name not in self.compose_stages:
+            raise TemplateError(
+                f"The compose prompt 'compose/stages/{name}.md' is missing; reinstall "
+                "assistant or restore the file in your prompts folder."
+            )
+        return self.compose_stages[name]
 
     def names(self) -> list[str]:
         """Template names and aliases, for completion."""
@@ -285,6 +324,14 @@ class ExampleSpec(_FrontMatter):
     variables: WordMap | None = None
 
 
+class ComposeSpec(_FrontMatter):
+    """The ``compose`` key of a compose template."""
+
+    noun: NonEmptyText | None = None
+    headings: bool | None = None
+    sections: list[NonEmptyText] | None = None
+
+
 class TemplateFrontMatter(_FrontMatter):
     """The front matter of a Markdown template (the prompt is the body)."""
 
@@ -302,6 +349,7 @@ class TemplateFrontMatter(_FrontMatter):
     output_ratio: OutputRatio | None = None
     stop: list[NonEmptyText] | None = None
     examples: list[ExampleSpec] | None = None
+    compose: ComposeSpec | None = None
 
 
 class YamlTemplate(TemplateFrontMatter):
@@ -352,6 +400,8 @@ def _container(
         return f"variable '{loc[1]}'", VariableSpec, tuple(loc[2:])
     if len(loc) >= 2 and loc[0] == "examples" and isinstance(loc[1], int):
         return f"example {loc[1] + 1}", ExampleSpec, tuple(loc[2:])
+    if len(loc) >= 2 and loc[0] == "compose" and issubclass(root, TemplateFrontMatter):
+        return "'compose'", ComposeSpec, tuple(loc[1:])
     return None, root, tuple(loc)
 
 
@@ -554,6 +604,13 @@ def parse_template(raw: str, source: str, fallback_name: str) -> PromptTemplate:
             f"the whole text), so drop 'long_text: {long_text}' or say 'result: new'."
         )
     persona = (spec.persona or "").strip().lower() or None
+    compose = None
+    if spec.compose is not None:
+        compose = ComposeSettings(
+            noun=(spec.compose.noun or "").strip() or f"a {name.replace('-', ' ')}",
+            headings=bool(spec.compose.headings),
+            sections=tuple(t.strip() for t in spec.compose.sections or ()),
+        )
     return PromptTemplate(
         name=name,
         description=(spec.description or "").strip() or name,
@@ -571,6 +628,7 @@ def parse_template(raw: str, source: str, fallback_name: str) -> PromptTemplate:
         stop=tuple(spec.stop or ()),
         examples=_examples(spec, variables, source),
         result=result,
+        compose=compose,
     )
 
 
@@ -625,22 +683,19 @@ def _stem(name: str) -> str:
     return name.rsplit(".", 1)[0].lower()
 
 
-def _load_folder(
+def _load_templates(
     folder: Traversable | Path,
     label: str,
     templates: dict[str, PromptTemplate],
-    personas: dict[str, Persona],
-    problems: list[str] | None = None,
+    role: Literal["action", "compose", "stage"],
+    skip: Callable[[TemplateError], None],
+    problems: list[str] | None,
 ) -> None:
-    """Add the folder's templates and personas. With ``problems`` (the user's
-    folder), a broken file is skipped and its sentence noted there; without
-    (the bundled files), it is raised: a broken bundled file is a bug."""
-
-    def skip(error: TemplateError) -> None:
-        if problems is None:
-            raise error
-        problems.append(f"{str(error).rstrip('.')}; that file is skipped.")
-
+    """The templates of one folder into ``templates``. Compose templates and
+    stages write new text (``result: new``) and may carry compose settings;
+    writing actions may not; a compose template needs its ``length``. A
+    broken file goes to ``skip`` (which raises for the bundled files)."""
+    compose = role != "action"
     seen: dict[str, str] = {}
     for entry in _entries(folder, label, problems):
         source = f"{label}/{entry.name}"
@@ -651,52 +706,99 @@ def _load_folder(
                     f"{source}: the name '{template.name}' is already used by "
                     f"{seen[template.name]}."
                 )
+            if compose and template.edits_text:
+                raise TemplateError(
+                    f"{source}: a compose template writes new text ('result: new')."
+                )
+            if not compose and template.compose is not None:
+                raise TemplateError(
+                    f"{source}: 'compose' belongs to templates in the compose folder, not here."
+                )
+            if role == "compose" and "length" not in template.variables:
+                raise TemplateError(
+                    f"{source}: a compose template needs a 'length' variable (the words wanted)."
+                )
         except TemplateError as exc:
             skip(exc)
             continue
         seen[template.name] = source
         templates[template.name] = template
-    persona_dir = folder / "personas"
-    for entry in _entries(persona_dir, f"{label}/personas", problems):
+
+
+def _load_folder(
+    folder: Traversable | Path,
+    label: str,
+    library: PromptLibrary,
+    problems: list[str] | None = None,
+) -> None:
+    """Add the folder's templates, compose kinds and stages, and personas.
+    With ``problems`` (the user's folder), a broken file is skipped and its
+    sentence noted there; without (the bundled files), it is raised: a broken
+    bundled file is a bug."""
+
+    def skip(error: TemplateError) -> None:
+        if problems is None:
+            raise error
+        problems.append(f"{str(error).rstrip('.')}; that file is skipped.")
+
+    _load_templates(folder, label, library.templates, "action", skip, problems)
+    compose_dir = folder / "compose"
+    _load_templates(compose_dir, f"{label}/compose", library.compose, "compose", skip, problems)
+    _load_templates(
+        compose_dir / "stages",
+        f"{label}/compose/stages",
+        library.compose_stages,
+        "stage",
+        skip,
+        problems,
+    )
+    for entry in _entries(folder / "personas", f"{label}/personas", problems):
         source = f"{label}/personas/{entry.name}"
         try:
             persona = parse_persona(_read(entry, source), source, _stem(entry.name))
         except TemplateError as exc:
             skip(exc)
             continue
-        personas[persona.name] = persona
+        library.personas[persona.name] = persona
 
 
 def load_library(user_dir: Path | None = None) -> PromptLibrary:
-    """Bundled templates and personas, then the user's folder on top (same name
-    replaces). ``user_dir`` defaults to ``app_paths().user_prompts``. A broken
-    user file never stops the rest from loading: it is left out and named in
-    ``PromptLibrary.problems`` (a bundled one of the same name stays)."""
+    """Bundled templates, compose kinds and personas, then the user's folder
+    on top (same name replaces). ``user_dir`` defaults to
+    ``app_paths().user_prompts``. A broken user file never stops the rest
+    from loading: it is left out and named in ``PromptLibrary.problems`` (a
+    bundled one of the same name stays)."""
     if user_dir is None:
         from assistant.paths import app_paths
 
         user_dir = app_paths().user_prompts
-    templates: dict[str, PromptTemplate] = {}
-    personas: dict[str, Persona] = {}
-    problems: list[str] = []
-    _load_folder(bundled_root(), "bundled prompts", templates, personas)
-    bundled = dict(templates)
+    library = PromptLibrary(templates={}, personas={})
+    _load_folder(bundled_root(), "bundled prompts", library)
+    bundled = {
+        "templates": dict(library.templates),
+        "compose": dict(library.compose),
+        "compose_stages": dict(library.compose_stages),
+    }
     user_dir = Path(user_dir)
     if user_dir.is_dir():
-        _load_folder(user_dir, str(user_dir), templates, personas, problems)
-    for name, template in list(templates.items()):
-        if template.persona and template.persona not in personas:
+        _load_folder(user_dir, str(user_dir), library, library.problems)
+    personas = library.personas
+    for group, before in bundled.items():
+        templates: dict[str, PromptTemplate] = getattr(library, group)
+        for name, template in list(templates.items()):
+            if not template.persona or template.persona in personas:
+                continue
             error = TemplateError(
                 f"{template.source}: 'persona' names '{template.persona}', which does not exist."
             )
-            if template is bundled.get(name):
+            if template is before.get(name):
                 raise error
-            problems.append(f"{str(error).rstrip('.')}; that file is skipped.")
-            if name in bundled and bundled[name].persona in (None, *personas):
-                templates[name] = bundled[name]
+            library.problems.append(f"{str(error).rstrip('.')}; that file is skipped.")
+            if name in before and before[name].persona in (None, *personas):
+                templates[name] = before[name]
             else:
                 del templates[name]
-    return PromptLibrary(templates=templates, personas=personas, problems=problems)
+    return library
 
 
 def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
