@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache, lru_cache
 from typing import Any
 
@@ -202,14 +202,19 @@ def is_cjk(word: str) -> bool:
     return _is_cjk(word)
 
 
-def prepare_pairs(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str, str]]:
+def prepare_pairs(
+    pairs: Sequence[tuple[str, str]], tick: Callable[[float], None] | None = None
+) -> list[tuple[str, str, str]]:
     """(language, heading terms, body terms) for (heading, text) pairs of one
     document: each passage's own language, or the document's when a passage
-    is too short to tell."""
+    is too short to tell. ``tick`` gets the share done every 256 passages (it
+    may raise ``Cancelled`` to stop)."""
     sample = " ".join(text[:400] for _, text in pairs[:8])
     doc_lang = detect(sample) if sample else UNDETERMINED
     out: list[tuple[str, str, str]] = []
-    for heading, text in pairs:
+    for n, (heading, text) in enumerate(pairs):
+        if tick is not None and n % 256 == 0:
+            tick(n / len(pairs))
         lang = detect(text)
         if lang == UNDETERMINED:
             lang = doc_lang
@@ -217,6 +222,8 @@ def prepare_pairs(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str, str]
     return out
 
 
-def prepare_keywords(chunks: Sequence[Any]) -> list[tuple[str, str, str]]:
+def prepare_keywords(
+    chunks: Sequence[Any], tick: Callable[[float], None] | None = None
+) -> list[tuple[str, str, str]]:
     """``prepare_pairs`` for chunks (objects with ``heading`` and ``text``)."""
-    return prepare_pairs([(c.heading, c.text) for c in chunks])
+    return prepare_pairs([(c.heading, c.text) for c in chunks], tick)

@@ -591,15 +591,23 @@ class FolderSyncer:
             raise Skipped("changed while it was being read; it is read at the next sync")
         label = one_line(f.path)
 
+        # a big file's share: cutting it into passages, then its keyword terms
         def chunk_progress(share: float) -> None:
-            relay.tell(current=f"{label} {share:.0%}")
+            relay.tell(current=f"{label} {share * CHUNKING_SHARE:.0%}")
+
+        def keyword_progress(share: float) -> None:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("sync cancelled")
+            if share:
+                done = CHUNKING_SHARE + share * (1 - CHUNKING_SHARE)
+                relay.tell(current=f"{label} {done:.0%}")
 
         doc = load_document(f.absolute, f.kind, data)
         del data
         chunks = self.chunker.chunk(doc, cancel, chunk_progress)
+        keywords = prepare_keywords(chunks, keyword_progress)
         if cancel is not None and cancel.is_set():
             raise Cancelled("sync cancelled")
-        keywords = prepare_keywords(chunks)
         old_state = known.get(f.path)
         sources = [old_state.id if old_state is not None else None, copies.get(digest)]
         reusable = self.repo.chunks_of_files([s for s in sources if s is not None])
@@ -653,6 +661,11 @@ class FolderSyncer:
             else:
                 report.files_added += 1
         return len(group)
+
+
+# Of a big file's progress, the part spent cutting it into passages; the
+# rest is its keyword terms (12 MB text log, measured: 5.2 s and 3.1 s).
+CHUNKING_SHARE = 0.6
 
 
 def _hash_file(path: Path, max_bytes: int) -> str:

@@ -22,6 +22,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -120,8 +121,12 @@ def test_search_during_a_first_sync_answers_at_once_and_never_writes(cli_home, f
     """Before: the search repaired and saved the vector index under the sync
     ("Repairing the notes index: 512 passages had no vectors"), leaving
     missing and orphaned vectors, and waited ~60 s for the first sync."""
+    # one passage of ~150 words each: enough embedding work that the sync is
+    # still running when the search process has started and answered
+    filler = " ".join(f"the marsh survey lists reed bed {k} and its water depth" for k in range(14))
     for i in range(900):
-        write(folder, f"n{i:04}.md", f"# Note {i}\n\nPlanted fact {i}: the heron count was {i}.\n")
+        body = f"Planted fact {i}: the heron count was {i}. {filler}."
+        write(folder, f"n{i:04}.md", f"# Note {i}\n\n{body}\n")
     assert main(["notes", "add", str(folder), "--name", "big"]) == 0
     sync = assistant("notes", "sync")
     try:
@@ -190,21 +195,56 @@ def interrupt(proc: subprocess.Popen) -> tuple[float, str]:
     return time.monotonic() - started, out.decode()
 
 
+@pytest.mark.parametrize("stage", ["cutting", "keywords"])
+def test_a_stop_while_a_big_file_is_read_stores_none_of_it(notes, folder, stage):
+    """A stop while the file is cut into passages, or while its keyword terms
+    are made, keeps none of it, and the report says so."""
+    from assistant.notes.sync import CHUNKING_SHARE
+
+    big_text(folder / "big.txt", 2)
+    notes.add_collection(folder, "logs")
+    cancel = threading.Event()
+    seen: list[str] = []
+
+    def progress(p) -> None:
+        match = re.search(r"big\.txt (\d+)%", p.current)
+        if match:
+            seen.append(p.current)
+            share = int(match.group(1)) / 100
+            if (stage == "cutting" and 0 < share < CHUNKING_SHARE) or (
+                stage == "keywords" and share > CHUNKING_SHARE
+            ):
+                cancel.set()
+
+    report = notes.sync(progress=progress, cancel=cancel)
+    assert cancel.is_set(), seen
+    assert report.cancelled and report.files_added == 0 and report.chunks_stored == 0
+    home = Path(os.environ["ASSISTANT_HOME"])
+    assert db_count(home, "SELECT count(*) FROM notes_chunks") == 0
+
+
 def test_big_file_shows_progress_stops_at_once_and_reports_what_was_stored(cli_home, folder):
     """Before: ~60 s of silent chunking, 16 s to stop, "1 added" with nothing stored."""
     big_text(folder / "big.txt", 12)
     assert main(["notes", "add", str(folder), "--name", "logs"]) == 0
 
-    # Ctrl-C while the file is being chunked: nothing of it is stored, and the
-    # summary says so.
+    # Ctrl-C while the file is being read: it stops at once and the summary
+    # says what was stored (nothing, unless the file's passages were already
+    # being written when the signal came: then all of them, keyword-searchable).
     sync = assistant("notes", "sync")
     wait_for(sync, lambda s: "big.txt " in s and "%" in s, 120)  # progress inside the file
     took, out = interrupt(sync)
     assert sync.returncode == 130
     assert took < 1.5, f"took {took:.1f}s to stop"
-    print(f"stopped while chunking in {took:.2f}s")
-    assert "Stopped 1 collection(s)" in out and "0 added" in out
-    assert db_count(cli_home, "SELECT count(*) FROM notes_chunks") == 0
+    print(f"stopped while reading in {took:.2f}s")
+    assert "Stopped 1 collection(s)" in out
+    stored = db_count(cli_home, "SELECT count(*) FROM notes_chunks")
+    read_before = "0 added" not in out
+    if read_before:
+        assert "1 added" in out and f"{stored} stored passages have no vectors yet" in out
+        assert stored > 5000
+    else:
+        assert stored == 0
 
     # Ctrl-C while the passages are embedded: the file is stored and found by
     # keyword, the summary counts what has vectors and what has not.
@@ -216,7 +256,7 @@ def test_big_file_shows_progress_stops_at_once_and_reports_what_was_stored(cli_h
     print(f"stopped while embedding in {took:.2f}s")
     stored = db_count(cli_home, "SELECT count(*) FROM notes_chunks")
     assert stored > 5000
-    assert "1 added" in out and "have no vectors yet" in out
+    assert ("0 added" if read_before else "1 added") in out and "have no vectors yet" in out
     without = int(out.split(" stored passages have no vectors yet")[0].split()[-1])
     vectors = len(saved_vector_ids(cli_home))
     assert vectors + without == stored and 0 < vectors < stored
