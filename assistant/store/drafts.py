@@ -18,7 +18,7 @@ from sqlalchemy import CursorResult, delete, select, update
 from assistant.domain import Citation, Draft, DraftStatus, OutlineSection
 from assistant.errors import NotFound
 from assistant.store.database import Database
-from assistant.store.repository import _pid_alive
+from assistant.store.repository import mark_orphans
 from assistant.store.tables import DraftRow, utcnow
 
 _FIELDS = frozenset(
@@ -170,17 +170,6 @@ class DraftRepository:
 
     def recover_interrupted(self) -> int:
         """Mark drafts left ``writing`` by a process that is gone as ``interrupted``."""
-        with self.db.session() as s, s.begin():
-            rows = s.execute(
-                select(DraftRow.id, DraftRow.owner_pid).where(
-                    DraftRow.status == str(DraftStatus.WRITING)
-                )
-            ).all()
-            dead = [draft_id for draft_id, pid in rows if not _pid_alive(pid)]
-            if dead:
-                s.execute(
-                    update(DraftRow)
-                    .where(DraftRow.id.in_(dead))
-                    .values(status=str(DraftStatus.INTERRUPTED), owner_pid=None)
-                )
-            return len(dead)
+        return mark_orphans(
+            self.db, DraftRow, str(DraftStatus.WRITING), str(DraftStatus.INTERRUPTED)
+        )

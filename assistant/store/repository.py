@@ -176,6 +176,17 @@ def _pid_alive(pid: int | None) -> bool:
     return True
 
 
+def mark_orphans(db: Database, row: Any, running: str, ended: str) -> int:
+    """Rows of ``row`` (a table with ``status`` and ``owner_pid``) left
+    ``running`` by a process that is gone are set to ``ended``; returns how many."""
+    with db.session() as s, s.begin():
+        rows = s.execute(select(row.id, row.owner_pid).where(row.status == running)).all()
+        dead = [row_id for row_id, pid in rows if not _pid_alive(pid)]
+        if dead:
+            s.execute(update(row).where(row.id.in_(dead)).values(status=ended, owner_pid=None))
+        return len(dead)
+
+
 class ConversationRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -513,20 +524,9 @@ class ConversationRepository:
     def recover_interrupted(self) -> int:
         """Mark replies left ``streaming`` by a process that is gone as
         ``stopped``; their finish reason stays empty (the app closed)."""
-        with self.db.session() as s, s.begin():
-            rows = s.execute(
-                select(MessageRow.id, MessageRow.owner_pid).where(
-                    MessageRow.status == str(MessageStatus.STREAMING)
-                )
-            ).all()
-            dead = [mid for mid, pid in rows if not _pid_alive(pid)]
-            if dead:
-                s.execute(
-                    update(MessageRow)
-                    .where(MessageRow.id.in_(dead))
-                    .values(status=str(MessageStatus.STOPPED), owner_pid=None)
-                )
-            return len(dead)
+        return mark_orphans(
+            self.db, MessageRow, str(MessageStatus.STREAMING), str(MessageStatus.STOPPED)
+        )
 
     # search ------------------------------------------------------------
     def search(self, query: str, limit: int = 20) -> list[SearchHit]:

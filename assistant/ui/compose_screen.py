@@ -29,6 +29,7 @@ from textual.widgets.option_list import Option
 
 from assistant.domain import Draft, DraftStatus, OutlineSection
 from assistant.textsafe import sanitize
+from assistant.ui.screens import ConfirmScreen, SaveAsScreen
 
 if TYPE_CHECKING:
     from assistant.chat.compose import ComposeService
@@ -96,56 +97,6 @@ class Notice(Message):
 
 
 # ------------------------------------------------------------------- modals
-class SaveAsScreen(ModalScreen[Path | None]):
-    """Asks for a file name; Enter saves, Esc cancels."""
-
-    DEFAULT_CSS = """
-    SaveAsScreen { align: center middle; }
-    SaveAsScreen > Vertical { width: 80%; max-width: 90; height: auto; padding: 1 2;
-        border: round $accent; background: $surface; }
-    """
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, suggested: Path, hint: str = "") -> None:
-        super().__init__()
-        self.suggested = suggested
-        self.hint = hint
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label("Save the piece as")
-            yield Input(value=str(self.suggested), id="save-path")
-            yield Label(self.hint or "Enter saves, Esc cancels.", id="save-hint")
-
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        value = event.value.strip()
-        self.dismiss(Path(value).expanduser() if value else None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class ConfirmReplaceScreen(ModalScreen[bool]):
-    DEFAULT_CSS = """
-    ConfirmReplaceScreen { align: center middle; }
-    ConfirmReplaceScreen > Vertical { width: 70%; height: auto; padding: 1 2;
-        border: round $warning; background: $surface; }
-    """
-    BINDINGS = [("escape,n", "answer(False)", "Keep"), ("y", "answer(True)", "Replace")]
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = path
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(Text(f"{sanitize(str(self.path))} exists. Replace it? (y/n)"))
-
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
-
-
 def draft_line(draft: Draft) -> str:
     status = {
         DraftStatus.PLANNED: "outline only",
@@ -603,7 +554,7 @@ class ComposeScreen(Screen[None]):
             if path is not None:
                 self._save(path, text, force=False)
 
-        self.app.push_screen(SaveAsScreen(self.suggested_path()), chosen)
+        self.app.push_screen(SaveAsScreen(self.suggested_path(), "Save the piece as"), chosen)
 
     @work(thread=True, exit_on_error=False, group="compose-files")
     def _save(self, path: Path, text: str, force: bool) -> None:
@@ -628,7 +579,9 @@ class ComposeScreen(Screen[None]):
             if replace:
                 self._save(path, text, force=True)
 
-        self.app.push_screen(ConfirmReplaceScreen(path), answered)
+        self.app.push_screen(
+            ConfirmScreen("Replace the file?", f"{path} exists.", yes="Replace"), answered
+        )
 
     # ------------------------------------------------------------- drafts
     def action_drafts(self) -> None:

@@ -42,7 +42,7 @@ from textual.worker import Worker, WorkerState
 
 from assistant.chat.service import ChatService
 from assistant.textsafe import sanitize
-from assistant.ui.screens import ConfirmScreen
+from assistant.ui.screens import ConfirmScreen, SaveAsScreen
 from assistant.writing.diffing import (
     Change,
     TextDiff,
@@ -210,40 +210,6 @@ class FilePickerScreen(ModalScreen[Path | None]):
     @on(DirectoryTree.DirectorySelected)
     def _folder(self, event: DirectoryTree.DirectorySelected) -> None:
         self.query_one("#picker-path", Input).value = f"{event.path}/"
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class SaveAsScreen(ModalScreen[Path | None]):
-    """The path to save the text to; Esc cancels."""
-
-    DEFAULT_CSS = """
-    SaveAsScreen { align: center middle; }
-    SaveAsScreen > Vertical { width: 80%; max-width: 100; height: auto; border: round $accent;
-        background: $surface; padding: 1 2; }
-    """
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, suggested: Path) -> None:
-        super().__init__()
-        self.suggested = suggested
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label("Save the text as")
-            yield Input(value=str(self.suggested), id="save-path")
-            yield Label("Enter saves, Esc cancels. An existing file is replaced only if you agree.")
-
-    def on_mount(self) -> None:
-        field = self.query_one(Input)
-        field.focus()
-        field.cursor_position = len(field.value)
-
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        value = event.value.strip()
-        self.dismiss(Path(value).expanduser() if value else None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 
 from assistant.domain import ChatTurn, Citation, GenerationOptions, OutlineSection, Role
 from assistant.errors import WritingError
+from assistant.language import LANGUAGE_NAMES, answer_language
 from assistant.llm.base import ChatModel, Finished, TextPiece
 from assistant.writing.templates import Persona, PromptLibrary, PromptTemplate
 
@@ -73,27 +74,6 @@ END = "<<<END PASSAGE {n}>>>"
 # Every label the pipeline itself puts in a prompt ends a reply that repeats it.
 MATERIAL_STOPS = ("\nNotes to write from:", "\nMaterial to write from:", "<<<")
 
-LANGUAGES: dict[str, str] = {
-    "en": "English",
-    "fr": "French",
-    "de": "German",
-    "es": "Spanish",
-    "it": "Italian",
-    "pt": "Portuguese",
-    "nl": "Dutch",
-    "sv": "Swedish",
-    "pl": "Polish",
-    "tr": "Turkish",
-    "ru": "Russian",
-    "uk": "Ukrainian",
-    "el": "Greek",
-    "he": "Hebrew",
-    "ar": "Arabic",
-    "hi": "Hindi",
-    "zh": "Chinese",
-    "ja": "Japanese",
-    "ko": "Korean",
-}
 AUTO = "auto"
 
 # Han and kana count one word per character (as word processors count them);
@@ -133,53 +113,13 @@ def parse_length(value: str | None) -> int:
 
 
 # --------------------------------------------------------------- language
-_STOPWORDS: dict[str, frozenset[str]] = {
-    "English": frozenset("the and of to is in for with that on are this how what".split()),
-    "French": frozenset("le la les des et est un une pour dans du sur que avec au".split()),
-    "German": frozenset("der die das und ist nicht ein eine mit für auf den zu im".split()),
-    "Spanish": frozenset("el los las y es un una para en del que con por como".split()),
-    "Italian": frozenset("il lo gli e di che per con una un della nel sono".split()),
-    "Portuguese": frozenset("o os as e um uma para com não do da em que por".split()),
-    "Dutch": frozenset("de het een en van is voor met op niet dat zijn".split()),
-}
-
-
 def language_name(value: str) -> str:
     """``fr`` -> ``French``; a name is kept as written (capitalised)."""
     text = " ".join(value.split())
-    key = text.lower()
-    if key in LANGUAGES:
-        return LANGUAGES[key]
+    known = LANGUAGE_NAMES.get(text.lower())
+    if known is not None:
+        return known
     return text[:1].upper() + text[1:] if text else text
-
-
-def detect_language(text: str) -> str | None:
-    """The language ``text`` is written in, by its script (and, for Latin
-    script, by its most common small words); None when it cannot tell."""
-    sample = text[:4000]
-    if re.search(r"[\u3040-\u30ff]", sample):
-        return "Japanese"
-    if re.search(r"[\u4e00-\u9fff\u3400-\u4dbf]", sample):
-        return "Chinese"
-    scripts = (
-        (r"[\uac00-\ud7af]", "Korean"),
-        (r"[іїєґ]", "Ukrainian"),
-        (r"[\u0400-\u04ff]", "Russian"),
-        (r"[\u0600-\u06ff]", "Arabic"),
-        (r"[\u0370-\u03ff]", "Greek"),
-        (r"[\u0590-\u05ff]", "Hebrew"),
-        (r"[\u0900-\u097f]", "Hindi"),
-    )
-    for pattern, name in scripts:
-        if re.search(pattern, sample, re.IGNORECASE):
-            return name
-    words = re.findall(r"[^\W\d_]+", sample.lower())
-    scores = {name: sum(w in stop for w in words) for name, stop in _STOPWORDS.items()}
-    best = max(scores, key=lambda name: scores[name])
-    ranked = sorted(scores.values(), reverse=True)
-    if ranked[0] == 0 or ranked[0] == ranked[1]:
-        return None
-    return best
 
 
 # ---------------------------------------------------------------- outline
@@ -835,9 +775,9 @@ class Composer:
         if asked and asked.lower() != AUTO:
             return language_name(asked)
         brief = " ".join(given.get(k, "") for k in ("topic", "brief", "keywords"))
-        found = detect_language(brief) if brief.strip() else None
+        found = answer_language(brief) if brief.strip() else None
         if found is None and (material.strip() or sources):
-            found = detect_language(material or " ".join(p.text for p in sources))
+            found = answer_language(material or " ".join(p.text for p in sources))
         if found is not None:
             return found
         var = template.variables.get("language")

@@ -13,12 +13,8 @@ from assistant.chat.compose import ComposeService
 from assistant.domain import DraftStatus
 from assistant.runtime import Runtime
 from assistant.ui.app import AssistantApp
-from assistant.ui.compose_screen import (
-    ComposeScreen,
-    ConfirmReplaceScreen,
-    DraftsScreen,
-    SaveAsScreen,
-)
+from assistant.ui.compose_screen import ComposeScreen, DraftsScreen
+from assistant.ui.screens import ConfirmScreen, SaveAsScreen
 from assistant.writing.compose import Composer
 from assistant.writing.templates import load_library
 from tests.ui.helpers import settle as settle_app
@@ -103,7 +99,7 @@ async def test_plan_edit_the_outline_write_and_save_as(service, tmp_path: Path):
         app.screen.query_one(Input).value = str(target)
         await pilot.press("enter")
         await settle(pilot)
-        assert isinstance(app.screen, ConfirmReplaceScreen)
+        assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
         await settle(pilot)
         assert target.read_text() == "mine"

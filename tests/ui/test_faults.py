@@ -11,12 +11,11 @@ from textual.widgets import Input
 
 from assistant.domain import MessageStatus, Role
 from assistant.runtime import Runtime
-from assistant.ui.screens import ConfirmDeleteScreen, ConfirmScreen, HelpScreen
+from assistant.ui.screens import ConfirmDeleteScreen, ConfirmScreen, HelpScreen, SaveAsScreen
 from assistant.ui.widgets import MessageView, NoteView, SlashOptions, StatusLine
 from assistant.ui.writing_screen import (
     ChangeItem,
     FilePickerScreen,
-    SaveAsScreen,
     WritingScreen,
 )
 from tests.ui.helpers import seed_conversation, settle

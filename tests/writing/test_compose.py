@@ -11,6 +11,7 @@ import pytest
 
 from assistant.domain import Citation, OutlineSection, Role
 from assistant.errors import WritingError
+from assistant.language import answer_language
 from assistant.llm.base import TextPiece
 from assistant.writing.compose import (
     MATERIAL_STOPS,
@@ -22,7 +23,6 @@ from assistant.writing.compose import (
     SectionStarted,
     SourcePassage,
     count_words,
-    detect_language,
     format_outline,
     parse_length,
     parse_outline,
@@ -368,10 +368,10 @@ def test_length_words_and_language():
             parse_length(bad)
     assert count_words("Hello, world [1]. It's 2024 — fine.") == 5
     assert count_words("我喜欢走路上班。") == 7
-    assert detect_language("les avantages de la marche pour aller au travail") == "French"
-    assert detect_language("步行上班的好处") == "Chinese"
-    assert detect_language("die Vorteile und der Nutzen des Gehens") == "German"
-    assert detect_language("walking") is None
+    assert answer_language("les avantages de la marche pour aller au travail") == "French"
+    assert answer_language("步行上班的好处") == "Chinese"
+    assert answer_language("die Vorteile und der Nutzen des Gehens") == "German"
+    assert answer_language("walking") is None
 
 
 def test_language_from_the_option_or_from_the_brief():
