@@ -247,10 +247,8 @@ class ComposeScreen(Screen[None]):
             first = "article" if "article" in self.library.compose else min(self.library.compose)
             await self.choose_kind(first)
             kinds.highlighted = sorted(self.library.compose).index(first)
-        self.set_status(
-            "Pick a kind, fill the form; Ctrl+O plans the outline, Ctrl+G writes, "
-            "Ctrl+L opens a draft."
-        )
+        # one line that fits 80 columns
+        self.set_status("Pick a kind, fill the form. Ctrl+O outline · Ctrl+G write · Ctrl+L drafts")
         self.query_one("#form Input", Input).focus()
 
     @on(OptionList.OptionHighlighted, "#kinds")

@@ -153,7 +153,10 @@ class ModelPickerScreen(ModalScreen["PickerEntry | None"]):
         if self.entries:
             options.highlighted = current
         about.update(
-            plain(f"{len(self.entries)} models · size, quant, parameters, context, fit")
+            plain(
+                f"{len(self.entries)} model{'s' if len(self.entries) != 1 else ''} · "
+                "size, quant, parameters, context, fit"
+            )
             if self.entries
             else plain("No models yet: `assistant models pull OWNER/REPO` downloads one.")
         )

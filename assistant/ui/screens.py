@@ -141,6 +141,7 @@ class SaveAsScreen(ModalScreen[Path | None]):
     SaveAsScreen { align: center middle; }
     SaveAsScreen > Vertical { width: 80%; max-width: 100; height: auto; border: round $accent;
         background: $surface; padding: 1 2; }
+    SaveAsScreen Label { width: 100%; }
     """
     BINDINGS = [("escape", "cancel", "Cancel")]
 
