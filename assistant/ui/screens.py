@@ -133,28 +133,15 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-class SaveAsScreen(ModalScreen[Path | None]):
-    """The path to save a text to; Enter saves, Esc cancels (an existing file
-    is replaced only after a ConfirmScreen)."""
+class PathScreen(ModalScreen[Path | None]):
+    """Asks for a path, the suggestion filled in with the cursor at its end:
+    Enter returns it, Esc returns None. Subclasses say what it is for."""
 
-    DEFAULT_CSS = """
-    SaveAsScreen { align: center middle; }
-    SaveAsScreen > Vertical { width: 80%; max-width: 100; height: auto; border: round $accent;
-        background: $surface; padding: 1 2; }
-    SaveAsScreen Label { width: 100%; }
-    """
     BINDINGS = [("escape", "cancel", "Cancel")]
 
-    def __init__(self, suggested: Path, title: str = "Save the text as") -> None:
+    def __init__(self, suggested: Path) -> None:
         super().__init__()
         self.suggested = suggested
-        self.title_text = title
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(self.title_text)
-            yield Input(value=str(self.suggested), id="save-path")
-            yield Label("Enter saves, Esc cancels. An existing file is replaced only if you agree.")
 
     def on_mount(self) -> None:
         field = self.query_one(Input)
@@ -170,16 +157,32 @@ class SaveAsScreen(ModalScreen[Path | None]):
         self.dismiss(None)
 
 
-class ExportScreen(ModalScreen[Path | None]):
+class SaveAsScreen(PathScreen):
+    """The path to save a text to (an existing file is replaced only after a
+    ConfirmScreen)."""
+
+    DEFAULT_CSS = """
+    SaveAsScreen { align: center middle; }
+    SaveAsScreen > Vertical { width: 80%; max-width: 100; height: auto; border: round $accent;
+        background: $surface; padding: 1 2; }
+    SaveAsScreen Label { width: 100%; }
+    """
+
+    def __init__(self, suggested: Path, title: str = "Save the text as") -> None:
+        super().__init__(suggested)
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.title_text)
+            yield Input(value=str(self.suggested), id="save-path")
+            yield Label("Enter saves, Esc cancels. An existing file is replaced only if you agree.")
+
+
+class ExportScreen(PathScreen):
     """Where to export the conversation; a name ending in .json writes JSON
     (every branch), anything else Markdown (the current branch); both carry
     the sources."""
-
-    BINDINGS = [("escape", "cancel", "Cancel")]
-
-    def __init__(self, suggested: Path) -> None:
-        super().__init__()
-        self.suggested = suggested
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="export"):
@@ -190,19 +193,6 @@ class ExportScreen(ModalScreen[Path | None]):
                 "Markdown. Both list the sources. Enter writes, Esc cancels.",
                 classes="dialog-hint",
             )
-
-    def on_mount(self) -> None:
-        field = self.query_one(Input)
-        field.focus()
-        field.cursor_position = len(field.value)
-
-    @on(Input.Submitted)
-    def submitted(self, event: Input.Submitted) -> None:
-        value = event.value.strip()
-        self.dismiss(Path(value).expanduser() if value else None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class PassageScreen(ModalScreen[bool]):
