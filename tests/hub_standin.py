@@ -79,6 +79,11 @@ class HubStandIn:
         self.token = token
         self.stats = Stats()
         self.throttle: float | None = None  # bytes per second for file bodies
+        # a file body stops after this many bytes until ``release`` is set
+        # (a kill at a known point, with nothing left in transit)
+        self.pause_at: int | None = None
+        self.paused = threading.Event()
+        self.release = threading.Event()
         self.chunk = 256 * 1024
         self._lock = threading.Lock()
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -299,7 +304,13 @@ class HubStandIn:
                     fh.seek(start)
                     pos = start
                     while pos < limit:
-                        block = fh.read(min(hub.chunk, limit - pos))
+                        want = min(hub.chunk, limit - pos)
+                        if hub.pause_at is not None and pos < hub.pause_at:
+                            want = min(want, hub.pause_at - pos)
+                        elif hub.pause_at is not None and pos == hub.pause_at:
+                            hub.paused.set()
+                            hub.release.wait(60)
+                        block = fh.read(want)
                         if not block:
                             break
                         if hosted.corrupt_at is not None and pos <= hosted.corrupt_at < pos + len(

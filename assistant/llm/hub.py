@@ -609,8 +609,14 @@ class Hub:
         cancel: threading.Event | None,
         headers: dict[str, str],
     ) -> int:
+        from huggingface_hub import constants
         from huggingface_hub.file_download import http_get
 
+        # http_get regroups the stream into pieces of this size through a
+        # BytesIO; at its 10 MB default that copy halved the pull's speed
+        # (bench.models: 0.58 s against 0.31 s for a plain stream, 0.32 s at
+        # 1 MB). A smaller piece also loses less to a kill before the resume.
+        constants.DOWNLOAD_CHUNK_SIZE = DOWNLOAD_PIECE
         part = blob.with_name(blob.name + ".incomplete")
         have = part.stat().st_size if part.exists() else 0
         if have > size:
@@ -675,6 +681,9 @@ class Hub:
             raise ModelError(f"The hub's {what} is not a usable GGUF file: {exc}") from None
         os.replace(part, blob)
         return got - have
+
+
+DOWNLOAD_PIECE = 1 << 20
 
 
 def _sha256_of(path: Path) -> str:

@@ -119,12 +119,17 @@ def test_split_model_is_fetched_whole_and_loads(hub, model_files):
 
 
 def test_resume_after_a_killed_pull_fetches_at_most_one_chunk(hub, model_files, isolated_home):
-    from huggingface_hub import constants
+    """Killed mid-download: the resume asks only for the missing bytes, and
+    what is fetched again is less than one download piece. The stand-in stops
+    sending at a point inside a piece and the kill comes once the client has
+    written all it can, so no byte is still in the sockets."""
+    from assistant.llm.hub import DOWNLOAD_PIECE
 
-    hub.throttle = 40e6  # bytes/s: long enough to kill the pull half-way
     digest = sha(model_files["whole"])
     size = model_files["whole"].stat().st_size
     part = hub_storage("me/gemma-GGUF") / "blobs" / f"{digest}.incomplete"
+    pause_at = 60 * DOWNLOAD_PIECE + DOWNLOAD_PIECE // 3  # a third into a piece
+    hub.pause_at = pause_at
     proc = subprocess.Popen(
         [sys.executable, "-m", "assistant", "models", "pull", "me/gemma-GGUF:Q4_K_M"],
         stdout=subprocess.DEVNULL,
@@ -132,24 +137,31 @@ def test_resume_after_a_killed_pull_fetches_at_most_one_chunk(hub, model_files, 
         stdin=subprocess.DEVNULL,
         env=os.environ.copy(),
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if part.exists() and part.stat().st_size >= 60_000_000:
-            break
+    assert hub.paused.wait(60), "the pull never reached the pause"
+    last, steady_since = -1, time.monotonic()
+    while time.monotonic() - steady_since < 0.5:  # the client has written what it got
+        now = part.stat().st_size if part.exists() else 0
+        if now != last:
+            last, steady_since = now, time.monotonic()
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
-    kept = part.stat().st_size
-    served_before = hub.served(digest)
-    assert 60_000_000 <= kept < size
+    # the killed pull's connection stays paused (released at the end): woken
+    # now, it would hand one more block to the dead socket and count it served
+    hub.pause_at = None
+    try:
+        kept = part.stat().st_size
+        served_before = hub.served(digest)
+        assert kept == 60 * DOWNLOAD_PIECE  # whole pieces only
 
-    hub.throttle = None
-    result = Hub(timeout=5).pull(parse_ref("me/gemma-GGUF:Q4_K_M"))
-    assert sha(result.path) == digest
-    assert hub.stats.ranges[-1] == f"bytes={kept}-"  # asked only for what was missing
-    fetched_again = served_before - kept  # sent before the kill, not kept on disk
-    assert 0 <= fetched_again <= constants.DOWNLOAD_CHUNK_SIZE
-    assert hub.served(digest) - served_before == size - kept
+        result = Hub(timeout=5).pull(parse_ref("me/gemma-GGUF:Q4_K_M"))
+        assert sha(result.path) == digest
+        assert hub.stats.ranges[-1] == f"bytes={kept}-"  # asked only for what was missing
+        fetched_again = pause_at - kept  # received before the kill, not yet written
+        assert 0 < fetched_again < DOWNLOAD_PIECE
+        assert hub.served(digest) - served_before == size - kept
+    finally:
+        hub.release.set()
 
 
 def test_wrong_checksum_is_refused_and_deleted(hub):
