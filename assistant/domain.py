@@ -58,6 +58,9 @@ class Message:
     parent_id: int | None = None  # the message this one answers or follows; None for a root
 
 
+USED_MARK = "→ "  # before a source the answer comes from, in every shell and export
+
+
 @dataclass(frozen=True)
 class Citation:
     """A passage of the user's notes that a reply was given, numbered as the
@@ -76,6 +79,9 @@ class Citation:
     score: float | None = None
     chunk_id: int | None = None
     kind: str | None = None  # the file's kind (pdf, pptx, xlsx, ...): names the page unit
+    # The reply's answer comes from this passage: it cites it as [n], or
+    # (a model that writes no marks) its answering words are found here.
+    used: bool = False
 
     @property
     def place(self) -> str:
@@ -104,8 +110,9 @@ class Citation:
 
     @property
     def label(self) -> str:
-        """``[n] collection/path:start-end (page p) — heading``."""
-        text = f"[{self.n}] {self.source}"
+        """``[n] collection/path:start-end (page p) — heading``, after ``→ ``
+        when the answer comes from it."""
+        text = f"{USED_MARK if self.used else ''}[{self.n}] {self.source}"
         if self.place:
             text += f" ({self.place})"
         if self.heading:
@@ -140,6 +147,7 @@ class Citation:
             score=float(score) if isinstance(score, int | float) else None,
             chunk_id=opt_int("chunk_id"),
             kind=str(d["kind"]) if isinstance(d.get("kind"), str) else None,
+            used=d.get("used") is True,
         )
 
 
@@ -151,6 +159,9 @@ class Grounding:
 
     prompt: str
     citations: tuple[Citation, ...] = ()
+    # The passages' texts, in the order of ``citations``: what the reply is
+    # checked against to mark the sources its answer comes from.
+    passages: tuple[str, ...] = ()
     # Set when the notes do not cover the question: this is the reply, and the
     # model is not asked (rather than letting it answer from nothing).
     no_answer: str | None = None

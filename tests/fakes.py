@@ -22,6 +22,7 @@ class FakeModel:
         self.options: list[GenerationOptions] = []
         self.fail_with: Exception | None = None
         self.started = threading.Event()
+        self.prepared: list[list[ChatTurn]] = []  # what prepare_next was given
 
     def enqueue(self, pieces: Sequence[str] | str) -> None:
         self.replies.append([pieces] if isinstance(pieces, str) else list(pieces))
@@ -29,6 +30,11 @@ class FakeModel:
     def count_tokens(self, turns: Sequence[ChatTurn]) -> int:
         # one token per word plus a few per turn for the role markers
         return sum(len(t.content.split()) + 3 for t in turns) + 2
+
+    def prepare_next(
+        self, turns: Sequence[ChatTurn], cancel: threading.Event | None = None
+    ) -> None:
+        self.prepared.append(list(turns))
 
     def stream(
         self,

@@ -393,6 +393,7 @@ class ChatService:
         system = ChatTurn(Role.SYSTEM, system_text) if system_text else None
         history = self.history_turns(conversation_id, user_message_id)
         citations: tuple[Citation, ...] = ()
+        finalize: Callable[[str], dict[str, object]] | None = None
         documents = self._documents(history[-1].content) if history else []
         if documents:
             attached = yield from self._attach(model, system, history, options, documents, cancel)
@@ -402,8 +403,11 @@ class ChatService:
             history = history[:-1] + [ChatTurn(Role.USER, attached.prompt)]
             citations = attached.citations
         elif grounding is not None and history:
+            question = history[-1].content
             history, grounded = self._ground(model, system, history, options, grounding)
             citations = grounded.citations
+            if grounded.passages:
+                finalize = self._marks_sources(question, citations, grounded.passages)
             if grounded.no_answer is not None:
                 yield from self._fixed_reply(conversation_id, user_message_id, grounded.no_answer)
                 return
@@ -429,7 +433,27 @@ class ChatService:
             self.repo.update_message(reply.id, citations=list(citations))
         yield ReplyStarted(conversation_id, user_message_id, reply.id, plan, citations)
         source = model.stream(plan.turns, replace(options, max_tokens=plan.max_tokens), cancel)
-        yield from self._record(conversation_id, reply.id, source, plan)
+        yield from self._record(conversation_id, reply.id, source, plan, finalize)
+        # After the reply is out: let the model get the conversation ready as
+        # the next turn will send it (the reply as stored), so continuing it,
+        # here or in a new process, evaluates only the new message.
+        if not (cancel is not None and cancel.is_set()):
+            head = [system] if system else []
+            model.prepare_next(head + self.history_turns(conversation_id, reply.id), cancel)
+
+    @staticmethod
+    def _marks_sources(
+        question: str, citations: tuple[Citation, ...], passages: tuple[str, ...]
+    ) -> Callable[[str], dict[str, object]]:
+        """What marks, once the reply is written, the sources its answer comes from."""
+
+        def finalize(text: str) -> dict[str, object]:
+            from assistant.notes.grounding import supporting
+
+            used = set(supporting(text, question, passages))
+            return {"citations": [replace(c, used=c.n in used) for c in citations]}
+
+        return finalize
 
     def _fixed_reply(
         self, conversation_id: int, user_message_id: int | None, text: str, reason: str = "stop"
@@ -481,10 +505,12 @@ class ChatService:
         reply_id: int,
         source: Iterable[Any],
         plan: ContextPlan | None,
+        finalize: Callable[[str], dict[str, object]] | None = None,
     ) -> Generator[ChatEvent, None, None]:
         """Store what ``source`` (a model stream or a writing action) produces
         and hand it on: text only once it is on disk; progress as it comes;
-        the figures of the run with the final status."""
+        the figures of the run with the final status. ``finalize`` gives
+        more fields to store from the final text (the sources it used)."""
         from assistant.writing.actions import ActionDone, ActionProgress
 
         parts: list[str] = []
@@ -541,6 +567,8 @@ class ChatService:
             if status == MessageStatus.COMPLETE:
                 text = text.rstrip()
             fields: dict[str, object] = {"content": text, "status": status, "error": error}
+            if finalize is not None and text.strip():
+                fields.update(finalize(text))
             if finished is not None:
                 fields.update(
                     prompt_tokens=finished.prompt_tokens,

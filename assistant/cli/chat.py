@@ -181,10 +181,15 @@ def answer(
                         stream_text(event.text)
                         shown = True
                 elif isinstance(event, ReplyDone):
+                    # Said at once: the service may go on after this event
+                    # (getting the model ready for the next turn).
                     done = event
+                    if started is None:  # the service always starts a reply first
+                        raise RuntimeError("the reply ended before it started")
+                    _finish(session, started, done, as_json)
         except AssistantError:
             # a model or server failure mid-reply: what came is stored; say where
-            if shown and started is not None:
+            if shown and started is not None and done is None:
                 stream_text("\n")
                 say(f"(the reply so far is kept in conversation {started.conversation_id})")
             raise
@@ -192,8 +197,18 @@ def answer(
             events.close()
     if done is None or started is None:  # the service always ends with ReplyDone
         raise RuntimeError("the reply ended without its final event")
+    msg = done.message
+    if msg.status == MessageStatus.STOPPED:
+        say(f"Stopped; the partial reply is kept in conversation {msg.conversation_id}.")
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def _finish(session: ChatSession, started: Any, done: Any, as_json: bool) -> None:
+    """The end of a reply: the JSON object, or the line end, notices and sources."""
     msg, fin = done.message, done.finished
     use_notes = session.state.use_notes
+    citations = msg.citations or list(started.citations)  # stored: marked as used or not
     if as_json:
         print_json(
             {
@@ -212,8 +227,8 @@ def answer(
                 "generation_ms": msg.generation_ms,
                 "dropped_turns": done.plan.dropped_turns if done.plan else 0,
                 **(
-                    {"sources": [c.to_dict() for c in started.citations]}
-                    if use_notes or started.citations
+                    {"sources": [c.to_dict() for c in citations]}
+                    if use_notes or citations
                     else {}
                 ),
             }
@@ -222,11 +237,7 @@ def answer(
         stream_text("\n")
         if msg.finish_reason == "length":
             say("(reply cut at the token limit)")
-        if use_notes or started.citations:
+        if use_notes or citations:
             from assistant.cli.notes import print_sources
 
-            print_sources(started.citations)
-    if msg.status == MessageStatus.STOPPED:
-        say(f"Stopped; the partial reply is kept in conversation {msg.conversation_id}.")
-        return EXIT_INTERRUPTED
-    return 0
+            print_sources(citations)

@@ -58,6 +58,14 @@ class ChatModel(Protocol):
         cancel: threading.Event | None = None,
     ) -> Iterator[StreamEvent]: ...
 
+    def prepare_next(
+        self, turns: Sequence[ChatTurn], cancel: threading.Event | None = None
+    ) -> None:
+        """After a reply: get ready for a next turn that starts with ``turns``
+        (a model with a prompt cache evaluates and saves them; others do
+        nothing)."""
+        ...
+
 
 class StopScanner:
     """Cut generated text at the first stop string, without ever emitting a

@@ -230,6 +230,11 @@ class OpenAICompatibleModel:
     def count_tokens(self, turns: Sequence[ChatTurn]) -> int:
         return sum(len(t.content) // 4 + 4 for t in turns) + 2
 
+    def prepare_next(
+        self, turns: Sequence[ChatTurn], cancel: threading.Event | None = None
+    ) -> None:
+        """The server keeps its own prompt cache: nothing to do here."""
+
     def stream(
         self,
         turns: Sequence[ChatTurn],
