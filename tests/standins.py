@@ -309,7 +309,13 @@ class FileServer:
     chunked   no Content-Length (chunked), ending cleanly after ``cut`` bytes
     """
 
-    def __init__(self, files: dict[str, bytes | Path], ways: dict[str, str], cut: int = 1 << 20):
+    def __init__(
+        self,
+        files: dict[str, bytes | Path],
+        ways: dict[str, str],
+        cut: int = 1 << 20,
+        types: dict[str, str] | None = None,  # path -> Content-Type (default: octet-stream)
+    ):
         import http.server
 
         server = self
@@ -329,7 +335,8 @@ class FileServer:
                 size = len(data) if data is not None else Path(source).stat().st_size
                 way = server.ways.get(self.path, "full")
                 self.send_response(200)
-                self.send_header("Content-Type", "application/octet-stream")
+                kind = (server.types or {}).get(self.path, "application/octet-stream")
+                self.send_header("Content-Type", kind)
                 if way == "chunked":
                     self.send_header("Transfer-Encoding", "chunked")
                 else:
@@ -354,6 +361,7 @@ class FileServer:
         self.files = files
         self.ways = ways
         self.cut = cut
+        self.types = types
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]

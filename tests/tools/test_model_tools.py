@@ -94,3 +94,28 @@ def test_template_that_ignores_tools_cannot_call_them():
 def test_bundled_base_model_cannot_call_tools(real_model):
     assert real_model.supports_tools is False
     assert real_model.tool_format is None
+
+
+def test_a_reply_through_the_stand_in_calls_a_real_tool_and_answers_from_it(repo, tmp_path):
+    from assistant.chat.events import ReplyDone, ToolCallDone
+    from assistant.chat.service import ChatService
+    from assistant.chat.tooluse import ToolUse
+    from assistant.tools.builtin import builtin_tools
+
+    (tmp_path / "plan.txt").write_text("Backups run at 02:00.", encoding="utf-8")
+    tools = [t for t in builtin_tools(None, [tmp_path]) if t.name == "read_file"]
+    with ToolCallingServer({"read_file": {"path": "plan.txt"}}) as server:
+        model = OpenAICompatibleModel(server.base_url, model="tool-model")
+        service = ChatService(repo, model, flush_interval=0.0)
+        events = list(service.send(None, "When do backups run?", tools=ToolUse(tools)))
+        result = next(e for e in events if isinstance(e, ToolCallDone))
+        assert result.outcome == "ok" and "Backups run at 02:00." in result.message.content
+        done = events[-1]
+        assert isinstance(done, ReplyDone)
+        assert "From the tool:" in done.message.content
+        assert "Backups run at 02:00." in done.message.content
+        # what went back to the server: the call, then the result quoted as data
+        sent = server.bodies[1]["messages"]
+        assert sent[-2]["tool_calls"][0]["function"]["name"] == "read_file"
+        assert sent[-1]["role"] == "tool" and "<<<TOOL OUTPUT read_file>>>" in sent[-1]["content"]
+        model.close()
