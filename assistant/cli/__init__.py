@@ -47,6 +47,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "prompts": ("assistant.cli.write", "prompts", "List or show prompt templates and personas."),
     "models": ("assistant.cli.models", "models", "Download, list and choose models."),
+    "tools": ("assistant.cli.tools", "tools", "List the tools a model may call."),
     "doctor": (
         "assistant.cli.doctor",
         "doctor",
