@@ -187,6 +187,7 @@ class McpServer:
         self._closing: asyncio.Event | None = None
         self._task: concurrent.futures.Future[None] | None = None
         self._dead: str | None = None
+        self._log_file: Path | None = None
         self._loop = _shared_loop()
 
     # .............................................................. start
@@ -218,7 +219,8 @@ class McpServer:
 
                 private_dir(self.log_dir)
                 safe = re.sub(r"[^A-Za-z0-9_.-]", "_", self.name)
-                return open(self.log_dir / f"mcp-{safe}.log", "a", encoding="utf-8")
+                self._log_file = self.log_dir / f"mcp-{safe}.log"
+                return open(self._log_file, "a", encoding="utf-8")
             except OSError:
                 pass
         return open(os.devnull, "w")
@@ -259,7 +261,7 @@ class McpServer:
         try:
             listed = _wait(self._loop.submit(self._start()), timeout, None)
         except TimeoutError:
-            self.close()
+            self.close(wait=False)
             raise McpError(
                 f"The MCP server {self.name} did not start within {timeout:g} s; its tools "
                 "are left out."
@@ -267,8 +269,10 @@ class McpServer:
         except AssistantError:
             raise
         except BaseException as exc:
+            log = f"; its messages are in {self._log_file}" if self._log_file else ""
             raise McpError(
-                f"The MCP server {self.name} could not start ({_why(exc)}); its tools are left out."
+                f"The MCP server {self.name} could not start ({_why(exc)}{log}); its tools "
+                "are left out."
             ) from None
         tools = []
         for tool in listed.tools:
@@ -317,7 +321,17 @@ class McpServer:
         except AssistantError:
             raise
         except BaseException as exc:
-            self._dead = self._dead or _why(exc)
+            from mcp import MCPError
+            from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+
+            code = exc.code if isinstance(exc, MCPError) else None
+            if code == REQUEST_TIMEOUT:
+                raise ToolFailed(
+                    f"The MCP server {self.name} did not answer the call to {name} within "
+                    f"{timeout:g} s."
+                ) from None
+            if code is None or code == CONNECTION_CLOSED:  # the server (or the link) is gone
+                self._dead = self._dead or _why(exc)
             raise ToolFailed(
                 f"The MCP server {self.name} failed during the call to {name} ({_why(exc)})."
             ) from None
@@ -326,8 +340,9 @@ class McpServer:
             raise ToolFailed(f"{name} reported an error: {text[:500] or 'no details'}")
         return text
 
-    def close(self) -> None:
-        """Stop the server (a stdio one's process ends with it)."""
+    def close(self, wait: bool = True) -> None:
+        """Stop the server (a stdio one's process ends with it); ``wait``
+        False cancels it at once (one that never finished starting)."""
         closing = self._closing
         if closing is not None:
             self._loop.loop.call_soon_threadsafe(closing.set)
@@ -335,6 +350,8 @@ class McpServer:
         if handle is not None:
 
             async def finish() -> None:
+                if not wait:
+                    handle.cancel()
                 try:
                     await asyncio.wait_for(asyncio.shield(handle), 5)
                 except BaseException:
