@@ -434,11 +434,13 @@ class ToolCallingServer:
     name first, then the arguments in small pieces, then ``finish_reason``
     ``tool_calls``. A request that ends with tool results is answered with
     text built from them: ``From the tool: RESULT``. Anything else gets
-    ``Plain answer.``. Every request body is kept in ``bodies``;
+    ``answer`` (``Plain answer.``). Every request body is kept in ``bodies``;
     ``delay`` seconds pass between pieces (0: none).
     """
 
-    def __init__(self, plan: dict[str, dict[str, object]], delay: float = 0.0) -> None:
+    def __init__(
+        self, plan: dict[str, dict[str, object]], delay: float = 0.0, answer: str = "Plain answer."
+    ) -> None:
         import http.server
 
         server = self
@@ -475,6 +477,7 @@ class ToolCallingServer:
 
         self.plan = plan
         self.delay = delay
+        self.answer = answer
         self.bodies: list[dict[str, object]] = []
         self.calls_sent = 0
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -510,7 +513,7 @@ class ToolCallingServer:
         offered = [t["function"]["name"] for t in tools if isinstance(t, dict)]
         wanted = next((name for name in offered if name in self.plan), None)
         if wanted is None:
-            yield self._chunk({"content": "Plain answer."})
+            yield self._chunk({"content": self.answer})
             yield self._chunk({}, "stop")
             return
         self.calls_sent += 1
