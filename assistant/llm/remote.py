@@ -269,12 +269,17 @@ class OpenAICompatibleModel:
         timeout: float = DEFAULT_TIMEOUT,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         engine: str | None = None,
+        tool_choice: str | dict[str, Any] = "auto",
     ) -> None:
+        """``tool_choice`` goes with ``tools``: "auto" (OpenAI's default, said
+        outright because llama.cpp's Python server offers no tools without
+        it), "required", or ``{"type": "function", "function": {"name": N}}``."""
         import httpx
 
         self.base_url = base_url.rstrip("/")
         self.model_id = model or "default"
         self.engine = engine
+        self.tool_choice = tool_choice
         self.name = f"{engine}/{self.model_id}" if engine else self.model_id
         self.context_size = context_size
         self.timeout = timeout
@@ -316,6 +321,7 @@ class OpenAICompatibleModel:
             body["stop"] = list(options.stop)
         if tools:
             body["tools"] = [t.function() for t in tools]
+            body["tool_choice"] = self.tool_choice
         calls: dict[int, _CallParts] = {}
         scanner = StopScanner(options.stop)
         start = time.perf_counter()
