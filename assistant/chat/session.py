@@ -65,6 +65,7 @@ class ChatSession:
         # Asks the user to approve a call (None: no one to ask, calls that need it are refused).
         self.approve: Approver | None = None
         self.allowed_tools: frozenset[str] = frozenset()  # run without asking (--allow)
+        self._tools_wanted = False
 
     @property
     def chat(self) -> ChatService:
@@ -148,6 +149,7 @@ class ChatSession:
         names = self.tools_once if self.tools_once is not None else self.state.tools
         if names is None or self._tools is None:
             return None
+        self._tools_wanted = True
         registry = self._tools()
         tools = registry.select(names)
         use = ToolUse(tools, approve=self.approve, allowed=self.allowed_tools)
@@ -157,8 +159,11 @@ class ChatSession:
         return use
 
     def tool_warnings(self) -> list[str]:
-        """Sentences about tool sources that failed (an MCP server that did not start)."""
-        return list(self._tools().warnings) if self._tools is not None else []
+        """Sentences about tool sources that failed (an MCP server that did not
+        start); none asked for (and nothing built) while tools were not used."""
+        if self._tools is None or not self._tools_wanted:
+            return []
+        return list(self._tools().warnings)
 
     def set_persona(self, name: str | None) -> None:
         """``name`` None goes back to the default system prompt."""

@@ -225,7 +225,7 @@ class MessageView(Vertical):
         return self._text
 
     def _who(self) -> str:
-        if self.role == Role.TOOL:  # a tool's result (the collapsed entry comes with the TUI's tools)
+        if self.role == Role.TOOL:  # a tool result (its collapsed entry comes with TUI tools)
             call = self.message.tool_call if self.message else None
             return f"Tool · {call.name}" if call else "Tool"
         who = "You" if self.role == Role.USER else "Assistant"

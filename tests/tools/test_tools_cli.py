@@ -141,3 +141,17 @@ def test_on_a_terminal_the_user_is_asked_and_the_answer_is_built_from_the_result
     assert "approved-42" in text.split("From the tool:")[1]
     sent = server.bodies[1]["messages"][-1]
     assert sent["role"] == "tool" and "approved-42" in sent["content"]
+
+
+def test_the_bundled_base_model_says_in_one_sentence_it_cannot_call_tools(
+    home_with_model, capsys, monkeypatch
+):
+    code, out, err = run_cli(
+        ["ask", "--tools", "--max-tokens", "4", "--", "What time is it?"], capsys, "", monkeypatch
+    )
+    assert code == 0
+    lines = [line for line in err.splitlines() if "tools" in line]
+    assert lines == [
+        "gemma-3-270m-q4_k_m.gguf cannot call tools (its chat template does not offer them; "
+        "the bundled base model has none), so this answer is written without them."
+    ]
