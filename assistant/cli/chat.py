@@ -20,8 +20,9 @@ from assistant.cli.options import CONVERSATION_ID, model_options, runtime
 if TYPE_CHECKING:
     import threading
 
-    from assistant.chat.events import ChatEvent
+    from assistant.chat.events import ChatEvent, ReplyDone, ReplyStarted
     from assistant.chat.session import ChatSession
+    from assistant.domain import Citation
 
 
 def open_ui(ctx: click.Context, conversation_id: int | None) -> int:
@@ -65,6 +66,14 @@ def chat(ctx: click.Context, conversation_id: int | None, **_options: Any) -> in
     "--file", "files", multiple=True, metavar="PATH",
     help="Put a whole document into the question (repeatable); same as @PATH in the text.",
 )  # fmt: skip
+@click.option(
+    "--tools", "tool_names", is_flag=False, flag_value="all", default=None, metavar="[NAMES]",
+    help="Let the model call tools for this question: all, or --tools=search_notes,now.",
+)  # fmt: skip
+@click.option(
+    "--allow", "allow", multiple=True, metavar="TOOL",
+    help="Run TOOL without asking (repeatable); off a terminal, others that ask are refused.",
+)  # fmt: skip
 @model_options
 @click.pass_context
 def ask(
@@ -77,10 +86,16 @@ def ask(
     quiet: bool,
     to: str | None,
     files: tuple[str, ...],
+    tool_names: str | None,
+    allow: tuple[str, ...],
     **_options: Any,
 ) -> int:
     """Ask one question; the answer streams to stdout (piped stdin is appended)."""
     from assistant.errors import UsageError
+
+    if tool_names is not None and any(c.isspace() for c in tool_names):
+        # `ask --tools "what time is it"`: the words are the question, not tool names
+        question, tool_names = (tool_names, *question), "all"
 
     if edit_id is not None and continue_id is None:
         raise UsageError(
@@ -117,6 +132,17 @@ def ask(
         from assistant.cli.notes import ensure_notes_ready
 
         ensure_notes_ready(rt, quiet=quiet)
+    if tool_names is not None or allow:
+        from assistant.tools.registry import parse_names
+
+        session.tools_once = parse_names(tool_names) if tool_names is not None else None
+        session.allowed_tools = frozenset(allow)
+        for name in allow:
+            if rt.tools.get(name) is None:
+                raise UsageError(
+                    f"There is no tool named {name} (tools: {', '.join(rt.tools.names())})."
+                )
+    session.approve = terminal_approver()
     if edit_id is not None:
         edited = edit_id
         return answer(session, lambda cancel: session.edit(edited, text, cancel), as_json)
@@ -144,6 +170,37 @@ def follow_engine(ctx: click.Context, rt: Any, session: ChatSession) -> None:
     rt.switch_model(rt.model_spec(engine=engine))
 
 
+def terminal_approver() -> Any:
+    """Ask the user on the terminal before a tool that asks first runs; None
+    off a terminal (such calls are then refused, unless --allow)."""
+    import sys
+
+    if sys.stdin is None or not sys.stdin.isatty():
+        return None
+    from assistant.chat.tooluse import Approval, ApprovalRequest
+    from assistant.cli.console import ask_choice
+
+    def approve(request: ApprovalRequest, cancel: threading.Event) -> Approval:
+        where = "" if request.tool.source == "built-in" else f" ({request.tool.source})"
+        what = "run this command" if request.tool.name == "run_command" else "make this call"
+        answer = ask_choice(
+            f"\nThe model wants to {what}{where}:\n  {request.shown}\n"
+            "Allow it? [y] once, [a] for this conversation, [N] no: ",
+            {"y": "once", "a": "conversation", "n": "deny"},
+            cancel,
+        )
+        return Approval(answer) if answer else Approval.DENY
+
+    return approve
+
+
+def _call_line(call: Any) -> str:
+    if call.name == "run_command" and isinstance(call.arguments.get("command"), str):
+        return f"$ {call.arguments['command']}"
+    arguments = call.arguments_json()
+    return f"{call.name} {arguments if len(arguments) <= 200 else arguments[:199] + '…'}"
+
+
 def answer(
     session: ChatSession,
     start: Callable[[threading.Event], Generator[ChatEvent, None, None]],
@@ -151,20 +208,61 @@ def answer(
 ) -> int:
     """Stream one reply (``start(cancel)``'s events) to stdout; Ctrl-C keeps
     the partial reply."""
-    from assistant.chat.events import ReplyDone, ReplyProgress, ReplyStarted
+    from assistant.chat.events import (
+        ReplyDone,
+        ReplyProgress,
+        ReplyStarted,
+        ToolCallDone,
+        ToolCallStarted,
+        ToolsUnavailable,
+    )
     from assistant.domain import MessageStatus
     from assistant.errors import AssistantError
     from assistant.llm.base import TextPiece
 
     done: ReplyDone | None = None
     started: ReplyStarted | None = None
+    first: ReplyStarted | None = None
     shown = False
+    line_open = False  # streamed text not yet ended by a new line
+    calls: list[dict[str, Any]] = []
     with CancelOnSigint() as cancel:
         events = start(cancel)
+        for warning in session.tool_warnings():
+            say(warning)  # an MCP server that did not start: the chat goes on
         try:
             for event in events:
-                if isinstance(event, ReplyStarted):
+                if isinstance(event, ToolsUnavailable):
+                    say(event.sentence)
+                elif isinstance(event, ToolCallStarted):
+                    if line_open:
+                        stream_text("\n")
+                        line_open = False
+                    source = "" if event.source in ("built-in", "") else f" [{event.source}]"
+                    say(f"→ {_call_line(event.call)}{source}")
+                elif isinstance(event, ToolCallDone):
+                    result = event.message
+                    size = f"{len(result.content)} characters"
+                    detail = size if event.outcome == "ok" else result.content.splitlines()[0]
+                    say(f"← {event.call.name}: {event.outcome} ({detail})")
+                    calls.append(
+                        {
+                            "call": event.call.to_dict(),
+                            "outcome": event.outcome,
+                            "message_id": result.id,
+                            "result": result.content,
+                            **(
+                                {"sources": [c.to_dict() for c in result.citations]}
+                                if result.citations
+                                else {}
+                            ),
+                        }
+                    )
+                elif isinstance(event, ReplyStarted):
                     started = event
+                    first = first or event
+                    if event.step:
+                        continue
                     notice = getattr(session.chat.handle.loaded, "fit_notice", None)
                     if notice:  # the model will not fit: say what would, once
                         say(notice)
@@ -179,14 +277,14 @@ def answer(
                 elif isinstance(event, TextPiece):
                     if not as_json:
                         stream_text(event.text)
-                        shown = True
+                        shown = line_open = True
                 elif isinstance(event, ReplyDone):
                     # Said at once: the service may go on after this event
                     # (getting the model ready for the next turn).
                     done = event
-                    if started is None:  # the service always starts a reply first
+                    if first is None:  # the service always starts a reply first
                         raise RuntimeError("the reply ended before it started")
-                    _finish(session, started, done, as_json)
+                    _finish(session, first, done, calls, as_json)
         except AssistantError:
             # a model or server failure mid-reply: what came is stored; say where
             if shown and started is not None and done is None:
@@ -195,7 +293,7 @@ def answer(
             raise
         finally:
             events.close()
-    if done is None or started is None:  # the service always ends with ReplyDone
+    if done is None or started is None or first is None:  # the service ends with ReplyDone
         raise RuntimeError("the reply ended without its final event")
     msg = done.message
     if msg.status == MessageStatus.STOPPED:
@@ -204,11 +302,30 @@ def answer(
     return 0
 
 
-def _finish(session: ChatSession, started: Any, done: Any, as_json: bool) -> None:
+def first_message_citations(
+    session: ChatSession, first: ReplyStarted, done_id: int, done_citations: list[Citation]
+) -> list[Citation]:
+    """The sources of the reply's first message as stored (the ones its answer
+    comes from are marked once it is written), else as the reply started."""
+    if done_id == first.reply_message_id:
+        stored = done_citations
+    else:  # a reply with tool steps: its sources are on the first step
+        stored = session.chat.message(first.reply_message_id).citations
+    return stored or list(first.citations)
+
+
+def _finish(
+    session: ChatSession,
+    first: ReplyStarted,
+    done: ReplyDone,
+    calls: list[dict[str, Any]],
+    as_json: bool,
+) -> None:
     """The end of a reply: the JSON object, or the line end, notices and sources."""
     msg, fin = done.message, done.finished
     use_notes = session.state.use_notes
-    citations = msg.citations or list(started.citations)  # stored: marked as used or not
+    # stored with the reply: marked as used by the answer or not
+    cited = first_message_citations(session, first, msg.id, msg.citations)
     if as_json:
         print_json(
             {
@@ -226,18 +343,15 @@ def _finish(session: ChatSession, started: Any, done: Any, as_json: bool) -> Non
                 "time_to_first_token_ms": msg.time_to_first_token_ms,
                 "generation_ms": msg.generation_ms,
                 "dropped_turns": done.plan.dropped_turns if done.plan else 0,
-                **(
-                    {"sources": [c.to_dict() for c in citations]}
-                    if use_notes or citations
-                    else {}
-                ),
+                **({"sources": [c.to_dict() for c in cited]} if use_notes or cited else {}),
+                **({"tool_calls": calls} if calls else {}),
             }
         )
     else:
         stream_text("\n")
         if msg.finish_reason == "length":
             say("(reply cut at the token limit)")
-        if use_notes or citations:
+        if use_notes or cited:
             from assistant.cli.notes import print_sources
 
-            print_sources(citations)
+            print_sources(cited)
