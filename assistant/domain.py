@@ -91,6 +91,11 @@ class ChatTurn:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+    # For a model without a chat template (a base model), a last user turn
+    # with a cue is shown as written and followed by the cue ("Answer:")
+    # instead of the reply's role label: such a model completes a document
+    # far better than it follows an instruction (bench/answers.py).
+    cue: str = ""
 
 
 @dataclass
@@ -219,6 +224,10 @@ class Grounding:
     # The passages' texts, in the order of ``citations``: what the reply is
     # checked against to mark the sources its answer comes from.
     passages: tuple[str, ...] = ()
+    # The same passages and question laid out for a base model: a document
+    # to complete after ``cue`` (see ``ChatTurn.cue``).
+    document: str = ""
+    cue: str = ""
     # Set when the notes do not cover the question: this is the reply, and the
     # model is not asked (rather than letting it answer from nothing).
     no_answer: str | None = None
@@ -282,6 +291,9 @@ class GenerationOptions:
     stop: tuple[str, ...] = ()
     # Keep going past end-of-generation tokens (benchmarks, "continue writing").
     ignore_eos: bool = False
+    # The fields the user set (config.toml, ASSISTANT_*, the command line):
+    # a model's own defaults (``ChatModel.sampling_defaults``) fill the others.
+    chosen: frozenset[str] = frozenset()
 
 
 class DraftStatus(StrEnum):

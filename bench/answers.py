@@ -51,7 +51,6 @@ from bench.answer_sets import (
     TRANSLATIONS,
     Fact,
     Prompt,
-    Text,
     write_notes,
 )
 
@@ -59,10 +58,14 @@ SEED = 1234
 COLLECTION = "bench"
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _PUNCT = re.compile(r"[\W_]+", re.UNICODE)
-# A run this long copied from an instruction is an echo, not a coincidence:
-# words for Latin text, characters for Chinese.
-ECHO_WORDS = 6
-ECHO_CHARS = 10
+# A run this long copied from an instruction of our prompts is an echo, not a
+# coincidence: words for Latin text, characters for Chinese. A reply that
+# repeats the question itself must copy most of it in one run (an answer that
+# restates part of the question, "The largest planet in the solar system
+# is...", is not an echo).
+ECHO_WORDS = 8
+ECHO_CHARS = 12
+QUESTION_SHARE = 0.8
 
 
 # ------------------------------------------------------------------ scoring
@@ -106,15 +109,21 @@ def shared_run(reply: str, source: str) -> int:
 
 
 def copies(reply: str, source: str) -> bool:
-    """True when ``reply`` copies a long run of ``source`` (or all of a short one)."""
+    """True when ``reply`` copies a long run of an instruction ``source``
+    (or all of a short one)."""
     units = _units(source)
-    if not units:
-        return False
     cjk = bool(HAN.search(source))
-    need = min(len(units), ECHO_CHARS if cjk else ECHO_WORDS)
     if len(units) < (4 if cjk else 3):  # too short to tell a copy from an answer
         return False
-    return shared_run(reply, source) >= need
+    return shared_run(reply, source) >= min(len(units), ECHO_CHARS if cjk else ECHO_WORDS)
+
+
+def repeats_question(reply: str, question: str) -> bool:
+    """True when ``reply`` repeats most of the question in one run."""
+    units = _units(question)
+    if len(units) < 3:
+        return False
+    return shared_run(reply, question) >= QUESTION_SHARE * len(units)
 
 
 def reply_language_ok(reply: str, lang: str) -> bool:
@@ -179,8 +188,9 @@ def dropped_sentences(original: str, result: str) -> list[str]:
     out = sentences(result)
     lost = []
     for s in sentences(original):
-        best = max((SequenceMatcher(None, normalise(s), normalise(o)).ratio() for o in out),
-                   default=0.0)  # fmt: skip
+        best = max(
+            (SequenceMatcher(None, normalise(s), normalise(o)).ratio() for o in out), default=0.0
+        )
         if best < 0.6:
             lost.append(s)
     return lost
@@ -243,8 +253,15 @@ def run_grounded(rt: Any, facts: Sequence[Fact], log: Callable[[str], None]) -> 
             problems.append("file not cited")
         if not reply_language_ok(reply, fact.lang):
             problems.append("wrong language")
-        case = Case("grounded", fact.lang, fact.question, reply, not problems, problems,
-                    time.perf_counter() - start)  # fmt: skip
+        case = Case(
+            "grounded",
+            fact.lang,
+            fact.question,
+            reply,
+            not problems,
+            problems,
+            time.perf_counter() - start,
+        )
         cases.append(case)
         log(f"  grounded {'ok  ' if case.ok else 'FAIL'} {fact.question} -> {reply[:70]!r}")
     return cases
@@ -259,15 +276,16 @@ def run_closed(rt: Any, prompts: Sequence[Prompt], log: Callable[[str], None]) -
         problems = []
         if not reply.strip():
             problems.append("empty")
-        elif copies(reply, p.text) or any(copies(reply, s) for s in instructions):
+        elif repeats_question(reply, p.text) or any(copies(reply, s) for s in instructions):
             problems.append("echo")
         if reply.strip() and not reply_language_ok(reply, p.lang):
             problems.append("wrong language")
         if p.answers and not holds(reply, p.answers):
             problems.append("wrong answer")
         ok = not [x for x in problems if x != "wrong answer"]
-        cases.append(Case("closed", p.lang, p.text, reply, ok, problems,
-                          time.perf_counter() - start))  # fmt: skip
+        cases.append(
+            Case("closed", p.lang, p.text, reply, ok, problems, time.perf_counter() - start)
+        )
         log(f"  closed {'ok  ' if ok else 'FAIL'} {p.text} -> {reply[:70]!r}")
     return cases
 
@@ -299,8 +317,17 @@ def run_writing(rt: Any, log: Callable[[str], None]) -> list[Case]:
             problems.append("leak")
         if out.strip() and not reply_language_ok(out, t.lang):
             problems.append("wrong language")
-        cases.append(Case("summary", t.lang, t.text[:60], out, not problems, problems,
-                          time.perf_counter() - start))  # fmt: skip
+        cases.append(
+            Case(
+                "summary",
+                t.lang,
+                t.text[:60],
+                out,
+                not problems,
+                problems,
+                time.perf_counter() - start,
+            )
+        )
         log(f"  summary {'ok  ' if not problems else 'FAIL'} -> {out[:70]!r}")
     for t in TRANSLATIONS:
         start = time.perf_counter()
@@ -312,16 +339,34 @@ def run_writing(rt: Any, log: Callable[[str], None]) -> list[Case]:
                 problems.append(f"not in {t.target} ({got})")
         elif got != t.target:
             problems.append(f"not in {t.target} ({got})")
-        cases.append(Case("translation", t.target, t.text[:60], out, not problems, problems,
-                          time.perf_counter() - start))  # fmt: skip
+        cases.append(
+            Case(
+                "translation",
+                t.target,
+                t.text[:60],
+                out,
+                not problems,
+                problems,
+                time.perf_counter() - start,
+            )
+        )
         log(f"  translate->{t.target} {'ok  ' if not problems else 'FAIL'} -> {out[:70]!r}")
     for t in PROOFREADS:
         start = time.perf_counter()
         out = _run_action(rt, "proofread", t.text)
         lost = dropped_sentences(t.text, out)
         problems = [f"dropped: {s}" for s in lost]
-        cases.append(Case("proofread", t.lang, t.text[:60], out, not problems, problems,
-                          time.perf_counter() - start))  # fmt: skip
+        cases.append(
+            Case(
+                "proofread",
+                t.lang,
+                t.text[:60],
+                out,
+                not problems,
+                problems,
+                time.perf_counter() - start,
+            )
+        )
         log(f"  proofread {'ok  ' if not problems else 'FAIL'} -> {out[:70]!r}")
     return cases
 
@@ -403,8 +448,12 @@ def report(cases: Sequence[Case], label: str, quiet: bool) -> None:
             )
     closed = of("closed")
     if closed:
-        known = [c for c in closed if any(p == "wrong answer" for p in c.problems)
-                 or c.prompt in {p.text for p in CLOSED_BOOK if p.answers}]  # fmt: skip
+        known = [
+            c
+            for c in closed
+            if any(p == "wrong answer" for p in c.problems)
+            or c.prompt in {p.text for p in CLOSED_BOOK if p.answers}
+        ]
         print(
             f"answers: closed book: echo {rate(closed, lambda c: 'echo' in c.problems)}  "
             f"empty {rate(closed, lambda c: 'empty' in c.problems)}  "
@@ -419,13 +468,18 @@ def report(cases: Sequence[Case], label: str, quiet: bool) -> None:
         )
     if of("summary"):
         s = of("summary")
-        print(f"answers: summaries: leak {rate(s, lambda c: 'leak' in c.problems)}  "
-              f"wrong language {rate(s, lambda c: 'wrong language' in c.problems)}  "
-              f"empty {rate(s, lambda c: 'empty' in c.problems)}")  # fmt: skip
+        print(
+            f"answers: summaries: leak {rate(s, lambda c: 'leak' in c.problems)}  "
+            f"wrong language {rate(s, lambda c: 'wrong language' in c.problems)}  "
+            f"empty {rate(s, lambda c: 'empty' in c.problems)}"
+        )
     if of("translation"):
-        print(f"answers: translations in the target language {rate(of('translation'), lambda c: c.ok)}")  # noqa: E501
+        done = rate(of("translation"), lambda c: c.ok)
+        print(f"answers: translations in the target language {done}")
     if of("proofread"):
-        print(f"answers: proofreads that drop a sentence {rate(of('proofread'), lambda c: not c.ok)}")  # noqa: E501
+        print(
+            f"answers: proofreads that drop a sentence {rate(of('proofread'), lambda c: not c.ok)}"
+        )  # noqa: E501
     total = sum(c.seconds for c in cases)
     print(f"answers: {len(cases)} cases in {total:.0f} s ({label})")
     if quiet:
@@ -473,9 +527,13 @@ def main(argv: Sequence[str] | None = None) -> Summary:
 
     print(f"answers: CPU {cpu_flags()}; {os.cpu_count()} cores")
     model = rt.model_handle.get()
-    options = rt.generation_options()
-    label = (f"{model.name}, {getattr(getattr(model, 'formatter', None), 'name', 'remote')}, "
-             f"temperature {options.temperature} top_p {options.top_p} seed {SEED}")  # fmt: skip
+    from assistant.llm.base import with_model_defaults
+
+    options = with_model_defaults(rt.generation_options(), model)
+    label = (
+        f"{model.name}, {getattr(getattr(model, 'formatter', None), 'name', 'remote')}, "
+        f"temperature {options.temperature} top_p {options.top_p} seed {SEED}"
+    )
     print(f"answers: model {label}")
     cases: list[Case] = []
     if "grounded" in sets:

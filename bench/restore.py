@@ -50,8 +50,15 @@ def bench_batches(gguf: Path, runs: int) -> None:
     text = " ".join(f"Note {i}: the blue box number {i} holds {i * 7} marbles." for i in range(60))
     sizes = (32, 64, 128, 256, 512)
     models = {
-        b: llama_cpp.Llama(model_path=str(gguf), n_ctx=4096, n_batch=b, n_ubatch=b,
-                           n_threads=2, swa_full=True, verbose=False)  # fmt: skip
+        b: llama_cpp.Llama(
+            model_path=str(gguf),
+            n_ctx=4096,
+            n_batch=b,
+            n_ubatch=b,
+            n_threads=2,
+            swa_full=True,
+            verbose=False,
+        )
         for b in sizes
     }
     tokens = models[512].tokenize(text.encode(), add_bos=True)
@@ -67,8 +74,10 @@ def bench_batches(gguf: Path, runs: int) -> None:
     for b in sizes:
         t = statistics.median(times[b])
         mark = "  (the app's)" if b == EVAL_BATCH else ""
-        print(f"restore: prompt of {len(tokens)} tokens in batches of {b:3}: {len(tokens) / t:5.0f} "
-              f"tokens/s, time vs batches of 512 {t / base:.2f}{mark}")  # fmt: skip
+        print(
+            f"restore: prompt of {len(tokens)} tokens in batches of {b:3}: {len(tokens) / t:5.0f} "
+            f"tokens/s, time vs batches of 512 {t / base:.2f}{mark}"
+        )
     for llm in models.values():
         llm.close()
 
@@ -81,8 +90,20 @@ def bench_identical(gguf: Path, conversations: int) -> None:
 
     greedy = GenerationOptions(max_tokens=32, temperature=0.0, seed=3)
     system = ChatTurn(Role.SYSTEM, "You are a helpful, concise assistant.")
-    topics = ["rivers", "bread", "trains", "owls", "glass", "tides", "maps", "bees", "lamps",
-              "ferns", "clocks", "boats"][:conversations]  # fmt: skip
+    topics = [
+        "rivers",
+        "bread",
+        "trains",
+        "owls",
+        "glass",
+        "tides",
+        "maps",
+        "bees",
+        "lamps",
+        "ferns",
+        "clocks",
+        "boats",
+    ][:conversations]
 
     def reply(model: LlamaCppModel, turns: list[ChatTurn]) -> str:
         return "".join(e.text for e in model.stream(turns, greedy) if isinstance(e, TextPiece))
@@ -91,9 +112,13 @@ def bench_identical(gguf: Path, conversations: int) -> None:
         states = Path(tmp)
 
         def load(n_ctx: int = 2048) -> LlamaCppModel:
-            return LlamaCppModel(gguf, n_ctx=n_ctx, n_threads=2, seed=1,
-                                 state_cache=lambda m: StateCache(states, 2**31, "bundled",
-                                                                  m.load_settings))  # fmt: skip
+            return LlamaCppModel(
+                gguf,
+                n_ctx=n_ctx,
+                n_threads=2,
+                seed=1,
+                state_cache=lambda m: StateCache(states, 2**31, "bundled", m.load_settings),
+            )
 
         colds = {n: LlamaCppModel(gguf, n_ctx=n, n_threads=2, seed=1) for n in (2048, 4096)}
 
@@ -104,8 +129,11 @@ def bench_identical(gguf: Path, conversations: int) -> None:
         same: dict[str, list[bool]] = {}
         restored = 0
         for i, topic in enumerate(topics):
-            facts = " ".join(f"Fact {k} about {topic}: item {k * (i + 3)} weighs {k + i} kg and "
-                             f"sits on shelf {(k * 7 + i) % 13}." for k in range(18 + 3 * i))  # fmt: skip
+            facts = " ".join(
+                f"Fact {k} about {topic}: item {k * (i + 3)} weighs {k + i} kg and "
+                f"sits on shelf {(k * 7 + i) % 13}."
+                for k in range(14 + 4 * i)
+            )
             first = [system, ChatTurn(Role.USER, f"Read these notes about {topic}. {facts}")]
             turn1 = [*first, ChatTurn(Role.USER, "What weighs the most?")]
             writer = load()
@@ -113,13 +141,21 @@ def bench_identical(gguf: Path, conversations: int) -> None:
             writer.prepare_next([*turn1, ChatTurn(Role.ASSISTANT, answer)])
             writer.close()
             cases = {
-                "whole": ([*turn1, ChatTurn(Role.ASSISTANT, answer),
-                           ChatTurn(Role.USER, "And the least?")], 2048),
+                "whole": (
+                    [
+                        *turn1,
+                        ChatTurn(Role.ASSISTANT, answer),
+                        ChatTurn(Role.USER, "And the least?"),
+                    ],
+                    2048,
+                ),
                 "part": ([*first, ChatTurn(Role.USER, f"Which shelf holds most {topic}?")], 2048),
-                "edit": ([system, ChatTurn(Role.USER, first[1].content.replace("Fact 9", "Fact 99"))],
-                         2048),
+                "edit": (
+                    [system, ChatTurn(Role.USER, first[1].content.replace("Fact 9", "Fact 99"))],
+                    2048,
+                ),
                 "other context size": (turn1, 4096),
-            }  # fmt: skip
+            }
             for name, (turns, n_ctx) in cases.items():
                 reader = load(n_ctx)
                 text = reply(reader, turns)
@@ -129,8 +165,10 @@ def bench_identical(gguf: Path, conversations: int) -> None:
         total = sum(len(v) for v in same.values())
         equal = sum(sum(v) for v in same.values())
         parts = ", ".join(f"{k} {sum(v)}/{len(v)}" for k, v in same.items())
-        print(f"restore: identical greedy replies {equal}/{total} ({100 * equal / total:.0f}%, "
-              f"aim 100%): {parts}; {restored} of them read a saved state")  # fmt: skip
+        print(
+            f"restore: identical greedy replies {equal}/{total} ({100 * equal / total:.0f}%, "
+            f"aim 100%): {parts}; {restored} of them read a saved state"
+        )
 
 
 def bench_continue(gguf: Path, runs: int) -> None:
@@ -140,17 +178,25 @@ def bench_continue(gguf: Path, runs: int) -> None:
         models.mkdir(parents=True)
         os.link(gguf, models / gguf.name)
         shutil.copy2(gguf.with_name(gguf.name + ".verified"), models)
-        env = {**os.environ, "ASSISTANT_HOME": str(home), "ASSISTANT_N_THREADS": "2",
-               "ASSISTANT_N_CTX": "4096", "ASSISTANT_MAX_TOKENS": "160",
-               "ASSISTANT_TEMPERATURE": "0"}  # fmt: skip
+        env = {
+            **os.environ,
+            "ASSISTANT_HOME": str(home),
+            "ASSISTANT_N_THREADS": "2",
+            "ASSISTANT_N_CTX": "4096",
+            "ASSISTANT_MAX_TOKENS": "160",
+            "ASSISTANT_TEMPERATURE": "0",
+        }
         no_state = {**env, "ASSISTANT_STATE_CACHE_MB": "0"}
 
         def ask(environ: dict[str, str], *args: str) -> dict:
             out = subprocess.run(
                 [sys.executable, "-m", "assistant", "ask", "--json", *args],
-                env=environ, check=True, capture_output=True, text=True,
+                env=environ,
+                check=True,
+                capture_output=True,
+                text=True,
                 stdin=subprocess.DEVNULL,
-            ).stdout  # fmt: skip
+            ).stdout
             return dict(json.loads(out))
 
         notes = "Here are my notes on rivers. " + " ".join(
@@ -176,9 +222,11 @@ def bench_continue(gguf: Path, runs: int) -> None:
                 if label == "with":
                     prompt, cached = got["prompt_tokens"], got["cached_tokens"]
         w, wo = statistics.median(with_ttft), statistics.median(without_ttft)
-        print(f"restore: ask -c on a {prompt}-token conversation after 3 turns ({cached} tokens "
-              f"read back): time to first token {w:.0f} ms with the saved state, {wo:.0f} ms "
-              f"without; ratio {w / wo:.3f} (aim <= 0.1)")  # fmt: skip
+        print(
+            f"restore: ask -c on a {prompt}-token conversation after 3 turns ({cached} tokens "
+            f"read back): time to first token {w:.0f} ms with the saved state, {wo:.0f} ms "
+            f"without; ratio {w / wo:.3f} (aim <= 0.1)"
+        )
 
 
 def main() -> None:

@@ -24,6 +24,8 @@ class FakeModel:
         self.context_size = context_size
         self.delay = delay
         self.supports_tools = supports_tools
+        self.sampling_defaults: dict[str, object] = {}
+        self.base_model = False  # True: shown documents with a cue, as the bundled model
         self.replies: list[list[str]] = []
         self.calls: dict[int, list[ToolCall]] = {}  # reply number -> the calls it asks for
         self.tools_seen: list[list[ToolSpec] | None] = []

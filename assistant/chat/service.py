@@ -53,7 +53,7 @@ from assistant.domain import (
     ToolCall,
 )
 from assistant.errors import AssistantError, ModelError, UsageError
-from assistant.llm.base import ChatModel, Finished, TextPiece, ToolCalls
+from assistant.llm.base import ChatModel, Finished, TextPiece, ToolCalls, with_model_defaults
 from assistant.llm.handle import ModelHandle
 
 if TYPE_CHECKING:
@@ -422,7 +422,11 @@ class ChatService:
             return model.count_tokens([ChatTurn(Role.USER, text)])
 
         result = grounding(history[-1].content, budget, count)
-        return history[:-1] + [ChatTurn(Role.USER, result.prompt)], result
+        if model.base_model and result.document:
+            turn = ChatTurn(Role.USER, result.document, cue=result.cue)
+        else:
+            turn = ChatTurn(Role.USER, result.prompt)
+        return history[:-1] + [turn], result
 
     def _reply(
         self,
@@ -437,8 +441,8 @@ class ChatService:
         """Answer ``user_message_id``: the model gets the branch ending
         there, and the reply is stored as that message's child. With
         ``tools``, the reply may call them (``_tool_reply``)."""
-        options = options or self.options
         model = self.model
+        options = with_model_defaults(options or self.options, model)
         conv = self.repo.get_conversation(conversation_id, messages=False)
         system_text = conv.system_prompt if conv.system_prompt is not None else self.system_prompt
         system = ChatTurn(Role.SYSTEM, system_text) if system_text else None

@@ -172,9 +172,8 @@ def print_sources(citations: Iterable[Citation]) -> None:
     if not citations:
         say("(no passages from your notes matched)")
         return
-    from assistant.textsafe import one_line
-
     from assistant.domain import USED_MARK
+    from assistant.textsafe import one_line
 
     used = any(c.used for c in citations)
     out(f"\nSources{f' ({USED_MARK}the answer comes from)' if used else ''}:")

@@ -49,6 +49,9 @@ TRANSCRIPT_STOPS = ("User:", "<end_of_turn>", "\n\n\n") + LABEL_STOPS
 # answer (seen: "谢谢你。" and then the system prompt): its opening is a stop
 # string too, once it is long enough not to occur by chance.
 SYSTEM_ECHO_CHARS = 24
+# Sampling for a model without a chat template, unless the user set their own:
+# measured with bench/answers.py on the bundled model (see the README).
+TRANSCRIPT_SAMPLING: dict[str, float] = {"temperature": 0.0}
 
 
 @dataclass(frozen=True)
@@ -66,14 +69,18 @@ class TranscriptFormatter:
     ) -> RenderedPrompt:
         """``tools`` are never shown: a plain transcript cannot teach calls."""
         lines: list[str] = []
+        cue = turns[-1].cue if turns and turns[-1].role == Role.USER else ""
         for turn in turns:
             body = turn.content.strip()
             if turn.role == Role.SYSTEM:
                 if body:
                     lines.append(body + "\n")
                 continue
+            if cue and turn is turns[-1]:
+                lines.append(body)  # a document to complete (``ChatTurn.cue``)
+                continue
             lines.append(f"{_LABEL[turn.role]}: {body}")
-        lines.append("Assistant:")
+        lines.append(cue or "Assistant:")
         stops = TRANSCRIPT_STOPS
         system = next((t.content.strip() for t in turns if t.role == Role.SYSTEM), "")
         if len(system) >= SYSTEM_ECHO_CHARS:

@@ -258,6 +258,8 @@ class OpenAICompatibleModel:
     # Servers that speak OpenAI's chat completions take ``tools``; one that
     # cannot says so in its answer, which becomes the reply's one sentence.
     supports_tools = True
+    base_model = False
+    sampling_defaults: dict[str, Any] = {}  # the server's model has a chat template
 
     def __init__(
         self,

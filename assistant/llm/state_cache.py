@@ -12,7 +12,8 @@ new. One file per state::
 The header names the model (the sha256 of its file), the context settings and
 the llama.cpp version the state was made with, and one sha256 over the model,
 the settings, the tokens and the state bytes together: a state whose bytes
-belong to other tokens (a swapped token array) fails it like a flipped byte. Files live in one folder per (model, settings) key. A file whose magic,
+belong to other tokens (a swapped token array) fails it like a flipped byte.
+Files live in one folder per (model, settings) key. A file whose magic,
 header, model, settings or checksum do not match is ignored and deleted: a
 stale or corrupt state is never trusted. A longer state of the same path
 replaces the shorter ones it extends, and the least recently used files go
@@ -135,12 +136,19 @@ class StateCache:
                 found.append(saved)
         return found
 
-    def best(self, tokens: Sequence[int], already: int = 0) -> tuple[SavedState, int] | None:
+    def best(
+        self, tokens: Sequence[int], already: int = 0, whole_past: int | None = None
+    ) -> tuple[SavedState, int] | None:
         """The state sharing the longest prefix with ``tokens``, when it spares
-        at least ``MIN_GAIN_TOKENS`` over the ``already`` cached ones."""
+        at least ``MIN_GAIN_TOKENS`` over the ``already`` cached ones. A state
+        longer than ``whole_past`` tokens counts only when ``tokens`` go on
+        from all of it (see ``LlamaCppModel._restore_state``)."""
         best: tuple[SavedState, int] | None = None
         for saved in self.states():
             shared = saved.common_prefix(tokens)
+            n = len(saved.tokens)
+            if whole_past is not None and n > whole_past and not shared == n < len(tokens):
+                continue
             if best is None or shared > best[1]:
                 best = (saved, shared)
         if best is None or best[1] < already + MIN_GAIN_TOKENS:
@@ -202,6 +210,12 @@ class StateCache:
         private_dir(self.folder)
         name = hashlib.sha256(tokens_arr.tobytes()).hexdigest()[:32] + ".state"
         target = self.folder / name
+        try:
+            if target.stat().st_size == size:  # saved already: only used again
+                os.utime(target)
+                return target
+        except OSError:
+            pass
         tmp = self.folder / f".{name}.{os.getpid()}.tmp"
         try:
             with open(tmp, "wb") as fh:

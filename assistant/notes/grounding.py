@@ -130,6 +130,25 @@ def supporting(reply: str, question: str, passages: Sequence[str]) -> tuple[int,
     return tuple(n for n, k in enumerate(shared, 1) if k == best)
 
 
+# A base model's grounded prompt: the passages as a document, the question,
+# then the cue it completes (measured against the instruction layout with
+# bench/answers.py: see the README). Labels in the question's language.
+DOCUMENT_LABELS = {
+    "en": ("Notes:", "Question:", "Answer:"),
+    "zh": ("笔记：", "问题：", "回答："),
+}
+
+
+def build_document(question: str, blocks: list[str], language: str | None = None) -> str:
+    """The passages and the question for a base model (``Grounding.document``)."""
+    notes, asked, _ = DOCUMENT_LABELS.get(language or "en", DOCUMENT_LABELS["en"])
+    return f"{notes}\n" + "\n\n".join(blocks) + f"\n\n{asked} {question}"
+
+
+def document_block(n: int, hit: Hit, body: str) -> str:
+    return f"[{n}] {_defuse(hit.location)}\n{body}"
+
+
 def keyword_share(question: str, hit: Hit) -> float:
     """Share of the question's words (segmented and stemmed as a search
     does) found in a passage."""
@@ -216,10 +235,19 @@ class NotesGrounding:
             citations.append(citation(n, hit))
         if not passages and count(build_prompt(question, [], language)) - question_cost > budget:
             return Grounding(prompt=question)
+        code = "zh" if language == "Chinese" else "en"
+        # the same bodies as above (a passage cut to fit stays cut), without
+        # the quoting markers a base model would copy
+        blocks = [
+            document_block(c.n, hit, block.split("\n", 1)[1].rsplit("\n", 1)[0])
+            for c, hit, block in zip(citations, hits, passages, strict=False)
+        ]
         return Grounding(
             prompt=build_prompt(question, passages, language),
             citations=tuple(citations),
             passages=tuple(texts),
+            document=build_document(question, blocks, code),
+            cue=DOCUMENT_LABELS[code][2],
         )
 
     @staticmethod

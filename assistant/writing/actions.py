@@ -198,13 +198,21 @@ class ActionRunner:
         return max(1, self.model.count_tokens([ChatTurn(Role.USER, text)]) - self._empty_cost)
 
     def _options(self, template: PromptTemplate, max_new: int) -> GenerationOptions:
+        """The run's sampling: a temperature given for the run, else the
+        user's own setting, else the model's measured default (a base model),
+        else the template's."""
+        base = self.base_options
+        own = self.model.sampling_defaults
         temperature = self.temperature
         if temperature is None:
-            temperature = (
-                template.temperature
-                if template.temperature is not None
-                else self.base_options.temperature
-            )
+            if "temperature" in base.chosen:
+                temperature = base.temperature
+            elif "temperature" in own:
+                temperature = float(own["temperature"])
+            elif template.temperature is not None:
+                temperature = template.temperature
+            else:
+                temperature = base.temperature
         # a model that repeats the language request has finished its answer
         asked = ("\nReply in ",) if self._reply_in else ()
         return replace(

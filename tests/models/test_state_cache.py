@@ -16,6 +16,7 @@ import pytest
 
 from assistant.domain import ChatTurn, GenerationOptions, Role
 from assistant.llm.base import Finished, TextPiece
+from assistant.llm.llama import EVAL_BATCH
 from assistant.llm.state_cache import MAGIC, MIN_GAIN_TOKENS, StateCache
 
 SETTINGS = {"n_ctx": 2048, "swa_full": True}
@@ -95,14 +96,18 @@ def test_a_new_process_reads_the_state_back(bundled_gguf, tmp_path):
     first = load()
     answer, fin = _reply(first, history)
     assert fin.prompt_tokens > 300
+    assert not list(tmp_path.rglob("*.state"))  # the reply alone is not what comes next
+    first.prepare_next(history + [ChatTurn(Role.ASSISTANT, answer)])  # as the chat service does
     first.close()
     states = list(tmp_path.rglob("*.state"))
-    assert len(states) == 1  # saved after the reply
+    assert len(states) == 1  # the conversation as the next turn will send it
 
     turns = history + [ChatTurn(Role.ASSISTANT, answer), ChatTurn(Role.USER, "And lakes?")]
     second = load()  # as a new process would
     text, fin = _reply(second, turns)
-    assert second.last_restore > 300 and fin.cached_tokens >= fin.prompt_tokens - 40
+    # read back up to the new message: less than one batch is evaluated again
+    assert second.last_restore > 300
+    assert fin.prompt_tokens - fin.cached_tokens < EVAL_BATCH + 16
     assert text.strip()
     second.close()
 
@@ -132,7 +137,11 @@ def test_ask_continue_starts_from_the_saved_state(home_with_model):
     first = ask("Summarise this: " + "The quick brown fox jumps over the lazy dog. " * 40)
     assert first["cached_tokens"] == 0
     again = ask("-c", str(first["conversation_id"]), "Shorter, please.")
-    assert again["cached_tokens"] >= first["prompt_tokens"]
+    # the whole conversation, the first reply included, was read back
+    assert (
+        again["cached_tokens"] >= first["prompt_tokens"] + first["completion_tokens"] - EVAL_BATCH
+    )
+    assert again["prompt_tokens"] - again["cached_tokens"] < EVAL_BATCH + 16
     states = list((home_with_model / "cache" / "states").rglob("*.state"))
     assert states and all(p.stat().st_mode & 0o777 == 0o600 for p in states)
 
