@@ -276,7 +276,11 @@ def run_closed(rt: Any, prompts: Sequence[Prompt], log: Callable[[str], None]) -
         problems = []
         if not reply.strip():
             problems.append("empty")
-        elif repeats_question(reply, p.text) or any(copies(reply, s) for s in instructions):
+        elif any(copies(reply, s) for s in instructions) or (
+            # the question said back; an answer that holds the fact may
+            # repeat its words ("The largest planet ... is Jupiter.")
+            repeats_question(reply, p.text) and not (p.answers and holds(reply, p.answers))
+        ):
             problems.append("echo")
         if reply.strip() and not reply_language_ok(reply, p.lang):
             problems.append("wrong language")
@@ -527,9 +531,13 @@ def main(argv: Sequence[str] | None = None) -> Summary:
 
     print(f"answers: CPU {cpu_flags()}; {os.cpu_count()} cores")
     model = rt.model_handle.get()
-    from assistant.llm.base import with_model_defaults
+    options = rt.generation_options()
+    try:  # the model's own defaults, where this version of the app has them
+        from assistant.llm.base import with_model_defaults
 
-    options = with_model_defaults(rt.generation_options(), model)
+        options = with_model_defaults(options, model)
+    except ImportError:
+        pass
     label = (
         f"{model.name}, {getattr(getattr(model, 'formatter', None), 'name', 'remote')}, "
         f"temperature {options.temperature} top_p {options.top_p} seed {SEED}"

@@ -37,6 +37,7 @@ from assistant.chat.events import (
     ToolCallStarted,
     ToolsUnavailable,
 )
+from assistant.chat.notes_answer import ground_question
 from assistant.chat.titles import title_from_text
 from assistant.chat.tooluse import Approval, ApprovalRequest, ToolOutcome, ToolUse
 from assistant.domain import (
@@ -410,22 +411,8 @@ class ChatService:
         options: GenerationOptions,
         grounding: GroundingProvider,
     ) -> tuple[list[ChatTurn], Grounding]:
-        """Swap the latest question for a grounded prompt that fits the window:
-        passages get what is left after the system prompt and the answer's
-        room, and never more than half the window so some history survives."""
-        n_ctx = model.context_size
-        base = model.count_tokens(([system] if system else []) + [history[-1]])
-        reserve = min(options.max_tokens, max(64, n_ctx // 4))
-        budget = max(0, min(n_ctx // 2, n_ctx - reserve - base))
-
-        def count(text: str) -> int:
-            return model.count_tokens([ChatTurn(Role.USER, text)])
-
-        result = grounding(history[-1].content, budget, count)
-        if model.base_model and result.document:
-            turn = ChatTurn(Role.USER, result.document, cue=result.cue)
-        else:
-            turn = ChatTurn(Role.USER, result.prompt)
+        """Swap the latest question for a grounded prompt that fits the window."""
+        turn, result = ground_question(model, system, history[-1], options, grounding)
         return history[:-1] + [turn], result
 
     def _reply(

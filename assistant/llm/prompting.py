@@ -16,14 +16,17 @@ from assistant.domain import ChatTurn, Role, ToolSpec
 
 _LABEL = {Role.USER: "User", Role.ASSISTANT: "Assistant", Role.TOOL: "Tool"}
 # Every label our prompts use to mark a turn or a part (the transcript's
-# roles, grounding's "Question:", the templates' "Text:" and "Email:"), in the
-# languages a reply may be written in. A base model that runs on past its
-# answer starts a new line with one of them, in the language it is writing:
-# asked in Chinese it wrote "问题：" lines, so each is a stop string, with the
-# ASCII and the full-width colon.
+# roles, grounding's "Notes:", "Question:" and "Answer:", the templates' "Text:"
+# and "Email:"), in the languages a reply may be written in. A base model that
+# runs on past its answer starts a new line with one of them, in the language
+# it is writing: asked in Chinese it wrote "问题：" and "回答：" lines, so each
+# is a stop string, with the ASCII and the full-width colon.
 PROMPT_LABELS: dict[str, tuple[str, ...]] = {
-    "en": ("User", "Assistant", "System", "Question", "Text", "Email"),
-    "zh": ("用户", "助手", "系统", "问题", "提问", "文本", "邮件", "用戶", "問題", "系統"),
+    "en": ("User", "Assistant", "System", "Question", "Answer", "Notes", "Text", "Email"),
+    "zh": (
+        *("用户", "助手", "系统", "问题", "提问", "回答", "答案", "笔记", "文本", "邮件"),
+        *("用戶", "問題", "系統", "筆記"),
+    ),
     "ja": ("ユーザー", "アシスタント", "システム", "質問", "テキスト", "メール"),
     "ko": ("사용자", "어시스턴트", "시스템", "질문", "텍스트", "이메일"),
     "fr": ("Utilisateur", "Assistant", "Système", "Question", "Texte", "E-mail", "Courriel"),
