@@ -228,6 +228,7 @@ class Grounding:
     # to complete after ``cue`` (see ``ChatTurn.cue``).
     document: str = ""
     cue: str = ""
+    document_stops: tuple[str, ...] = ()  # what ends an answer to ``document``
     # Set when the notes do not cover the question: this is the reply, and the
     # model is not asked (rather than letting it answer from nothing).
     no_answer: str | None = None

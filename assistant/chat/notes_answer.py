@@ -37,13 +37,14 @@ def ground_question(
     question: ChatTurn,
     options: GenerationOptions,
     grounding: GroundingProvider,
-) -> tuple[ChatTurn, Grounding]:
+) -> tuple[ChatTurn, Grounding, GenerationOptions]:
     """The question as the model is shown it with passages from the notes,
-    and the grounding behind it. Passages get what is left after the system
-    prompt and the answer's room, never more than half the window (so some
-    history survives). A base model gets the notes as a document with the
-    question after it (the layout it completes best, measured by
-    ``bench.answers``); a chat template gets the quoted-passages prompt."""
+    the grounding behind it, and the options for its answer. Passages get
+    what is left after the system prompt and the answer's room, never more
+    than half the window (so some history survives). A base model gets the
+    notes as a document with the question after it (the layout it completes
+    best, measured by ``bench.answers``) and the stops that end its answer;
+    a chat template gets the quoted-passages prompt."""
     n_ctx = model.context_size
     base = model.count_tokens(([system] if system else []) + [question])
     reserve = min(options.max_tokens, max(64, n_ctx // 4))
@@ -54,8 +55,9 @@ def ground_question(
 
     result = grounding(question.content, budget, count)
     if model.base_model and result.document:
-        return ChatTurn(Role.USER, result.document, cue=result.cue), result
-    return ChatTurn(Role.USER, result.prompt), result
+        turn = ChatTurn(Role.USER, result.document, cue=result.cue)
+        return turn, result, replace(options, stop=(*options.stop, *result.document_stops))
+    return ChatTurn(Role.USER, result.prompt), result, options
 
 
 def answer_from_notes(
@@ -69,7 +71,7 @@ def answer_from_notes(
     options = with_model_defaults(options, model)
     system = ChatTurn(Role.SYSTEM, system_prompt) if system_prompt else None
     question_turn = ChatTurn(Role.USER, question)
-    turn, grounded = ground_question(model, system, question_turn, options, grounding)
+    turn, grounded, options = ground_question(model, system, question_turn, options, grounding)
     if grounded.no_answer is not None:
         return NotesAnswer(grounded.no_answer, grounded.citations, answered=False)
     plan = plan_context(model, system, [turn], options.max_tokens)

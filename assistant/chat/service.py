@@ -56,6 +56,7 @@ from assistant.domain import (
 from assistant.errors import AssistantError, ModelError, UsageError
 from assistant.llm.base import ChatModel, Finished, TextPiece, ToolCalls, with_model_defaults
 from assistant.llm.handle import ModelHandle
+from assistant.llm.prompting import PRIMING
 
 if TYPE_CHECKING:
     from assistant.chat.attachments import Attached
@@ -71,6 +72,24 @@ NEW_TITLE = "New conversation"
 # Builds an ActionRunner on a model with the user's options (temperature,
 # top_p, seed, max_tokens); the composition root provides it.
 RunnerFactory = Callable[[ChatModel], "ActionRunner"]
+
+
+def priming(model: ChatModel, history: list[ChatTurn]) -> list[ChatTurn]:
+    """Earlier exchanges shown to a base model before a conversation that is
+    not grounded in notes (``prompting.PRIMING``), in the language of its
+    first message: the same for every turn, so a saved state keeps matching.
+    None for a model with a chat template."""
+    if not model.base_model:
+        return []
+    from assistant.language import detect
+
+    first = next((t.content for t in history if t.role == Role.USER), "")
+    pairs = PRIMING.get(detect(first), PRIMING["en"])
+    return [
+        ChatTurn(role, text)
+        for question, answer in pairs
+        for role, text in ((Role.USER, question), (Role.ASSISTANT, answer))
+    ]
 
 
 class ChatService:
@@ -410,10 +429,10 @@ class ChatService:
         history: list[ChatTurn],
         options: GenerationOptions,
         grounding: GroundingProvider,
-    ) -> tuple[list[ChatTurn], Grounding]:
+    ) -> tuple[list[ChatTurn], Grounding, GenerationOptions]:
         """Swap the latest question for a grounded prompt that fits the window."""
-        turn, result = ground_question(model, system, history[-1], options, grounding)
-        return history[:-1] + [turn], result
+        turn, result, options = ground_question(model, system, history[-1], options, grounding)
+        return history[:-1] + [turn], result, options
 
     def _reply(
         self,
@@ -454,7 +473,7 @@ class ChatService:
             citations = attached.citations
         elif grounding is not None and history:
             question = history[-1].content
-            history, grounded = self._ground(model, system, history, options, grounding)
+            history, grounded, options = self._ground(model, system, history, options, grounding)
             citations = grounded.citations
             if grounded.passages:
                 finalize = self._marks_sources(question, citations, grounded.passages)
@@ -475,7 +494,8 @@ class ChatService:
                 tools, citations,
             )  # fmt: skip
             return
-        plan = plan_context(model, system, history, options.max_tokens)
+        primer = priming(model, history) if grounding is None else []
+        plan = plan_context(model, system, primer + history, options.max_tokens)
         self.last_plan = plan
         if conv.model != model.name or conv.engine != engine:
             self.repo.update_conversation(conversation_id, model=model.name, engine=engine)
@@ -497,7 +517,8 @@ class ChatService:
         # here or in a new process, evaluates only the new message.
         if not (cancel is not None and cancel.is_set()):
             head = [system] if system else []
-            model.prepare_next(head + self.history_turns(conversation_id, reply.id), cancel)
+            turns = primer + self.history_turns(conversation_id, reply.id)
+            model.prepare_next(head + turns, cancel)
 
     @staticmethod
     def _marks_sources(

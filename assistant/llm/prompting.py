@@ -52,6 +52,27 @@ TRANSCRIPT_STOPS = ("User:", "<end_of_turn>", "\n\n\n") + LABEL_STOPS
 # answer (seen: "谢谢你。" and then the system prompt): its opening is a stop
 # string too, once it is long enough not to occur by chance.
 SYSTEM_ECHO_CHARS = 24
+# A base model shown a bare "User: question / Assistant:" often says the
+# question back. Two short exchanges in the conversation's language, put
+# before it (by the chat service, which also decides when), show it what an
+# answer looks like. Chosen with bench.answers (the README has the figures).
+PRIMING: dict[str, tuple[tuple[str, str], ...]] = {
+    "en": (
+        ("How many minutes are in an hour?", "There are 60 minutes in an hour."),
+        (
+            "Write one sentence about the moon.",
+            "The moon lights the night sky with a soft silver glow.",
+        ),
+    ),
+    "zh": (
+        ("一小时有多少分钟？", "一小时有六十分钟。"),
+        ("写一句关于月亮的话。", "月亮在夜空中洒下柔和的银光。"),
+    ),
+}
+# What a reply must never copy: bench.answers counts it as an echo.
+ECHO_SOURCES: tuple[str, ...] = tuple(
+    text for pairs in PRIMING.values() for pair in pairs for text in pair
+)
 # Sampling for a model without a chat template, unless the user set their own:
 # measured with bench/answers.py on the bundled model (see the README).
 TRANSCRIPT_SAMPLING: dict[str, float] = {"temperature": 0.0}

@@ -139,6 +139,13 @@ DOCUMENT_LABELS = {
 }
 
 
+# An answer to a notes document is a line or two: a blank line or a new
+# numbered passage means the model has moved on to writing more notes (seen:
+# "room A102 on the first day.\n\n[7] work/meetings/...", and in Chinese
+# "[1] 1934.\n\n[2] 4471." lists).
+DOCUMENT_STOPS = ("\n\n", "\n[")
+
+
 def build_document(question: str, blocks: list[str], language: str | None = None) -> str:
     """The passages and the question for a base model (``Grounding.document``)."""
     notes, asked, _ = DOCUMENT_LABELS.get(language or "en", DOCUMENT_LABELS["en"])
@@ -248,6 +255,7 @@ class NotesGrounding:
             passages=tuple(texts),
             document=build_document(question, blocks, code),
             cue=DOCUMENT_LABELS[code][2],
+            document_stops=DOCUMENT_STOPS,
         )
 
     @staticmethod
