@@ -333,6 +333,7 @@ def run_writing(rt: Any, log: Callable[[str], None]) -> list[Case]:
             )
         )
         log(f"  summary {'ok  ' if not problems else 'FAIL'} -> {out[:70]!r}")
+    samples = list(getattr(rt.library().template("translate"), "samples", {}).values())
     for t in TRANSLATIONS:
         start = time.perf_counter()
         out = _run_action(rt, "translate", t.text, {"language": LANGUAGE_NAMES[t.target]})
@@ -343,6 +344,8 @@ def run_writing(rt: Any, log: Callable[[str], None]) -> list[Case]:
                 problems.append(f"not in {t.target} ({got})")
         elif got != t.target:
             problems.append(f"not in {t.target} ({got})")
+        if any(copies(out, s) for s in samples):
+            problems.append("copied the sample sentence")
         cases.append(
             Case(
                 "translation",
@@ -501,6 +504,9 @@ def main(argv: Sequence[str] | None = None) -> Summary:
     parser.add_argument("--model", help="a GGUF file or model name (default: the bundled model)")
     parser.add_argument("--engine", help="a named engine from config.toml")
     parser.add_argument("--temperature", type=float, help="default: the app's for the model")
+    parser.add_argument(
+        "--threads", type=int, help="llama.cpp threads (1 on a machine busy with other work)"
+    )
     parser.add_argument("--keep", metavar="DIR", help="keep (and reuse) the home and notes here")
     parser.add_argument("--sets", default="grounded,closed,writing")
     parser.add_argument("--limit", type=int, help="at most N cases of each set (a quick look)")
@@ -517,6 +523,8 @@ def main(argv: Sequence[str] | None = None) -> Summary:
         overrides["engine"] = args.engine
     if args.temperature is not None:
         overrides["temperature"] = args.temperature
+    if args.threads:
+        overrides["n_threads"] = args.threads
     rt = runtime(work / "home", overrides)
     log: Callable[[str], None] = print if args.verbose else (lambda _s: None)
     sets = {s.strip() for s in args.sets.split(",")}

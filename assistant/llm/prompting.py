@@ -24,7 +24,8 @@ _LABEL = {Role.USER: "User", Role.ASSISTANT: "Assistant", Role.TOOL: "Tool"}
 PROMPT_LABELS: dict[str, tuple[str, ...]] = {
     "en": ("User", "Assistant", "System", "Question", "Answer", "Notes", "Text", "Email"),
     "zh": (
-        *("用户", "助手", "系统", "问题", "提问", "回答", "答案", "笔记", "文本", "邮件"),
+        *("用户", "助手", "系统", "问题", "提问", "问", "回答", "答案", "答", "笔记"),
+        *("文本", "邮件", "摘要"),
         *("用戶", "問題", "系統", "筆記"),
     ),
     "ja": ("ユーザー", "アシスタント", "システム", "質問", "テキスト", "メール"),

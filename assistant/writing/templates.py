@@ -48,8 +48,11 @@ from pydantic_core import ErrorDetails
 from assistant.domain import ChatTurn, Role
 from assistant.errors import TemplateError, WritingError
 
-# The text's language by name, for document layouts ("Chinese: ...\nEnglish:").
+# The text's language by name, for document layouts ("Chinese: ...\nEnglish:"),
+# and the template's sample sentences in it and in the ``language`` asked for.
 TEXT_LANGUAGE = "text_language"
+SAMPLE_TEXT = "sample_text"
+SAMPLE_TARGET = "sample_target"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -134,6 +137,10 @@ class PromptTemplate:
     # Per language code: the request as a document a base model completes
     # (no instruction, no example); its last line is the cue the answer follows.
     document: Mapping[str, str] = field(default_factory=dict)
+    # One sentence in each language (by name, any case), for a document's
+    # worked example: {{ sample_text }} in the text's language and
+    # {{ sample_target }} in the ``language`` variable's.
+    samples: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def edits_text(self) -> bool:
@@ -221,7 +228,19 @@ class PromptTemplate:
             **self.resolve_values(given),
             TEXT_LANGUAGE: language_name(language) or "English",
         }
-        filled = self._fill(layout.strip(), text.strip(), values)
+        samples = {k.strip().lower(): v.strip() for k, v in self.samples.items()}
+        source = samples.get(values[TEXT_LANGUAGE].lower())
+        target = samples.get(values.get("language", "").lower())
+        if source and target and source != target:
+            values |= {SAMPLE_TEXT: source, SAMPLE_TARGET: target}
+        # a paragraph needing a value there is none of (no sample sentence
+        # for a language) is left out
+        paragraphs = [
+            p
+            for p in re.split(r"\n\s*\n", layout.strip())
+            if _placeholders(p) <= set(values) | {"text"}
+        ]
+        filled = self._fill("\n\n".join(paragraphs), text.strip(), values)
         body, _, cue = filled.rpartition("\n")
         return ChatTurn(Role.USER, body.rstrip(), cue=cue.strip())
 
@@ -376,6 +395,7 @@ class TemplateFrontMatter(_FrontMatter):
     examples: list[ExampleSpec] | None = None
     compose: ComposeSpec | None = None
     document: WordMap | None = None
+    samples: dict[str, NonEmptyText] | None = None
 
 
 class YamlTemplate(TemplateFrontMatter):
@@ -608,7 +628,9 @@ def _document(
         used = _placeholders(layout)
         if "text" not in used:
             raise TemplateError(f"{source}: the '{language}' document never uses '{{{{ text }}}}'.")
-        missing = sorted(used - set(variables) - {"text", TEXT_LANGUAGE})
+        missing = sorted(
+            used - set(variables) - {"text", TEXT_LANGUAGE, SAMPLE_TEXT, SAMPLE_TARGET}
+        )
         if missing:
             raise TemplateError(
                 f"{source}: the '{language}' document uses '{{{{ {missing[0]} }}}}' but "
@@ -698,6 +720,7 @@ def parse_template(raw: str, source: str, fallback_name: str) -> PromptTemplate:
         result=result,
         compose=compose,
         document=document,
+        samples=dict(spec.samples or {}),
     )
 
 

@@ -87,7 +87,7 @@ def test_a_base_model_gets_the_notes_as_a_document_and_marks_the_source_used(
     assert [c.path for c in started.citations][0] == "cat.md"
 
 
-def test_chinese_questions_get_chinese_labels(notes, folder, service, fake_model):
+def test_chinese_questions_keep_the_measured_english_labels(notes, folder, service, fake_model):
     write(folder, "钥匙.md", "# 钥匙\n\n工具棚的备用钥匙放在车库的蓝色罐子里。\n")
     notes.add_collection(folder)
     notes.sync()
@@ -95,5 +95,5 @@ def test_chinese_questions_get_chinese_labels(notes, folder, service, fake_model
     fake_model.enqueue("车库的蓝色罐子里。")
     list(service.send(None, "工具棚的备用钥匙放在哪里？", grounding=notes.grounding()))
     turn = fake_model.history[0][-1]
-    assert turn.content.startswith("笔记：\n[1] 钥匙.md")
-    assert turn.content.endswith("问题： 工具棚的备用钥匙放在哪里？") and turn.cue == "回答："
+    assert turn.content.startswith("Notes:\n[1] 钥匙.md")
+    assert turn.content.endswith("Question: 工具棚的备用钥匙放在哪里？") and turn.cue == "Answer:"

@@ -107,3 +107,17 @@ def test_the_bundled_actions_have_layouts_for_a_base_model(tmp_path):
         assert template.document.get("en"), name
         turn = template.render_document("Some text.", "en")
         assert turn is not None and turn.cue and "Some text." in turn.content
+
+
+def test_translation_shows_a_sample_pair_in_the_same_two_languages(tmp_path):
+    template = load_library(tmp_path).template("translate")
+    turn = template.render_document("我明天八点去车站接你。", "zh", {"language": "en"})
+    assert turn is not None and turn.cue == "English:"
+    example, asked = turn.content.split("\n\n")
+    assert (
+        example == f"Chinese: {template.samples['Chinese']}\nEnglish: {template.samples['English']}"
+    )
+    assert asked == "Chinese: 我明天八点去车站接你。"
+    # no sample sentence in that language: the pair alone
+    turn = template.render_document("Hello there.", "en", {"language": "Swahili"})
+    assert turn is not None and turn.content == "English: Hello there." and turn.cue == "Swahili:"
