@@ -218,7 +218,9 @@ def _consume(events: Iterable[Any]) -> tuple[str, tuple[Any, ...], Any]:
         elif isinstance(event, ReplyDone):
             done = event
     assert started is not None and done is not None
-    return done.message.content, started.citations, done
+    # the stored reply's sources carry the marks of those its answer used
+    citations = tuple(getattr(done.message, "citations", ()) or started.citations)
+    return done.message.content, citations, done
 
 
 def ask(rt: Any, question: str, notes: bool) -> tuple[str, tuple[Any, ...], Any]:
