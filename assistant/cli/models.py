@@ -123,7 +123,7 @@ def recommend(show_all: bool, as_json: bool) -> int:
     best first, with their size and why."""
     from assistant.llm import fit
     from assistant.llm.llama import gpu_offload_supported
-    from assistant.llm.recommend import CATALOGUE
+    from assistant.llm.recommend import CATALOGUE, suggested
     from assistant.llm.recommend import recommend as choose
 
     free = fit.free_memory()
@@ -136,6 +136,7 @@ def recommend(show_all: bool, as_json: bool) -> int:
                 "usable_bytes": usable,
                 "memory": where,
                 "models": [{**r.to_dict(), "fits": r in fitting} for r in shown],
+                "suggested": pick.ref if (pick := suggested(fitting, on_gpu)) else None,
             }
         )
         return 0
@@ -153,8 +154,12 @@ def recommend(show_all: bool, as_json: bool) -> int:
         out(f"    {r.name}, {r.parameters} parameters, {fit.gb(r.file_bytes)} download, "
             f"about {fit.gb(r.memory_bytes)} in use; {r.licence}; {r.languages}")  # fmt: skip
         out(f"    {r.why}")
-    if fitting:
-        out(f"\nGet one and use it from now on: assistant models pull {fitting[0].ref} --use")
+    pick = suggested(fitting, on_gpu)
+    if pick is not None:
+        why = (
+            "" if on_gpu or pick is fitting[0] else " (the bigger ones answer slowly without a GPU)"
+        )
+        out(f"\nGet one and use it from now on{why}: assistant models pull {pick.ref} --use")
     return 0
 
 

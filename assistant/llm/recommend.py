@@ -118,3 +118,17 @@ def recommend(free: FreeMemory, on_gpu: bool = False) -> tuple[list[Recommendati
     with the usable bytes and where ("RAM" or "VRAM")."""
     usable, where = free.usable(on_gpu)
     return [r for r in CATALOGUE if r.memory_bytes <= usable], usable, where
+
+
+# Without a GPU, a reply is paced by how fast the CPU reads the weights: about
+# 2.5 GB of them per token is where a few cores fall below reading speed.
+CPU_COMFORT_BYTES = 2_600_000_000
+
+
+def suggested(fitting: list[Recommendation], on_gpu: bool) -> Recommendation | None:
+    """The one to offer first: the best that fits, and without a GPU the best
+    a CPU answers at reading speed (the bigger ones stay on the list)."""
+    if on_gpu:
+        return fitting[0] if fitting else None
+    quick = [r for r in fitting if r.file_bytes <= CPU_COMFORT_BYTES]
+    return quick[0] if quick else (fitting[-1] if fitting else None)

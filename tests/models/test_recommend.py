@@ -57,3 +57,17 @@ def test_nothing_fits_says_so(ram, capsys):
     assert main(["models", "recommend"]) == 0
     text = capsys.readouterr().out
     assert "No model on the list fits" in text and "--all" in text
+
+
+def test_without_a_gpu_the_suggestion_is_one_a_cpu_answers_quickly(ram, capsys):
+    from assistant.llm.recommend import CPU_COMFORT_BYTES, suggested
+
+    ram(32.0)  # everything fits
+    fitting, _, _ = recommend(fit.free_memory())
+    assert fitting == list(CATALOGUE)
+    pick = suggested(fitting, on_gpu=False)
+    assert pick is not None and pick.file_bytes <= CPU_COMFORT_BYTES
+    assert pick is next(r for r in fitting if r.file_bytes <= CPU_COMFORT_BYTES)
+    assert suggested(fitting, on_gpu=True) is fitting[0]
+    assert main(["models", "recommend", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["suggested"] == pick.ref
