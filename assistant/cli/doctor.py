@@ -111,8 +111,8 @@ def database_report(rt: Any) -> tuple[dict[str, Any], int]:
 
         db = rt.db
         damage = db.damage or db.check(force=True)  # doctor always looks
-        with db.engine.connect() as conn:
-            mode = conn.execute(text("PRAGMA journal_mode")).scalar()
+        with db.reader() as s:  # a snapshot: doctor answers beside a long writer too
+            mode = s.execute(text("PRAGMA journal_mode")).scalar()
         report: dict[str, Any] = {
             "path": str(db.path),
             "schema": current_revision(db.engine),

@@ -7,7 +7,11 @@ lock up front and waits out the busy timeout, instead of failing with
 hook makes SQLite DDL transactional, so each migration is all-or-nothing.
 Sessions from ``Database.reader()`` only read: they start a plain (deferred)
 transaction, a snapshot that never waits for a writer, so a search is not held
-up while a sync commits.
+up while a sync commits. Opening the database reads the same way: the
+integrity check, the schema revision and the leftover replies are looked at
+in snapshots, and the write lock is taken only when something must change (an
+upgrade, a repair), so a read command answers while another process holds a
+long write transaction (an import, a sync).
 
 Faults of the file itself are sentences, never SQLAlchemy's text: a full disk,
 a read-only file or folder, damage, an I/O error (``_store_error``, on every
@@ -42,6 +46,7 @@ from assistant.paths import private_dir, private_file
 
 BUSY_TIMEOUT_MS = 10_000
 READ_ONLY = "assistant_read_only"  # execution option of reader() sessions
+BUSY_WAIT = "assistant_busy_ms"  # execution option: wait at most this long for the write lock
 CHECK_SUFFIX = "-checked"  # beside the database: the fingerprint of the last good check
 
 DatabaseError = StoreError  # the name the notes code and older tests use
@@ -136,10 +141,20 @@ def make_engine(url: str, path: Path | None = None, *, read_only: bool = False) 
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        if read_only or conn.get_execution_options().get(READ_ONLY):
+        options = conn.get_execution_options()
+        if read_only or options.get(READ_ONLY):
             conn.exec_driver_sql("BEGIN")
-        else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        wait = options.get(BUSY_WAIT)
+        if wait is not None:  # reset when the connection goes back to the pool
+            conn.info[BUSY_WAIT] = True
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(wait)}")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_conn: Any, record: Any) -> None:
+        if dbapi_conn is not None and record.info.pop(BUSY_WAIT, False):
+            dbapi_conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     if path is not None:
 
@@ -240,8 +255,8 @@ class Database:
                 pass
         from sqlalchemy import text
 
-        try:
-            with self.engine.connect() as conn:
+        try:  # a snapshot: the check never waits for (nor blocks) a writer
+            with self.engine.execution_options(**{READ_ONLY: True}).connect() as conn:
                 rows = [r[0] for r in conn.execute(text("PRAGMA quick_check(3)"))]
         except DatabaseDamaged as exc:  # too damaged to even run the check
             rows = [exc.detail]
@@ -308,8 +323,26 @@ class Database:
         instance writes)."""
         return self.readers()
 
+    def session_if_free(self, wait_ms: int = 200) -> Session:
+        """A write session for a repair that can wait for another day: it
+        waits at most ``wait_ms`` for the write lock, then its first statement
+        raises (``is_busy`` tells that error apart), so a read command beside
+        a long writer is not held up by a repair it does not need."""
+        if not self.writable:
+            return self.session()  # the refusal, with its sentence
+        return Session(
+            self.engine.execution_options(**{BUSY_WAIT: wait_ms}), expire_on_commit=False
+        )
+
     def close(self) -> None:
         self.engine.dispose()
+
+
+def is_busy(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked": another connection holds the write lock."""
+    orig = getattr(exc, "orig", exc)
+    code = getattr(orig, "sqlite_errorcode", None)
+    return isinstance(orig, sqlite3.OperationalError) and code is not None and code & 0xFF == 5
 
 
 def _readable(path: Path) -> bool:

@@ -178,13 +178,32 @@ def _pid_alive(pid: int | None) -> bool:
 
 def mark_orphans(db: Database, row: Any, running: str, ended: str) -> int:
     """Rows of ``row`` (a table with ``status`` and ``owner_pid``) left
-    ``running`` by a process that is gone are set to ``ended``; returns how many."""
-    with db.session() as s, s.begin():
+    ``running`` by a process that is gone are set to ``ended``; returns how many.
+
+    Looked for in a snapshot first: most starts find none and never take the
+    write lock. When another process holds it (a long import), the repair is
+    left to a later start rather than holding up this one."""
+    from sqlalchemy.exc import OperationalError
+
+    from assistant.store.database import is_busy
+
+    def dead_ids(s: Session) -> list[int]:
         rows = s.execute(select(row.id, row.owner_pid).where(row.status == running)).all()
-        dead = [row_id for row_id, pid in rows if not _pid_alive(pid)]
-        if dead:
-            s.execute(update(row).where(row.id.in_(dead)).values(status=ended, owner_pid=None))
-        return len(dead)
+        return [row_id for row_id, pid in rows if not _pid_alive(pid)]
+
+    with db.reader() as s:
+        if not dead_ids(s):
+            return 0
+    try:
+        with db.session_if_free() as s, s.begin():
+            dead = dead_ids(s)  # again, under the lock: one may have ended meanwhile
+            if dead:
+                s.execute(update(row).where(row.id.in_(dead)).values(status=ended, owner_pid=None))
+            return len(dead)
+    except OperationalError as exc:
+        if not is_busy(exc):
+            raise
+        return 0
 
 
 class ConversationRepository:
