@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from assistant.config_sources import ENVIRONMENT, read_settings
+from assistant.config_sources import ENVIRONMENT, base_url_problem, read_settings
 from assistant.errors import ConfigError
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful, concise assistant."
@@ -67,6 +67,16 @@ class EngineSettings(BaseModel):
                 "variable and name that variable with api_key_env"
             )
         return data
+
+    def problem(self, name: str) -> str | None:
+        """The sentence that says why engine ``name`` cannot be used, or None."""
+        why = base_url_problem(self.base_url)
+        if why is None:
+            return None
+        return (
+            f"The base_url of engine '{name}' in config.toml ({_shown(self.base_url)}) is not "
+            f"a web address: {why}; set it to the server's root, e.g. http://host:8080/v1."
+        )
 
     def api_key(self) -> str | None:
         """The key, read from its environment variable now (None when unset)."""
@@ -136,6 +146,10 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _engines_exist(self) -> Settings:
+        """The engines in use exist and can be reached by their address. An
+        engine nobody uses yet may be broken: it is refused when chosen
+        (``engine_settings``) and shown with its sentence where engines are
+        listed, so one bad table does not stop every command."""
         for key in ("engine", "embedding_engine"):
             name = getattr(self, key)
             if name and name not in self.engines:
@@ -144,17 +158,37 @@ class Settings(BaseModel):
                     f"there is no engine '{name}' (engines defined in config.toml: {known}); "
                     f"add an [engines.{name}] table with its base_url"
                 )
+            problem = self.engines[name].problem(name) if name else None
+            if problem:
+                raise ValueError(problem)
+        if self.base_url:  # the unnamed server (ASSISTANT_BASE_URL); empty means none
+            why = base_url_problem(self.base_url)
+            if why:
+                raise ValueError(
+                    f"the setting base_url ({_shown(self.base_url)}) is not a web address: "
+                    f"{why}; set it to the server's root, e.g. http://host:8080/v1"
+                )
         return self
 
     def engine_settings(self, name: str) -> EngineSettings:
-        """The ``[engines.NAME]`` table; a ``ConfigError`` naming the known ones if absent."""
+        """The ``[engines.NAME]`` table; a ``ConfigError`` naming the known ones
+        if absent, or saying why it cannot be used."""
         try:
-            return self.engines[name]
+            engine = self.engines[name]
         except KeyError:
             known = ", ".join(sorted(self.engines)) or "none"
             raise ConfigError(
                 f"There is no engine '{name}' in config.toml (defined: {known})."
             ) from None
+        problem = engine.problem(name)
+        if problem:
+            raise ConfigError(problem)
+        return engine
+
+
+def _shown(value: str) -> str:
+    """A setting's value quoted for a sentence, control bytes escaped."""
+    return repr(value[:120])
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -182,7 +216,7 @@ def validation_sentence(exc: ValidationError) -> str:
     if err.get("type") == "value_error" and "ctx" in err:
         why = str(err["ctx"].get("error", err.get("msg", "bad value")))
         if where == "settings":
-            return f"{why[:1].upper()}{why[1:]}."
+            return f"{why[:1].upper()}{why[1:].rstrip('.')}."
         return f"Setting '{where}' is invalid: {why}."
     return f"Setting '{where}' is invalid: {err.get('msg', 'bad value')}."
 

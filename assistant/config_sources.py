@@ -74,3 +74,28 @@ def read_settings(
 def peek_settings(**overrides: Any) -> dict[str, Any]:
     """``read_settings`` that never fails: for a look ahead of validation."""
     return read_settings(strict=False, **overrides)
+
+
+def base_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a model server's root (an engine's ``base_url``),
+    or None when it can: a check of the text only, nothing is asked of the
+    network. Light enough for the look ahead of validation."""
+    from urllib.parse import urlsplit
+
+    if not url.strip():
+        return "it is empty"
+    if any(ord(ch) < 0x21 or 0x7F <= ord(ch) <= 0x9F for ch in url):
+        return "it holds a space or a control character"
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an IPv6 host without its closing bracket
+        return f"it cannot be read as an address ({str(exc).rstrip('.')})"
+    if parts.scheme not in ("http", "https"):
+        return "it does not start with http:// or https://"
+    if not parts.hostname:
+        return "it names no host"
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number in range
+    except ValueError:
+        return "its port is not a number from 0 to 65535"
+    return None

@@ -56,9 +56,11 @@ def doctor(ctx: click.Context, as_json: bool, **_options: Any) -> int:
                 if e.api_key_env
                 else "none"
             ),
+            **({"error": e.problem(name)} if e.problem(name) else {}),
         }
         for name, e in sorted(s.engines.items())
     } or "none"
+    problems += sum(1 for name, e in s.engines.items() if e.problem(name))
     if s.embedding_engine:
         report["notes_embeddings"] = f"engine {s.embedding_engine}"
     if s.engine:
