@@ -134,13 +134,14 @@ class LlamaCppModel:
         if n_ctx is None:
             n_ctx = fit.default_context(self.info, free, on_gpu)
         self.fit = fit.check_fit(self.info, n_ctx, free, on_gpu)
+        fixed = not self.context_auto
+        refused = fit.refusal(
+            self.info, n_ctx, free, on_gpu=on_gpu, label=self.name, context_fixed=fixed
+        )
+        if refused:  # before anything is allocated: never an OOM kill
+            raise ModelError(refused)
         self.fit_notice: str | None = fit.advice(
-            self.info,
-            n_ctx,
-            free,
-            on_gpu=on_gpu,
-            label=self.name,
-            context_fixed=not self.context_auto,
+            self.info, n_ctx, free, on_gpu=on_gpu, label=self.name, context_fixed=fixed
         )
         if progress is not None:
             _read_through(path, progress)
@@ -160,6 +161,11 @@ class LlamaCppModel:
         try:
             self.llm = llama_cpp.Llama(**kwargs)
         except (ValueError, RuntimeError, OSError) as exc:
+            if "llama_context" in str(exc):  # the weights loaded; the context did not
+                raise ModelError(
+                    f"{self.name} loaded, but a context of {n_ctx} tokens could not be made "
+                    f"({exc}): most likely too little memory; try a smaller n_ctx."
+                ) from None
             raise ModelError(
                 f"{path} could not be loaded: the file is truncated, damaged, or a model "
                 f"this llama.cpp does not support ({exc})."
