@@ -158,8 +158,14 @@ class LlamaCppModel:
         )
         if seed is not None:
             kwargs["seed"] = seed
+        from jinja2.exceptions import TemplateError
+
         try:
             self.llm = llama_cpp.Llama(**kwargs)
+        except TemplateError as exc:  # llama-cpp-python compiles the GGUF's chat template
+            from assistant.llm.prompting import template_sentence
+
+            raise ModelError(template_sentence(str(path), exc)) from None
         except (ValueError, RuntimeError, OSError) as exc:
             if "llama_context" in str(exc):  # the weights loaded; the context did not
                 raise ModelError(
@@ -190,7 +196,9 @@ class LlamaCppModel:
             vocab = self.llm
             bos = vocab._model.token_get_text(vocab.token_bos()) if vocab.token_bos() >= 0 else ""
             eos = vocab._model.token_get_text(vocab.token_eos()) if vocab.token_eos() >= 0 else ""
-            self.formatter = TemplateFormatter(template, bos_token=bos, eos_token=eos)
+            self.formatter = TemplateFormatter(
+                template, bos_token=bos, eos_token=eos, source=str(path)
+            )
         else:
             self.formatter = TranscriptFormatter()
         self._lock = threading.Lock()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistant.domain import ChatTurn, Role
+from assistant.errors import ModelError
 
 _LABEL = {Role.USER: "User", Role.ASSISTANT: "Assistant"}
 # Every label our prompts use to mark a turn or a part (the transcript's
@@ -78,22 +79,53 @@ class TranscriptFormatter:
         return RenderedPrompt("\n".join(lines), stops, add_bos=True)
 
 
+def template_sentence(source: str, exc: BaseException) -> str:
+    """One sentence about a chat template of a model file that failed."""
+    from jinja2.exceptions import SecurityError, TemplateSyntaxError
+
+    detail = " ".join(str(exc).split())[:160].rstrip(".") or type(exc).__name__
+    if isinstance(exc, SecurityError):
+        what = "tries to run code, which the sandbox blocked"
+    elif isinstance(exc, TemplateSyntaxError):
+        what = "is not a valid template"
+    else:
+        what = "could not lay out this conversation"
+    return (
+        f"The chat template in {source} {what} ({detail}); use another copy of the model or "
+        "another model."
+    )
+
+
 class TemplateFormatter:
-    """Render the GGUF's own chat template in llama-cpp-python's sandbox."""
+    """Render the GGUF's own chat template in llama-cpp-python's sandbox.
+
+    A template is code from the model file: one the sandbox stops (it tries
+    to reach Python's internals), one that does not parse, or one that fails
+    on a conversation is a ``ModelError`` naming the file (``source``), never
+    an internal crash."""
 
     name = "gguf-template"
 
-    def __init__(self, template: str, bos_token: str, eos_token: str) -> None:
+    def __init__(
+        self, template: str, bos_token: str, eos_token: str, source: str = "the model file"
+    ) -> None:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        self._formatter = Jinja2ChatFormatter(
-            template=template, eos_token=eos_token, bos_token=bos_token
-        )
+        self.source = source
+        try:
+            self._formatter = Jinja2ChatFormatter(
+                template=template, eos_token=eos_token, bos_token=bos_token
+            )
+        except Exception as exc:  # jinja2's TemplateSyntaxError and the like
+            raise ModelError(template_sentence(source, exc)) from None
         self._eos = eos_token
 
     def render(self, turns: Sequence[ChatTurn]) -> RenderedPrompt:
         messages: list[Any] = [{"role": str(t.role), "content": t.content} for t in turns]
-        result = self._formatter(messages=messages)
+        try:
+            result = self._formatter(messages=messages)
+        except Exception as exc:  # the template's code failed: the model file's fault
+            raise ModelError(template_sentence(self.source, exc)) from None
         stop = result.stop
         stops: tuple[str, ...]
         if isinstance(stop, str):
