@@ -542,7 +542,13 @@ class NotesService:
     def pending_work(self) -> str | None:
         """Why a sync should run before searching, or None: a collection never
         synced, a keyword index from another tokenizer, vectors missing or
-        built by another model. Cheap: counts and the manifest only."""
+        built by another model. Cheap: counts and the manifest only.
+
+        A manifest that is gone or cannot be read is not work to do first:
+        rebuilding means embedding every passage again (minutes for a few
+        thousand), so the search answers from keywords at once, as with a
+        corrupt index file (``index_problem`` says so), and the next sync
+        rebuilds."""
         from assistant.notes.keywords import tokenizer_version
         from assistant.notes.vectors import read_manifest
 
@@ -554,8 +560,10 @@ class NotesService:
             return None
         if self.repo.keyword_index_version() != tokenizer_version():
             return "the keyword index needs rebuilding"
-        manifest = read_manifest(self.index_folder) or {}
-        if int(manifest.get("count") or 0) != chunks:
+        manifest = read_manifest(self.index_folder)
+        if manifest is None or not isinstance(manifest.get("count"), int):
+            return None  # lost or unreadable: keywords now, the rebuild at the next sync
+        if manifest["count"] != chunks:
             return "some passages have no vectors yet"
         embedder = self.embedder
         model = str(manifest.get("model") or "")
@@ -581,6 +589,15 @@ class NotesService:
     def busy_elsewhere(self) -> bool:
         """True while another process holds the writer lock (a sync runs there)."""
         return self.writer.busy_elsewhere()
+
+    def index_problem(self) -> str | None:
+        """Why the saved vectors cannot be used now (a manifest gone or
+        unreadable, a corrupt index file, another model), or None; searches
+        meanwhile find passages by keyword only, and the next sync rebuilds."""
+        if not self.repo.chunk_count():
+            return None
+        self.vector_index()
+        return self._index_problem
 
     def coverage(self) -> tuple[int, int]:
         """(passages with a vector, passages): how far vectors have filled in."""
