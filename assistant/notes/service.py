@@ -82,6 +82,7 @@ class NotesService:
         embedder: Any = None,
         embedding_model: str | None = None,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        max_passages_per_file: int | None = None,
     ) -> None:
         self.db = db
         self.paths = paths
@@ -89,6 +90,7 @@ class NotesService:
         self._embedder = embedder
         self._embedding_model = embedding_model
         self.max_file_bytes = max_file_bytes
+        self.max_passages_per_file = max_passages_per_file  # None: MAX_PASSAGES_PER_FILE
         self._index: Any = None
         self._index_stamp: tuple[int, int] | None = None  # manifest the index was read from
         self._index_problem: str | None = None  # why the saved vectors cannot be used
@@ -384,6 +386,8 @@ class NotesService:
         window = min(embedder.max_length, MAX_PASSAGE_TOKENS) - 2
         chunker = Chunker(embedder.count_tokens, max_tokens=window)
         syncer = FolderSyncer(self.repo, chunker, index, backlog, self.max_file_bytes, worker)
+        if self.max_passages_per_file is not None:
+            syncer.max_passages = self.max_passages_per_file
         try:
             for target in targets:
                 report.merge(syncer.sync(target, relay, cancel))
