@@ -364,30 +364,67 @@ class ConversationRepository:
         parent_id: int | None = CURRENT_LEAF,
     ) -> Message:
         """Store a message under ``parent_id`` (by default the current leaf;
-        None makes a new root); it becomes the conversation's current leaf."""
+        None makes a new root); it becomes the conversation's current leaf.
+        The parent is chosen inside the write transaction that stores it."""
         with self.db.session() as s, s.begin():
-            conversation = s.get(ConversationRow, conversation_id)
-            if conversation is None:
-                raise NotFound(f"There is no conversation {conversation_id}.")
-            if parent_id == CURRENT_LEAF:
-                parent_id = self._leaf(s, conversation)
-            elif parent_id is not None:
-                self._check_member(s, conversation_id, parent_id)
-            row = MessageRow(
-                conversation_id=conversation_id,
-                role=str(role),
-                content=content,
-                status=str(status),
-                model=model,
-                owner_pid=os.getpid() if status == MessageStatus.STREAMING else None,
-                parent_id=parent_id,
+            conversation = self._conversation_row(s, conversation_id)
+            return self._insert(s, conversation, role, content, status, model, parent_id)
+
+    def add_exchange(
+        self, conversation_id: int, text: str, parent_id: int | None = CURRENT_LEAF
+    ) -> tuple[Message, Message]:
+        """Store a question and the (empty, ``streaming``) reply that will
+        answer it, in one transaction; the reply becomes the current leaf.
+        Another process asking in the same conversation never sees the
+        question without its reply, so its own question follows the reply
+        (a question stored alone, and the reply a moment later, let a second
+        ``ask -c`` parent its question to the first question)."""
+        with self.db.session() as s, s.begin():
+            conversation = self._conversation_row(s, conversation_id)
+            question = self._insert(
+                s, conversation, Role.USER, text, MessageStatus.COMPLETE, None, parent_id
             )
-            s.add(row)
-            s.flush()
-            conversation.current_leaf_id = row.id
-            conversation.updated_at = utcnow()
-            s.flush()
-            return _message(row)
+            reply = self._insert(
+                s, conversation, Role.ASSISTANT, "", MessageStatus.STREAMING, None, question.id
+            )
+            return question, reply
+
+    @staticmethod
+    def _conversation_row(s: Session, conversation_id: int) -> ConversationRow:
+        conversation = s.get(ConversationRow, conversation_id)
+        if conversation is None:
+            raise NotFound(f"There is no conversation {conversation_id}.")
+        return conversation
+
+    def _insert(
+        self,
+        s: Session,
+        conversation: ConversationRow,
+        role: Role,
+        content: str,
+        status: MessageStatus,
+        model: str | None,
+        parent_id: int | None,
+    ) -> Message:
+        if parent_id == CURRENT_LEAF:
+            parent_id = self._leaf(s, conversation)
+        elif parent_id is not None:
+            self._check_member(s, conversation.id, parent_id)
+        row = MessageRow(
+            conversation_id=conversation.id,
+            role=str(role),
+            content=content,
+            status=str(status),
+            model=model,
+            owner_pid=os.getpid() if status == MessageStatus.STREAMING else None,
+            parent_id=parent_id,
+        )
+        s.add(row)
+        s.flush()
+        conversation.current_leaf_id = row.id
+        conversation.updated_at = utcnow()
+        s.flush()
+        return _message(row)
 
     @staticmethod
     def _leaf(s: Session, conversation: ConversationRow) -> int | None:
