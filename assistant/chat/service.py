@@ -29,8 +29,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.chat.context import ContextPlan, plan_context
-from assistant.chat.events import ChatEvent, ReplyDone, ReplyProgress, ReplyStarted
+from assistant.chat.events import (
+    ChatEvent,
+    ReplyDone,
+    ReplyProgress,
+    ReplyStarted,
+    ToolCallDone,
+    ToolCallsAsked,
+    ToolCallStarted,
+    ToolsUnavailable,
+)
 from assistant.chat.titles import title_from_text
+from assistant.chat.tooluse import Approval, ApprovalRequest, ToolOutcome, ToolUse
 from assistant.domain import (
     ChatTurn,
     Citation,
@@ -42,9 +52,10 @@ from assistant.domain import (
     MessageStatus,
     Role,
     Thread,
+    ToolCall,
 )
 from assistant.errors import AssistantError, DatabaseFilesLost, ModelError, UsageError
-from assistant.llm.base import ChatModel, Finished, TextPiece
+from assistant.llm.base import ChatModel, Finished, TextPiece, ToolCalls
 from assistant.llm.handle import ModelHandle
 
 if TYPE_CHECKING:
@@ -240,6 +251,10 @@ class ChatService:
         """Remember whether replies in the conversation use the user's notes."""
         self.repo.set_use_notes(conversation_id, on)
 
+    def set_tools(self, conversation_id: int, names: tuple[str, ...] | None) -> None:
+        """Remember which tools replies in the conversation may call (None: off)."""
+        self.repo.set_tools(conversation_id, names)
+
     def persona(self, name: str) -> Persona:
         return self.library().persona(name)
 
@@ -313,15 +328,43 @@ class ChatService:
             archive.format, counts.conversations, counts.messages, counts.skipped, archive.empty
         )
 
-    def history_turns(self, conversation_id: int, leaf_id: int | None = None) -> list[ChatTurn]:
-        """What the model is given: the branch ending at ``leaf_id``."""
-        turns = []
+    def history_turns(
+        self, conversation_id: int, leaf_id: int | None = None, tools: bool = False
+    ) -> list[ChatTurn]:
+        """What the model is given: the branch ending at ``leaf_id``. With
+        ``tools``, tool calls and their results (quoted as data) are part of
+        it; without, they are left out and the answers around them joined,
+        so a model that cannot call tools sees plain turns."""
+        from assistant.tools.base import quoted_for_model
+
+        turns: list[ChatTurn] = []
         for m in self.repo.messages(conversation_id, leaf_id):
-            if m.role == Role.SYSTEM or not m.content.strip():
+            if m.role == Role.SYSTEM or m.status == MessageStatus.STREAMING:
                 continue
-            if m.status == MessageStatus.STREAMING:
+            if m.role == Role.TOOL:
+                if tools and m.tool_call is not None:
+                    name = m.tool_call.name
+                    turns.append(
+                        ChatTurn(
+                            Role.TOOL,
+                            quoted_for_model(name, m.content),
+                            tool_call_id=m.tool_call.id,
+                            name=name,
+                        )
+                    )
                 continue
-            turns.append(ChatTurn(m.role, m.content))
+            calls = tuple(m.tool_calls) if tools and m.role == Role.ASSISTANT else ()
+            if not m.content.strip() and not calls:
+                continue
+            if (
+                not tools
+                and turns
+                and m.role == Role.ASSISTANT
+                and turns[-1].role == Role.ASSISTANT
+            ):  # the answers before and after a tool call, as one
+                turns[-1] = ChatTurn(Role.ASSISTANT, f"{turns[-1].content}\n\n{m.content}")
+                continue
+            turns.append(ChatTurn(m.role, m.content, tool_calls=calls))
         return turns
 
     # ------------------------------------------------------------ replies
@@ -333,6 +376,7 @@ class ChatService:
         options: GenerationOptions | None = None,
         grounding: GroundingProvider | None = None,
         answer_language: str | None = None,
+        tools: ToolUse | None = None,
     ) -> Generator[ChatEvent, None, None]:
         """Store ``text`` as a user message, then stream and store the reply.
 
@@ -349,7 +393,7 @@ class ChatService:
             self._title_if_new(conversation_id, text)
         user, reply = self.repo.add_exchange(conversation_id, text)
         yield from self._reply(
-            conversation_id, user.id, cancel, options, grounding, answer_language, reply.id
+            conversation_id, user.id, cancel, options, grounding, answer_language, tools, reply.id
         )
 
     def regenerate(
@@ -359,6 +403,7 @@ class ChatService:
         options: GenerationOptions | None = None,
         grounding: GroundingProvider | None = None,
         message_id: int | None = None,
+        tools: ToolUse | None = None,
     ) -> Generator[ChatEvent, None, None]:
         """Answer a message again: a new reply beside the old ones, which are
         kept as branches. ``message_id`` is the reply to redo or the message
@@ -376,7 +421,7 @@ class ChatService:
             target = next((m for m in reversed(messages) if m.role == Role.USER), None)
         if target is None:
             raise UsageError("There is no message to answer again.")
-        yield from self._reply(conversation_id, target.id, cancel, options, grounding)
+        yield from self._reply(conversation_id, target.id, cancel, options, grounding, tools=tools)
 
     def edit(
         self,
@@ -386,6 +431,7 @@ class ChatService:
         cancel: threading.Event | None = None,
         options: GenerationOptions | None = None,
         grounding: GroundingProvider | None = None,
+        tools: ToolUse | None = None,
     ) -> Generator[ChatEvent, None, None]:
         """Replace a message of yours by a new version and answer it. The new
         version is a sibling of the old one; the old branch stays."""
@@ -401,7 +447,7 @@ class ChatService:
             )
         user, reply = self.repo.add_exchange(conversation_id, text, parent_id=original.parent_id)
         yield from self._reply(
-            conversation_id, user.id, cancel, options, grounding, reply_id=reply.id
+            conversation_id, user.id, cancel, options, grounding, tools=tools, reply_id=reply.id
         )
 
     def run_action(
@@ -506,11 +552,13 @@ class ChatService:
         options: GenerationOptions | None,
         grounding: GroundingProvider | None = None,
         answer_language: str | None = None,
+        tools: ToolUse | None = None,
         reply_id: int | None = None,
     ) -> Generator[ChatEvent, None, None]:
         """Answer ``user_message_id``: the model gets the branch ending
         there, and the reply is stored as that message's child (in the row
-        ``reply_id`` when the question was stored with it, else a new one)."""
+        ``reply_id`` when the question was stored with it, else a new one).
+        With ``tools``, the reply may call them (``_tool_reply``)."""
         if reply_id is None:
             reply_id = self.repo.add_message(
                 conversation_id, Role.ASSISTANT, "", MessageStatus.STREAMING,
@@ -525,7 +573,15 @@ class ChatService:
                 conv.system_prompt if conv.system_prompt is not None else self.system_prompt
             )
             system = ChatTurn(Role.SYSTEM, system_text) if system_text else None
-            history = self.history_turns(conversation_id, user_message_id)
+            if tools is not None and tools.tools and not model.supports_tools:
+                yield ToolsUnavailable(
+                    f"{model.name} cannot call tools (its chat template does not offer them; "
+                    "the bundled base model has none), so this answer is written without them."
+                )
+                tools = None
+            if tools is not None and not tools.tools:
+                tools = None
+            history = self.history_turns(conversation_id, user_message_id, tools=tools is not None)
             citations: tuple[Citation, ...] = ()
             documents = self._documents(history[-1].content) if history else []
             fixed: tuple[str, str] | None = None  # (text, reason) of a reply the app writes
@@ -548,10 +604,12 @@ class ChatService:
                 history = history[:-1] + [
                     ChatTurn(Role.USER, f"{last.content}\n\n(Answer in {answer_language}.)")
                 ]
+            plan: ContextPlan | None = None
             if fixed is None:
-                plan = plan_context(model, system, history, options.max_tokens)
-                self.last_plan = plan
                 engine = getattr(model, "engine", None)  # a named engine's model says which
+                if tools is None:
+                    plan = plan_context(model, system, history, options.max_tokens)
+                    self.last_plan = plan
                 if conv.model != model.name or conv.engine != engine:
                     rows.write(
                         lambda c, _r: self.repo.update_conversation(
@@ -564,27 +622,200 @@ class ChatService:
                 rows.write(lambda _c, r: self.repo.update_message(r, **fields), **fields)
         if fixed is not None:
             text, reason = fixed
-            yield from self._fixed_reply(rows.conversation_id, user_message_id, text, reason, rows)
+            yield from self._fixed_reply(
+                rows.conversation_id, user_message_id, text, reason, rows=rows
+            )
             return
+        if tools is not None:
+            yield from self._tool_reply(
+                rows, user_message_id, model, system, history, options, cancel, tools, citations
+            )
+            return
+        assert plan is not None
         yield ReplyStarted(rows.conversation_id, user_message_id, rows.reply_id, plan, citations)
         source = model.stream(plan.turns, replace(options, max_tokens=plan.max_tokens), cancel)
         yield from self._record(rows, source, plan)
 
+    # ------------------------------------------------------------- tools
+    def _tool_reply(
+        self,
+        rows: ReplyRows,
+        user_message_id: int,
+        model: ChatModel,
+        system: ChatTurn | None,
+        history: list[ChatTurn],
+        options: GenerationOptions,
+        cancel: threading.Event | None,
+        tools: ToolUse,
+        citations: tuple[Citation, ...],
+    ) -> Generator[ChatEvent, None, None]:
+        """A reply that may call tools: each step is an answer stored as its
+        own message; one that asks for tools is followed by a message per
+        call (its result), and the model is asked again with the results,
+        up to ``max_steps`` rounds (the last answer is asked for without
+        tools). Each piece is stored as soon as it exists, so a stop at any
+        point keeps everything so far, ended by a stopped reply. The first
+        answer goes in ``rows`` (the row stored with the question)."""
+        import json
+
+        cancel = cancel or threading.Event()
+        specs = [t.spec for t in tools.tools]
+        # the tools' descriptions take room in the prompt too (about 4 characters a token)
+        spec_tokens = len(json.dumps([s.function() for s in specs])) // 4 + 8 * len(specs)
+        parent = user_message_id
+        for step in range(tools.max_steps + 1):
+            offer = specs if step < tools.max_steps else None
+            extra = spec_tokens if offer else 0
+            if step == 0:  # its row exists: a prompt too long for the window ends it
+                with self._ended_if_not_started(rows):
+                    plan = plan_context(model, system, history, options.max_tokens + extra)
+            else:
+                plan = plan_context(model, system, history, options.max_tokens + extra)
+            self.last_plan = plan
+            room = max(16, plan.max_tokens - extra)
+            if step > 0:  # the first answer's row was stored with the question
+                reply = self.repo.add_message(
+                    rows.conversation_id,
+                    Role.ASSISTANT,
+                    "",
+                    MessageStatus.STREAMING,
+                    model=model.name,
+                    parent_id=parent,
+                )
+                rows = ReplyRows(self.repo, rows.conversation_id, user_message_id, reply.id)
+            conversation_id = rows.conversation_id
+            shown = citations if step == 0 else ()
+            yield ReplyStarted(
+                conversation_id, user_message_id, rows.reply_id, plan, shown, step=step
+            )
+            source = model.stream(
+                plan.turns, replace(options, max_tokens=room), cancel, tools=offer
+            )
+            message, finished = yield from self._record(rows, source, plan, done=False)
+            if not message.tool_calls or message.status != MessageStatus.COMPLETE:
+                yield ReplyDone(message, finished, plan, warning=rows.warning())
+                return
+            yield ToolCallsAsked(message)
+            history.append(
+                ChatTurn(Role.ASSISTANT, message.content, tool_calls=tuple(message.tool_calls))
+            )
+            parent = message.id
+            from assistant.tools.base import quoted_for_model
+
+            for call in message.tool_calls:
+                result = yield from self._run_tool(conversation_id, parent, call, tools, cancel)
+                parent = result.id
+                history.append(
+                    ChatTurn(
+                        Role.TOOL,
+                        quoted_for_model(call.name, result.content),
+                        tool_call_id=call.id,
+                        name=call.name,
+                    )
+                )
+            if cancel.is_set():  # stopped while tools ran: end with a stopped reply
+                yield from self._fixed_reply(
+                    conversation_id, user_message_id, "", "cancelled", parent_id=parent
+                )
+                return
+
+    def _run_tool(
+        self,
+        conversation_id: int,
+        parent_id: int,
+        call: ToolCall,
+        tools: ToolUse,
+        cancel: threading.Event,
+    ) -> Generator[ChatEvent, None, Message]:
+        """Ask (when needed), run and store one call; the stored result.
+        The result row exists before the tool runs, so a kill leaves it
+        found as stopped, like a reply."""
+        from assistant.tools.base import ToolContext, ToolOutput, safe_output
+
+        tool = tools.get(call.name)
+        result = self.repo.add_message(
+            conversation_id,
+            Role.TOOL,
+            "",
+            MessageStatus.STREAMING,
+            parent_id=parent_id,
+            tool_call=call,
+        )
+        asks = tool is not None and tool.asks_first and call.name not in tools.allowed
+        if asks:
+            allowed_here = self.repo.get_conversation(conversation_id, messages=False)
+            asks = call.name not in allowed_here.tools_allowed
+        yield ToolCallStarted(call, tool.source if tool else "", asks)
+        text = ""
+        found: tuple[Citation, ...] = ()
+        outcome = ToolOutcome.OK
+        if tool is None:
+            outcome = ToolOutcome.UNKNOWN
+            names = ", ".join(t.name for t in tools.tools)
+            text = f"There is no tool named {call.name}; the tools are: {names}."
+        elif cancel.is_set():
+            outcome, text = ToolOutcome.STOPPED, "Not run: the user stopped the reply."
+        elif asks and tools.approve is None:
+            outcome = ToolOutcome.REFUSED
+            text = (
+                f"Not run: {call.name} needs the user's approval and none could be asked "
+                f"(not on a terminal); allow it with --allow {call.name}."
+            )
+        if outcome == ToolOutcome.OK and asks and tool is not None and tools.approve is not None:
+            answer = tools.approve(ApprovalRequest(conversation_id, call, tool), cancel)
+            if cancel.is_set():
+                outcome, text = ToolOutcome.STOPPED, "Not run: the user stopped the reply."
+            elif answer == Approval.DENY:
+                outcome, text = ToolOutcome.DENIED, "Not run: the user denied this call."
+            elif answer == Approval.CONVERSATION:
+                self.repo.allow_tool(conversation_id, call.name)
+        if outcome == ToolOutcome.OK and tool is not None:
+            try:  # a tool that cannot do it raises ToolFailed (an AssistantError)
+                output = tool.run(call.arguments, ToolContext(cancel, conversation_id))
+            except AssistantError as exc:
+                outcome, text = ToolOutcome.ERROR, f"Error: {exc}"
+            except Exception as exc:  # a tool's own bug: the reply goes on, the model is told
+                outcome, text = ToolOutcome.ERROR, f"Error: {call.name} failed ({exc})."
+            else:
+                if isinstance(output, ToolOutput):
+                    text, found = output.text, output.citations
+                else:
+                    text = str(output)
+                if cancel.is_set():
+                    outcome = ToolOutcome.STOPPED
+        status = {
+            ToolOutcome.STOPPED: MessageStatus.STOPPED,
+            ToolOutcome.ERROR: MessageStatus.ERROR,
+        }.get(outcome, MessageStatus.COMPLETE)
+        self.repo.update_message(
+            result.id,
+            content=safe_output(text, tools.output_chars),
+            status=status,
+            finish_reason=str(outcome),
+            citations=list(found),
+        )
+        stored = self.repo.get_message(result.id)
+        yield ToolCallDone(call, stored, str(outcome))
+        return stored
+
     def _fixed_reply(
         self,
         conversation_id: int,
-        user_message_id: int | None,
+        user_message_id: int,
         text: str,
         reason: str = "stop",
+        *,
         rows: ReplyRows | None = None,
+        parent_id: int | None = None,
     ) -> Generator[ChatEvent, None, None]:
         """A reply the app writes itself (the notes do not cover the question;
-        stopped before the model was asked), stored through the same loop, as
-        the child of the question it answers (in ``rows``, or a new row)."""
+        stopped before the model was asked, or while tools ran), stored
+        through the same loop: in ``rows``, or a new row under ``parent_id``
+        (the question it answers by default, never just the newest message)."""
         if rows is None:
             reply = self.repo.add_message(
                 conversation_id, Role.ASSISTANT, "", MessageStatus.STREAMING,
-                parent_id=user_message_id,
+                parent_id=parent_id if parent_id is not None else user_message_id,
             )  # fmt: skip
             rows = ReplyRows(self.repo, conversation_id, user_message_id, reply.id)
         yield ReplyStarted(rows.conversation_id, user_message_id, rows.reply_id, None)
@@ -630,15 +861,17 @@ class ChatService:
         rows: ReplyRows,
         source: Iterable[Any],
         plan: ContextPlan | None,
-    ) -> Generator[ChatEvent, None, None]:
+        done: bool = True,
+    ) -> Generator[ChatEvent, None, tuple[Message, Finished]]:
         """Store what ``source`` (a model stream or a writing action) produces
         and hand it on: text only once it is on disk; progress as it comes;
-        the figures of the run with the final status.
+        the figures of the run with the final status, and the tool calls the
+        answer asked for. ``done`` False (a step of a reply with tools): no
+        ``ReplyDone``; the caller gets the stored message either way.
 
-        Should the database's files be deleted under the reply, the next write
-        says so (``DatabaseFilesLost``, the Database opens the file afresh):
-        ``rows`` stores the question and a new reply row in it, the reply
-        goes on there, and ``ReplyDone.warning`` says what happened."""
+        Should the database's -wal and -shm files be deleted under the reply,
+        ``rows`` says so: ``ReplyDone.warning``, and, when what was written
+        could not be saved, the reply kept in a file (``ReplyRows``)."""
         from assistant.writing.actions import ActionDone, ActionProgress
 
         stored = rows.write
@@ -650,10 +883,14 @@ class ChatService:
         action: ActionDone | None = None
         status = MessageStatus.STOPPED
         error: str | None = None
+        calls: tuple[ToolCall, ...] = ()
         try:
             for event in source:
                 if isinstance(event, Finished):
                     finished = event
+                    continue
+                if isinstance(event, ToolCalls):
+                    calls = event.calls
                     continue
                 if isinstance(event, ActionDone):
                     action, finished = event, event.finished
@@ -699,6 +936,8 @@ class ChatService:
             if status == MessageStatus.COMPLETE:
                 text = text.rstrip()
             fields: dict[str, object] = {"content": text, "status": status, "error": error}
+            if calls:
+                fields["tool_calls"] = list(calls)
             if finished is not None:
                 fields.update(
                     prompt_tokens=finished.prompt_tokens,
@@ -716,12 +955,13 @@ class ChatService:
             stored(lambda _c, r: self.repo.update_message(r, **fields), **fields)
             stored(lambda c, _r: self.repo.touch(c))
         message = rows.message()
-        warning = rows.warning()
-        yield ReplyDone(
-            message,
-            finished,
-            plan,
-            empty_parts=action.empty_parts if action else (),
-            cut_parts=action.cut_parts if action else (),
-            warning=warning,
-        )
+        if done:
+            yield ReplyDone(
+                message,
+                finished,
+                plan,
+                empty_parts=action.empty_parts if action else (),
+                cut_parts=action.cut_parts if action else (),
+                warning=rows.warning(),
+            )
+        return message, finished
