@@ -343,9 +343,7 @@ class Database:
         self.path = path
         self.read_only: str | None = None  # why writes are refused, when the file can't be written
         self.damage: str | None = None  # what quick_check found, when the file is damaged
-        self._migrate_on_open = migrate
         self.watch: FilesWatch | None = None
-        self._saves_before = 0  # FilesWatch.saves of engines opened before this one
         try:
             private_dir(path.parent)
             private_file(path)
@@ -356,10 +354,6 @@ class Database:
                 raise StoreError(describe_os_error(exc)) from None
             why = "a read-only file system" if exc.errno == errno.EROFS else "permission denied"
             self.read_only = read_only_sentence(path.parent, why)
-        self._open()
-
-    def _open(self) -> None:
-        path = self.path
         self._open_engine()
         try:
             self.damage = self.check()
@@ -375,7 +369,7 @@ class Database:
             self.read_only = f"Nothing can be saved: {full[0].lower()}{full[1:]}"
             self._open_engine()
             self.damage = self.check()
-        if self._migrate_on_open and self.damage is None:
+        if migrate and self.damage is None:
             if self.read_only is None:
                 self.migrate()
             else:
@@ -385,8 +379,6 @@ class Database:
 
     def _open_engine(self) -> None:
         read_only = self.read_only is not None
-        if self.watch is not None:
-            self._saves_before += self.watch.saves
         self.watch = None if read_only else FilesWatch(self.path)
         self.engine = make_engine(
             f"sqlite:///{self.path}", self.path, read_only=read_only, watch=self.watch
@@ -470,7 +462,7 @@ class Database:
     def reopened(self) -> int:
         """Times the -wal and -shm files were found deleted and what this
         process had written was saved into the main file (see the module)."""
-        return self._saves_before + (self.watch.saves if self.watch is not None else 0)
+        return self.watch.saves if self.watch is not None else 0
 
     @property
     def files_lost(self) -> str | None:
@@ -480,14 +472,11 @@ class Database:
             return files_lost_for_good(self.path)
         return None
 
-    def _usable(self, writing: bool) -> None:
-        if writing and self.files_lost is not None:
-            raise DatabaseFilesLost(self.files_lost)
-
     def session(self) -> Session:
         """A session for writes: its transaction starts with BEGIN IMMEDIATE.
         A read-only or damaged database refuses it with a sentence."""
-        self._usable(writing=True)
+        if self.files_lost is not None:
+            raise DatabaseFilesLost(self.files_lost)
         if self.read_only is not None:
             raise StoreError(self.read_only)
         if self.damage is not None:
@@ -501,7 +490,6 @@ class Database:
         """A session for reads only: a deferred transaction, a snapshot that
         never waits for a writer (a write in it may fail while another
         instance writes)."""
-        self._usable(writing=False)
         return self.readers()
 
     def session_if_free(self, wait_ms: int = 200) -> Session:
@@ -509,8 +497,7 @@ class Database:
         waits at most ``wait_ms`` for the write lock, then its first statement
         raises (``is_busy`` tells that error apart), so a read command beside
         a long writer is not held up by a repair it does not need."""
-        self._usable(writing=True)
-        if not self.writable:
+        if not self.writable or self.files_lost is not None:
             return self.session()  # the refusal, with its sentence
         return Session(
             self.engine.execution_options(**{BUSY_WAIT: wait_ms}), expire_on_commit=False
