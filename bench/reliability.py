@@ -35,7 +35,9 @@ names no file system should hold but Linux does.
   manifest, chat templates that run code, a zip bomb for `history import`,
   concurrent `ask -c` pairs, and a 10 MB note on one line.
 
-Run: ``python -m bench.reliability [RUNS]`` (RUNS kills per area, default 10).
+Run: ``python -m bench.reliability [RUNS] [AREA...]`` (RUNS kills per area, default
+10; AREA names a function below, e.g. ``reads_beside_a_writer``, or ``second_pass``
+for the areas of issue 17; none: every area).
 """
 
 from __future__ import annotations
@@ -1247,7 +1249,9 @@ def huge_one_line_note(template: Path) -> None:
 
 
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    args = sys.argv[1:]
+    runs = int(args.pop(0)) if args and args[0].isdigit() else 10
+    chosen = {a.replace("-", "_") for a in args}  # area names: run only those
     started = time.monotonic()
     print(f"CPU: {cpu_flags()}")
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
@@ -1258,27 +1262,38 @@ def main() -> None:
     bundled = bundled_model_path(
         AppPaths(data=template / "data", config=template / "config", cache=template / "cache")
     )
-    kills_during_ask(template, runs)
-    kills_during_sync(template, runs)
-    kills_during_write(template, runs)
-    concurrent_sync_and_search(template)
-    bad_file_names(template)
-    bad_servers(template)
-    truncated_downloads(bundled)
-    corrupted_database(template)
-    zip_bomb_memory(template)
-    escape_payloads()
-    overlong_prompts(template)
-    reads_beside_a_writer(template)
-    contexts_that_cannot_fit(template)
-    bad_engine_urls(template)
-    misspelt_config_keys()
-    deleted_journal_files(template, max(runs, 6))
-    lost_manifest(template)
-    hostile_chat_templates(template, bundled)
-    import_zip_bombs(template)
-    concurrent_ask_pairs(template, max(runs, 15))
-    huge_one_line_note(template)
+    areas: list[tuple[Callable[..., None], tuple[object, ...]]] = [
+        (kills_during_ask, (template, runs)),
+        (kills_during_sync, (template, runs)),
+        (kills_during_write, (template, runs)),
+        (concurrent_sync_and_search, (template,)),
+        (bad_file_names, (template,)),
+        (bad_servers, (template,)),
+        (truncated_downloads, (bundled,)),
+        (corrupted_database, (template,)),
+        (zip_bomb_memory, (template,)),
+        (escape_payloads, ()),
+        (overlong_prompts, (template,)),
+        (reads_beside_a_writer, (template,)),
+        (contexts_that_cannot_fit, (template,)),
+        (bad_engine_urls, (template,)),
+        (misspelt_config_keys, ()),
+        (deleted_journal_files, (template, max(runs, 6))),
+        (lost_manifest, (template,)),
+        (hostile_chat_templates, (template, bundled)),
+        (import_zip_bombs, (template,)),
+        (concurrent_ask_pairs, (template, max(runs, 15))),
+        (huge_one_line_note, (template,)),
+    ]
+    if "second_pass" in chosen:  # the areas of issue 17
+        chosen |= {area.__name__ for area, _ in areas[11:]}
+    unknown = chosen - {area.__name__ for area, _ in areas} - {"second_pass"}
+    if unknown:
+        names = ", ".join(area.__name__ for area, _ in areas)
+        sys.exit(f"No such area: {', '.join(sorted(unknown))}; the areas are {names}.")
+    for area, area_args in areas:
+        if not chosen or area.__name__ in chosen:
+            area(*area_args)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(
         f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
