@@ -9,6 +9,7 @@ import click
 
 from assistant.cli.console import (
     EXIT_INTERRUPTED,
+    EXIT_USAGE,
     CancelOnSigint,
     print_json,
     read_stdin_if_piped,
@@ -321,6 +322,9 @@ def answer(
             from assistant.cli.notes import print_sources
 
             print_sources(cited)
+    if done.warning:  # shown and stored, but the database lost its files under the reply
+        say(f"assistant: {done.warning}")
+        return EXIT_USAGE
     if msg.status == MessageStatus.STOPPED:
         say(f"Stopped; the partial reply is kept in conversation {msg.conversation_id}.")
         return EXIT_INTERRUPTED
