@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +55,7 @@ from assistant.domain import (
     Thread,
     ToolCall,
 )
-from assistant.errors import AssistantError, ModelError, UsageError
+from assistant.errors import AssistantError, DatabaseFilesLost, ModelError, UsageError
 from assistant.llm.base import ChatModel, Finished, TextPiece, ToolCalls, with_model_defaults
 from assistant.llm.handle import ModelHandle
 from assistant.llm.prompting import PRIMING
@@ -90,6 +92,108 @@ def priming(model: ChatModel, history: list[ChatTurn]) -> list[ChatTurn]:
         for question, answer in pairs
         for role, text in ((Role.USER, question), (Role.ASSISTANT, answer))
     ]
+
+
+class ReplyRows:
+    """The rows a reply is written into (its conversation and its own row),
+    and what happens to it should the database's -wal and -shm files be
+    deleted under the reply (``DatabaseFilesLost``). Most often the Database
+    saves what was written and opens the file afresh by itself, the rows stay
+    the same, and the reply only carries a warning. When it cannot (another
+    process had the file open), nothing more can be stored in this process:
+    the reply goes on being shown, and is kept in a Markdown file in the
+    data folder's ``recovered/`` instead, which the warning names."""
+
+    def __init__(
+        self,
+        repo: ConversationRepository,
+        conversation_id: int,
+        question_id: int | None,
+        reply_id: int,
+    ) -> None:
+        self.repo = repo
+        self.conversation_id = conversation_id
+        self.reply_id = reply_id
+        self.lost: DatabaseFilesLost | None = None  # nothing more can be stored
+        self._reopened = repo.db.reopened
+        # for a recovery file, should it come to that: read while the files are whole
+        self._title = repo.get_conversation(conversation_id, messages=False).title
+        self._question = repo.get_message(question_id).content if question_id else ""
+        self._fields: dict[str, object] = {}  # what would have been stored last
+        self.kept_in: Path | None = None
+
+    def write(self, write: Callable[[int, int], object], **fields: object) -> None:
+        """``write(conversation_id, reply_id)``; ``fields`` is what it stores
+        in the reply (kept for the recovery file should the files be lost)."""
+        self._fields.update(fields)
+        if self.lost is not None:
+            return
+        try:
+            write(self.conversation_id, self.reply_id)
+        except DatabaseFilesLost as exc:
+            self.lost = exc
+
+    def end(self, status: MessageStatus, error: str | None = None) -> None:
+        """A reply that never started: its row ends ``status``."""
+        self.write(
+            lambda _c, r: self.repo.update_message(r, status=status, error=error),
+            status=status,
+            error=error,
+        )
+
+    def message(self) -> Message:
+        """The reply as stored, or (the files lost) as it would have been."""
+        if self.lost is None:
+            return self.repo.get_message(self.reply_id)
+        from datetime import UTC, datetime
+
+        values = {k: v for k, v in self._fields.items() if k in Message.__dataclass_fields__}
+        values.setdefault("status", MessageStatus.STOPPED)
+        return Message(
+            self.reply_id,
+            self.conversation_id,
+            Role.ASSISTANT,
+            str(values.pop("content", "")),
+            MessageStatus(str(values.pop("status"))),
+            datetime.now(UTC).replace(tzinfo=None),
+            **values,  # type: ignore[arg-type]
+        )
+
+    def warning(self) -> str | None:
+        """What the user must hear about the database's files, or None."""
+        from assistant.store.database import files_lost_sentence
+
+        if self.lost is not None:
+            where = self._keep_in_a_file()
+            return (
+                f"{files_lost_sentence(self.repo.db.path)}, and another process had it open "
+                f"too, so this question and its reply could not be saved in it and are kept in "
+                f"{where}; close every assistant, then start again."
+            )
+        if self.repo.db.reopened != self._reopened:
+            return (
+                f"{files_lost_sentence(self.repo.db.path)}; what it had written was saved into "
+                f"the database when it reopened it, and this reply is in conversation "
+                f"{self.conversation_id}."
+            )
+        return None
+
+    def _keep_in_a_file(self) -> Path:
+        from datetime import datetime
+
+        from assistant.fileio import atomic_write_text
+        from assistant.paths import private_dir
+
+        if self.kept_in is None:
+            folder = private_dir(self.repo.db.path.parent / "recovered")
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            self.kept_in = folder / f"reply-{stamp}-{self.reply_id}.md"
+            text = (
+                f"# {self._title}\n\n## You\n\n{self._question}\n\n## Assistant\n\n"
+                f"{self._fields.get('content', '')}\n"
+            )
+            atomic_write_text(self.kept_in, text, mode=0o600)
+        return self.kept_in
 
 
 class ChatService:
@@ -310,9 +414,9 @@ class ChatService:
             conversation_id = self.new_conversation(text).id
         else:
             self._title_if_new(conversation_id, text)
-        user = self.repo.add_message(conversation_id, Role.USER, text)
+        user, reply = self.repo.add_exchange(conversation_id, text)
         yield from self._reply(
-            conversation_id, user.id, cancel, options, grounding, answer_language, tools
+            conversation_id, user.id, cancel, options, grounding, answer_language, tools, reply.id
         )
 
     def regenerate(
@@ -364,8 +468,10 @@ class ChatService:
                 f"Message {message_id} is a reply; only your own messages can be edited "
                 "(answer it again instead)."
             )
-        user = self.repo.add_message(conversation_id, Role.USER, text, parent_id=original.parent_id)
-        yield from self._reply(conversation_id, user.id, cancel, options, grounding, tools=tools)
+        user, reply = self.repo.add_exchange(conversation_id, text, parent_id=original.parent_id)
+        yield from self._reply(
+            conversation_id, user.id, cancel, options, grounding, tools=tools, reply_id=reply.id
+        )
 
     def run_action(
         self,
@@ -396,22 +502,39 @@ class ChatService:
                 self.repo.rename(conversation_id, title)
         else:
             self._title_if_new(conversation_id, title or request)
-        user = self.repo.add_message(conversation_id, Role.USER, request)
-        model = self.model
-        if persona is None:
-            persona = self._conversation_persona(conversation_id, library)
-        reply = self.repo.add_message(
-            conversation_id,
-            Role.ASSISTANT,
-            "",
-            MessageStatus.STREAMING,
-            model=model.name,
-            parent_id=user.id,
-        )
-        yield ReplyStarted(conversation_id, user.id, reply.id, None, action=template.name)
+        user, reply = self.repo.add_exchange(conversation_id, request)
+        rows = ReplyRows(self.repo, conversation_id, user.id, reply.id)
+        with self._ended_if_not_started(rows):
+            model = self.model
+            if persona is None:
+                persona = self._conversation_persona(conversation_id, library)
+            name = model.name
+            rows.write(lambda _c, r: self.repo.update_message(r, model=name), model=name)
+        yield ReplyStarted(rows.conversation_id, user.id, rows.reply_id, None, action=template.name)
         runner = self.action_runner(model)
         source = runner.run(template, text, variables, persona, cancel)
-        yield from self._record(conversation_id, reply.id, source, None)
+        yield from self._record(rows, source, None)
+
+    def _write_content(self, text: str, _conversation_id: int, reply_id: int) -> None:
+        self.repo.update_message(reply_id, content=text)
+
+    @contextmanager
+    def _ended_if_not_started(self, rows: ReplyRows) -> Iterator[None]:
+        """Around the work between storing a reply's row and streaming into
+        it (loading the model, reading documents, the notes): when that fails
+        or is stopped, the row ends as ``error`` (with the sentence) or
+        ``stopped`` instead of staying ``streaming``."""
+        try:
+            yield
+        except AssistantError as exc:
+            rows.end(MessageStatus.ERROR, str(exc))
+            raise
+        except Exception as exc:
+            rows.end(MessageStatus.ERROR, f"The reply could not start: {type(exc).__name__}.")
+            raise
+        except BaseException:  # Ctrl-C, or the consumer stopped listening
+            rows.end(MessageStatus.STOPPED)
+            raise
 
     def _conversation_persona(self, conversation_id: int, library: PromptLibrary) -> Persona | None:
         name = self.repo.get_conversation(conversation_id, messages=False).persona
@@ -443,81 +566,101 @@ class ChatService:
         grounding: GroundingProvider | None = None,
         answer_language: str | None = None,
         tools: ToolUse | None = None,
+        reply_id: int | None = None,
     ) -> Generator[ChatEvent, None, None]:
         """Answer ``user_message_id``: the model gets the branch ending
-        there, and the reply is stored as that message's child. With
-        ``tools``, the reply may call them (``_tool_reply``)."""
-        model = self.model
-        options = with_model_defaults(options or self.options, model)
-        conv = self.repo.get_conversation(conversation_id, messages=False)
-        system_text = conv.system_prompt if conv.system_prompt is not None else self.system_prompt
-        system = ChatTurn(Role.SYSTEM, system_text) if system_text else None
-        if tools is not None and tools.tools and not model.supports_tools:
-            yield ToolsUnavailable(
-                f"{model.name} cannot call tools (its chat template does not offer them; the "
-                "bundled base model has none), so this answer is written without them."
+        there, and the reply is stored as that message's child (in the row
+        ``reply_id`` when the question was stored with it, else a new one).
+        With ``tools``, the reply may call them (``_tool_reply``)."""
+        if reply_id is None:
+            reply_id = self.repo.add_message(
+                conversation_id, Role.ASSISTANT, "", MessageStatus.STREAMING,
+                parent_id=user_message_id,
+            ).id  # fmt: skip
+        rows = ReplyRows(self.repo, conversation_id, user_message_id, reply_id)
+        with self._ended_if_not_started(rows):
+            model = self.model
+            options = with_model_defaults(options or self.options, model)
+            conv = self.repo.get_conversation(conversation_id, messages=False)
+            system_text = (
+                conv.system_prompt if conv.system_prompt is not None else self.system_prompt
             )
-            tools = None
-        if tools is not None and not tools.tools:
-            tools = None
-        history = self.history_turns(conversation_id, user_message_id, tools=tools is not None)
-        citations: tuple[Citation, ...] = ()
-        finalize: Callable[[str], dict[str, object]] | None = None
-        documents = self._documents(history[-1].content) if history else []
-        if documents:
-            attached = yield from self._attach(model, system, history, options, documents, cancel)
-            if attached is None:  # stopped while reading the documents
-                yield from self._fixed_reply(conversation_id, user_message_id, "", "cancelled")
-                return
-            history = history[:-1] + [ChatTurn(Role.USER, attached.prompt)]
-            citations = attached.citations
-        elif grounding is not None and history:
-            question = history[-1].content
-            history, grounded, options = self._ground(model, system, history, options, grounding)
-            citations = grounded.citations
-            if grounded.passages:
-                finalize = self._marks_sources(question, citations, grounded.passages)
-            if grounded.no_answer is not None:
-                yield from self._fixed_reply(conversation_id, user_message_id, grounded.no_answer)
-                return
-        elif answer_language and history:
-            last = history[-1]
-            history = history[:-1] + [
-                ChatTurn(Role.USER, f"{last.content}\n\n(Answer in {answer_language}.)")
-            ]
-        engine = getattr(model, "engine", None)  # a named engine's model says which
-        if tools is not None:
-            if conv.model != model.name or conv.engine != engine:
-                self.repo.update_conversation(conversation_id, model=model.name, engine=engine)
-            yield from self._tool_reply(
-                conversation_id, user_message_id, model, system, history, options, cancel,
-                tools, citations,
-            )  # fmt: skip
+            system = ChatTurn(Role.SYSTEM, system_text) if system_text else None
+            if tools is not None and tools.tools and not model.supports_tools:
+                yield ToolsUnavailable(
+                    f"{model.name} cannot call tools (its chat template does not offer them; "
+                    "the bundled base model has none), so this answer is written without them."
+                )
+                tools = None
+            if tools is not None and not tools.tools:
+                tools = None
+            history = self.history_turns(conversation_id, user_message_id, tools=tools is not None)
+            citations: tuple[Citation, ...] = ()
+            finalize: Callable[[str], dict[str, object]] | None = None
+            documents = self._documents(history[-1].content) if history else []
+            fixed: tuple[str, str] | None = None  # (text, reason) of a reply the app writes
+            if documents:
+                attached = yield from self._attach(
+                    model, system, history, options, documents, cancel
+                )
+                if attached is None:  # stopped while reading the documents
+                    fixed = ("", "cancelled")
+                else:
+                    history = history[:-1] + [ChatTurn(Role.USER, attached.prompt)]
+                    citations = attached.citations
+            elif grounding is not None and history:
+                question = history[-1].content
+                history, grounded, options = self._ground(
+                    model, system, history, options, grounding
+                )
+                citations = grounded.citations
+                if grounded.passages:
+                    finalize = self._marks_sources(question, citations, grounded.passages)
+                if grounded.no_answer is not None:
+                    fixed = (grounded.no_answer, "stop")
+            elif answer_language and history:
+                last = history[-1]
+                history = history[:-1] + [
+                    ChatTurn(Role.USER, f"{last.content}\n\n(Answer in {answer_language}.)")
+                ]
+            plan: ContextPlan | None = None
+            primer = priming(model, history) if grounding is None else []
+            if fixed is None:
+                engine = getattr(model, "engine", None)  # a named engine's model says which
+                if tools is None:
+                    plan = plan_context(model, system, primer + history, options.max_tokens)
+                    self.last_plan = plan
+                if conv.model != model.name or conv.engine != engine:
+                    rows.write(
+                        lambda c, _r: self.repo.update_conversation(
+                            c, model=model.name, engine=engine
+                        )
+                    )
+                fields: dict[str, object] = {"model": model.name}
+                if citations:
+                    fields["citations"] = list(citations)
+                rows.write(lambda _c, r: self.repo.update_message(r, **fields), **fields)
+        if fixed is not None:
+            text, reason = fixed
+            yield from self._fixed_reply(
+                rows.conversation_id, user_message_id, text, reason, rows=rows
+            )
             return
-        primer = priming(model, history) if grounding is None else []
-        plan = plan_context(model, system, primer + history, options.max_tokens)
-        self.last_plan = plan
-        if conv.model != model.name or conv.engine != engine:
-            self.repo.update_conversation(conversation_id, model=model.name, engine=engine)
-        reply = self.repo.add_message(
-            conversation_id,
-            Role.ASSISTANT,
-            "",
-            MessageStatus.STREAMING,
-            model=model.name,
-            parent_id=user_message_id,
-        )
-        if citations:
-            self.repo.update_message(reply.id, citations=list(citations))
-        yield ReplyStarted(conversation_id, user_message_id, reply.id, plan, citations)
+        if tools is not None:
+            yield from self._tool_reply(
+                rows, user_message_id, model, system, history, options, cancel, tools, citations
+            )
+            return
+        assert plan is not None
+        yield ReplyStarted(rows.conversation_id, user_message_id, rows.reply_id, plan, citations)
         source = model.stream(plan.turns, replace(options, max_tokens=plan.max_tokens), cancel)
-        yield from self._record(conversation_id, reply.id, source, plan, finalize=finalize)
+        yield from self._record(rows, source, plan, finalize=finalize)
         # After the reply is out: let the model get the conversation ready as
         # the next turn will send it (the reply as stored), so continuing it,
         # here or in a new process, evaluates only the new message.
-        if not (cancel is not None and cancel.is_set()):
+        if not (cancel is not None and cancel.is_set()) and rows.lost is None:
             head = [system] if system else []
-            turns = primer + self.history_turns(conversation_id, reply.id)
+            turns = primer + self.history_turns(rows.conversation_id, rows.reply_id)
             model.prepare_next(head + turns, cancel)
 
     @staticmethod
@@ -537,7 +680,7 @@ class ChatService:
     # ------------------------------------------------------------- tools
     def _tool_reply(
         self,
-        conversation_id: int,
+        rows: ReplyRows,
         user_message_id: int,
         model: ChatModel,
         system: ChatTurn | None,
@@ -552,7 +695,8 @@ class ChatService:
         call (its result), and the model is asked again with the results,
         up to ``max_steps`` rounds (the last answer is asked for without
         tools). Each piece is stored as soon as it exists, so a stop at any
-        point keeps everything so far, ended by a stopped reply."""
+        point keeps everything so far, ended by a stopped reply. The first
+        answer goes in ``rows`` (the row stored with the question)."""
         import json
 
         cancel = cancel or threading.Event()
@@ -563,29 +707,34 @@ class ChatService:
         for step in range(tools.max_steps + 1):
             offer = specs if step < tools.max_steps else None
             extra = spec_tokens if offer else 0
-            plan = plan_context(model, system, history, options.max_tokens + extra)
+            if step == 0:  # its row exists: a prompt too long for the window ends it
+                with self._ended_if_not_started(rows):
+                    plan = plan_context(model, system, history, options.max_tokens + extra)
+            else:
+                plan = plan_context(model, system, history, options.max_tokens + extra)
             self.last_plan = plan
             room = max(16, plan.max_tokens - extra)
-            reply = self.repo.add_message(
-                conversation_id,
-                Role.ASSISTANT,
-                "",
-                MessageStatus.STREAMING,
-                model=model.name,
-                parent_id=parent,
-            )
+            if step > 0:  # the first answer's row was stored with the question
+                reply = self.repo.add_message(
+                    rows.conversation_id,
+                    Role.ASSISTANT,
+                    "",
+                    MessageStatus.STREAMING,
+                    model=model.name,
+                    parent_id=parent,
+                )
+                rows = ReplyRows(self.repo, rows.conversation_id, user_message_id, reply.id)
+            conversation_id = rows.conversation_id
             shown = citations if step == 0 else ()
-            if shown:
-                self.repo.update_message(reply.id, citations=list(shown))
-            yield ReplyStarted(conversation_id, user_message_id, reply.id, plan, shown, step=step)
+            yield ReplyStarted(
+                conversation_id, user_message_id, rows.reply_id, plan, shown, step=step
+            )
             source = model.stream(
                 plan.turns, replace(options, max_tokens=room), cancel, tools=offer
             )
-            message, finished = yield from self._record(
-                conversation_id, reply.id, source, plan, done=False
-            )
+            message, finished = yield from self._record(rows, source, plan, done=False)
             if not message.tool_calls or message.status != MessageStatus.COMPLETE:
-                yield ReplyDone(message, finished, plan)
+                yield ReplyDone(message, finished, plan, warning=rows.warning())
                 return
             yield ToolCallsAsked(message)
             history.append(
@@ -606,7 +755,9 @@ class ChatService:
                     )
                 )
             if cancel.is_set():  # stopped while tools ran: end with a stopped reply
-                yield from self._fixed_reply(conversation_id, user_message_id, "", "cancelled")
+                yield from self._fixed_reply(
+                    conversation_id, user_message_id, "", "cancelled", parent_id=parent
+                )
                 return
 
     def _run_tool(
@@ -689,14 +840,28 @@ class ChatService:
         return stored
 
     def _fixed_reply(
-        self, conversation_id: int, user_message_id: int | None, text: str, reason: str = "stop"
+        self,
+        conversation_id: int,
+        user_message_id: int,
+        text: str,
+        reason: str = "stop",
+        *,
+        rows: ReplyRows | None = None,
+        parent_id: int | None = None,
     ) -> Generator[ChatEvent, None, None]:
         """A reply the app writes itself (the notes do not cover the question;
-        stopped before the model was asked), stored through the same loop."""
-        reply = self.repo.add_message(conversation_id, Role.ASSISTANT, "", MessageStatus.STREAMING)
-        yield ReplyStarted(conversation_id, user_message_id, reply.id, None)
+        stopped before the model was asked, or while tools ran), stored
+        through the same loop: in ``rows``, or a new row under ``parent_id``
+        (the question it answers by default, never just the newest message)."""
+        if rows is None:
+            reply = self.repo.add_message(
+                conversation_id, Role.ASSISTANT, "", MessageStatus.STREAMING,
+                parent_id=parent_id if parent_id is not None else user_message_id,
+            )  # fmt: skip
+            rows = ReplyRows(self.repo, conversation_id, user_message_id, reply.id)
+        yield ReplyStarted(rows.conversation_id, user_message_id, rows.reply_id, None)
         source: list[Any] = ([TextPiece(text)] if text else []) + [Finished(reason, 0, 0)]
-        yield from self._record(conversation_id, reply.id, source, None)
+        yield from self._record(rows, source, None)
 
     @staticmethod
     def _documents(text: str) -> list[AttachedDocument]:
@@ -734,8 +899,7 @@ class ChatService:
     # ------------------------------------------------------ the one loop
     def _record(
         self,
-        conversation_id: int,
-        reply_id: int,
+        rows: ReplyRows,
         source: Iterable[Any],
         plan: ContextPlan | None,
         done: bool = True,
@@ -747,8 +911,14 @@ class ChatService:
         answer asked for. ``done`` False (a step of a reply with tools): no
         ``ReplyDone``; the caller gets the stored message either way.
         ``finalize`` gives more fields to store from the final text (the
-        sources it used)."""
+        sources it used).
+
+        Should the database's -wal and -shm files be deleted under the reply,
+        ``rows`` says so: ``ReplyDone.warning``, and, when what was written
+        could not be saved, the reply kept in a file (``ReplyRows``)."""
         from assistant.writing.actions import ActionDone, ActionProgress
+
+        stored = rows.write
 
         parts: list[str] = []
         pending: list[str] = []
@@ -780,12 +950,14 @@ class ChatService:
                 # first piece goes at once (time to first token is untouched),
                 # later ones in batches of flush_interval.
                 if len(parts) == 1 or now - last_flush >= self.flush_interval:
-                    self.repo.update_message(reply_id, content="".join(parts))
+                    text = "".join(parts)
+                    stored(partial(self._write_content, text), content=text)
                     last_flush = now
                     yield TextPiece("".join(pending))
                     pending.clear()
             if pending:
-                self.repo.update_message(reply_id, content="".join(parts))
+                text = "".join(parts)
+                stored(partial(self._write_content, text), content=text)
                 yield TextPiece("".join(pending))
                 pending.clear()
             if finished is None:
@@ -826,9 +998,9 @@ class ChatService:
                         else finished.finish_reason
                     ),
                 )
-            self.repo.update_message(reply_id, **fields)
-            self.repo.touch(conversation_id)
-        message: Message = self.repo.get_message(reply_id)
+            stored(lambda _c, r: self.repo.update_message(r, **fields), **fields)
+            stored(lambda c, _r: self.repo.touch(c))
+        message = rows.message()
         if done:
             yield ReplyDone(
                 message,
@@ -836,5 +1008,6 @@ class ChatService:
                 plan,
                 empty_parts=action.empty_parts if action else (),
                 cut_parts=action.cut_parts if action else (),
+                warning=rows.warning(),
             )
         return message, finished

@@ -9,6 +9,7 @@ import click
 
 from assistant.cli.console import (
     EXIT_INTERRUPTED,
+    EXIT_USAGE,
     CancelOnSigint,
     print_json,
     read_stdin_if_piped,
@@ -296,6 +297,9 @@ def answer(
     if done is None or started is None or first is None:  # the service ends with ReplyDone
         raise RuntimeError("the reply ended without its final event")
     msg = done.message
+    if done.warning:  # shown and stored, but the database lost its files under the reply
+        say(f"assistant: {done.warning}")
+        return EXIT_USAGE
     if msg.status == MessageStatus.STOPPED:
         say(f"Stopped; the partial reply is kept in conversation {msg.conversation_id}.")
         return EXIT_INTERRUPTED

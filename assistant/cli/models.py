@@ -281,7 +281,10 @@ def _engine_rows(rt: Runtime, remote: bool) -> list[dict[str, Any]]:
             "in_use": rt.settings.engine == name,
             "api_key_env": engine.api_key_env,
         }
-        if remote:
+        problem = engine.problem(name)
+        if problem:  # said whether asked to look or not; the other engines are still listed
+            row["error"] = problem
+        elif remote:
             try:
                 row["models"] = [m.id for m in list_models(engine.base_url, engine.api_key())]
             except AssistantError as exc:

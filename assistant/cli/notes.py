@@ -423,7 +423,13 @@ def search(
     results = service.search_many(queries, k, collection, path_glob, mode)
     for m in service.messages:
         say(m)
-    if mode != "keyword":
+    problem = service.index_problem() if mode != "keyword" else None
+    if problem:
+        say(
+            f"(the saved vector index cannot be used: {problem}; these are keyword results "
+            "only, and the next `assistant notes sync` rebuilds it)"
+        )
+    elif mode != "keyword":
         with_vectors, passages = service.coverage()
         if with_vectors < passages:
             say(

@@ -158,13 +158,14 @@ class LlamaCppModel:
         if n_ctx is None:
             n_ctx = fit.default_context(self.info, free, on_gpu)
         self.fit = fit.check_fit(self.info, n_ctx, free, on_gpu)
+        fixed = not self.context_auto
+        refused = fit.refusal(
+            self.info, n_ctx, free, on_gpu=on_gpu, label=self.name, context_fixed=fixed
+        )
+        if refused:  # before anything is allocated: never an OOM kill
+            raise ModelError(refused)
         self.fit_notice: str | None = fit.advice(
-            self.info,
-            n_ctx,
-            free,
-            on_gpu=on_gpu,
-            label=self.name,
-            context_fixed=not self.context_auto,
+            self.info, n_ctx, free, on_gpu=on_gpu, label=self.name, context_fixed=fixed
         )
         if progress is not None:
             _read_through(path, progress)
@@ -183,9 +184,20 @@ class LlamaCppModel:
         )
         if seed is not None:
             kwargs["seed"] = seed
+        from jinja2.exceptions import TemplateError
+
         try:
             self.llm = llama_cpp.Llama(**kwargs)
+        except TemplateError as exc:  # llama-cpp-python compiles the GGUF's chat template
+            from assistant.llm.prompting import template_sentence
+
+            raise ModelError(template_sentence(str(path), exc)) from None
         except (ValueError, RuntimeError, OSError) as exc:
+            if "llama_context" in str(exc):  # the weights loaded; the context did not
+                raise ModelError(
+                    f"{self.name} loaded, but a context of {n_ctx} tokens could not be made "
+                    f"({exc}): most likely too little memory; try a smaller n_ctx."
+                ) from None
             raise ModelError(
                 f"{path} could not be loaded: the file is truncated, damaged, or a model "
                 f"this llama.cpp does not support ({exc})."
@@ -211,7 +223,9 @@ class LlamaCppModel:
             vocab = self.llm
             bos = vocab._model.token_get_text(vocab.token_bos()) if vocab.token_bos() >= 0 else ""
             eos = vocab._model.token_get_text(vocab.token_eos()) if vocab.token_eos() >= 0 else ""
-            self.formatter = TemplateFormatter(template, bos_token=bos, eos_token=eos)
+            self.formatter = TemplateFormatter(
+                template, bos_token=bos, eos_token=eos, source=str(path)
+            )
         else:
             self.formatter = TranscriptFormatter()
         # A model with no chat template (a base model) writes best with the

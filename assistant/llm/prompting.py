@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistant.domain import ChatTurn, Role, ToolSpec
+from assistant.errors import ModelError
 
 _LABEL = {Role.USER: "User", Role.ASSISTANT: "Assistant", Role.TOOL: "Tool"}
 # Every label our prompts use to mark a turn or a part (the transcript's
@@ -113,6 +114,23 @@ class TranscriptFormatter:
         return RenderedPrompt("\n".join(lines), stops, add_bos=True)
 
 
+def template_sentence(source: str, exc: BaseException) -> str:
+    """One sentence about a chat template of a model file that failed."""
+    from jinja2.exceptions import SecurityError, TemplateSyntaxError
+
+    detail = " ".join(str(exc).split())[:160].rstrip(".") or type(exc).__name__
+    if isinstance(exc, SecurityError):
+        what = "tries to run code, which the sandbox blocked"
+    elif isinstance(exc, TemplateSyntaxError):
+        what = "is not a valid template"
+    else:
+        what = "could not lay out this conversation"
+    return (
+        f"The chat template in {source} {what} ({detail}); use another copy of the model or "
+        "another model."
+    )
+
+
 def template_message(turn: ChatTurn) -> dict[str, Any]:
     """A turn as chat templates (and the OpenAI API, but for the arguments,
     which templates want as an object) expect it: a reply's ``tool_calls``,
@@ -140,16 +158,27 @@ _PROBE_TOOL = ToolSpec(
 
 class TemplateFormatter:
     """Render the GGUF's own chat template in llama-cpp-python's sandbox
-    (``Jinja2ChatFormatter``, which passes ``tools`` on to the template)."""
+    (``Jinja2ChatFormatter``, which passes ``tools`` on to the template).
+
+    A template is code from the model file: one the sandbox stops (it tries
+    to reach Python's internals), one that does not parse, or one that fails
+    on a conversation is a ``ModelError`` naming the file (``source``), never
+    an internal crash."""
 
     name = "gguf-template"
 
-    def __init__(self, template: str, bos_token: str, eos_token: str) -> None:
+    def __init__(
+        self, template: str, bos_token: str, eos_token: str, source: str = "the model file"
+    ) -> None:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        self._formatter = Jinja2ChatFormatter(
-            template=template, eos_token=eos_token, bos_token=bos_token
-        )
+        self.source = source
+        try:
+            self._formatter = Jinja2ChatFormatter(
+                template=template, eos_token=eos_token, bos_token=bos_token
+            )
+        except Exception as exc:  # jinja2's TemplateSyntaxError and the like
+            raise ModelError(template_sentence(source, exc)) from None
         self._eos = eos_token
         self.template = template
 
@@ -167,11 +196,14 @@ class TemplateFormatter:
         self, turns: Sequence[ChatTurn], tools: Sequence[ToolSpec] | None = None
     ) -> RenderedPrompt:
         messages: list[Any] = [template_message(t) for t in turns]
-        if tools:
-            functions: list[Any] = [t.function() for t in tools]
-            result = self._formatter(messages=messages, tools=functions)
-        else:
-            result = self._formatter(messages=messages)
+        try:
+            if tools:
+                functions: list[Any] = [t.function() for t in tools]
+                result = self._formatter(messages=messages, tools=functions)
+            else:
+                result = self._formatter(messages=messages)
+        except Exception as exc:  # the template's code failed: the model file's fault
+            raise ModelError(template_sentence(self.source, exc)) from None
         stop = result.stop
         stops: tuple[str, ...]
         if isinstance(stop, str):

@@ -168,6 +168,8 @@ def list_models(
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
         resp = httpx.get(f"{base}/models", headers=headers, timeout=timeout)
+    except httpx.InvalidURL as exc:  # not an HTTPError: the address itself is wrong
+        raise ModelError(f"{base!r} is not a web address a model server has ({exc}).") from None
     except httpx.TimeoutException:
         raise ModelError(
             f"The model server at {base} did not answer within {timeout:g} s."

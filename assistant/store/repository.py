@@ -195,13 +195,32 @@ def _pid_alive(pid: int | None) -> bool:
 
 def mark_orphans(db: Database, row: Any, running: str, ended: str) -> int:
     """Rows of ``row`` (a table with ``status`` and ``owner_pid``) left
-    ``running`` by a process that is gone are set to ``ended``; returns how many."""
-    with db.session() as s, s.begin():
+    ``running`` by a process that is gone are set to ``ended``; returns how many.
+
+    Looked for in a snapshot first: most starts find none and never take the
+    write lock. When another process holds it (a long import), the repair is
+    left to a later start rather than holding up this one."""
+    from sqlalchemy.exc import OperationalError
+
+    from assistant.store.database import is_busy
+
+    def dead_ids(s: Session) -> list[int]:
         rows = s.execute(select(row.id, row.owner_pid).where(row.status == running)).all()
-        dead = [row_id for row_id, pid in rows if not _pid_alive(pid)]
-        if dead:
-            s.execute(update(row).where(row.id.in_(dead)).values(status=ended, owner_pid=None))
-        return len(dead)
+        return [row_id for row_id, pid in rows if not _pid_alive(pid)]
+
+    with db.reader() as s:
+        if not dead_ids(s):
+            return 0
+    try:
+        with db.session_if_free() as s, s.begin():
+            dead = dead_ids(s)  # again, under the lock: one may have ended meanwhile
+            if dead:
+                s.execute(update(row).where(row.id.in_(dead)).values(status=ended, owner_pid=None))
+            return len(dead)
+    except OperationalError as exc:
+        if not is_busy(exc):
+            raise
+        return 0
 
 
 class ConversationRepository:
@@ -378,31 +397,69 @@ class ConversationRepository:
     ) -> Message:
         """Store a message under ``parent_id`` (by default the current leaf;
         None makes a new root); it becomes the conversation's current leaf.
-        A tool result names the ``tool_call`` it answers."""
+        A tool result names the ``tool_call`` it answers. The parent is
+        chosen inside the write transaction that stores it."""
         with self.db.session() as s, s.begin():
-            conversation = s.get(ConversationRow, conversation_id)
-            if conversation is None:
-                raise NotFound(f"There is no conversation {conversation_id}.")
-            if parent_id == CURRENT_LEAF:
-                parent_id = self._leaf(s, conversation)
-            elif parent_id is not None:
-                self._check_member(s, conversation_id, parent_id)
-            row = MessageRow(
-                conversation_id=conversation_id,
-                role=str(role),
-                content=content,
-                status=str(status),
-                model=model,
-                owner_pid=os.getpid() if status == MessageStatus.STREAMING else None,
-                parent_id=parent_id,
-                tool_call=tool_call.to_dict() if tool_call is not None else None,
+            conversation = self._conversation_row(s, conversation_id)
+            return self._insert(s, conversation, role, content, status, model, parent_id, tool_call)
+
+    def add_exchange(
+        self, conversation_id: int, text: str, parent_id: int | None = CURRENT_LEAF
+    ) -> tuple[Message, Message]:
+        """Store a question and the (empty, ``streaming``) reply that will
+        answer it, in one transaction; the reply becomes the current leaf.
+        Another process asking in the same conversation never sees the
+        question without its reply, so its own question follows the reply
+        (a question stored alone, and the reply a moment later, let a second
+        ``ask -c`` parent its question to the first question)."""
+        with self.db.session() as s, s.begin():
+            conversation = self._conversation_row(s, conversation_id)
+            question = self._insert(
+                s, conversation, Role.USER, text, MessageStatus.COMPLETE, None, parent_id
             )
-            s.add(row)
-            s.flush()
-            conversation.current_leaf_id = row.id
-            conversation.updated_at = utcnow()
-            s.flush()
-            return _message(row)
+            reply = self._insert(
+                s, conversation, Role.ASSISTANT, "", MessageStatus.STREAMING, None, question.id
+            )
+            return question, reply
+
+    @staticmethod
+    def _conversation_row(s: Session, conversation_id: int) -> ConversationRow:
+        conversation = s.get(ConversationRow, conversation_id)
+        if conversation is None:
+            raise NotFound(f"There is no conversation {conversation_id}.")
+        return conversation
+
+    def _insert(
+        self,
+        s: Session,
+        conversation: ConversationRow,
+        role: Role,
+        content: str,
+        status: MessageStatus,
+        model: str | None,
+        parent_id: int | None,
+        tool_call: ToolCall | None = None,
+    ) -> Message:
+        if parent_id == CURRENT_LEAF:
+            parent_id = self._leaf(s, conversation)
+        elif parent_id is not None:
+            self._check_member(s, conversation.id, parent_id)
+        row = MessageRow(
+            conversation_id=conversation.id,
+            role=str(role),
+            content=content,
+            status=str(status),
+            model=model,
+            owner_pid=os.getpid() if status == MessageStatus.STREAMING else None,
+            parent_id=parent_id,
+            tool_call=tool_call.to_dict() if tool_call is not None else None,
+        )
+        s.add(row)
+        s.flush()
+        conversation.current_leaf_id = row.id
+        conversation.updated_at = utcnow()
+        s.flush()
+        return _message(row)
 
     @staticmethod
     def _leaf(s: Session, conversation: ConversationRow) -> int | None:

@@ -585,6 +585,8 @@ class AssistantApp(App[None]):
             await view.end_stream()
             view.show_final(event.message)
             self.pick_reply(None)
+            if event.warning:  # stored, but not where it was: the database's files went
+                self.show_error(event.warning)
             speed = event.message.tokens_per_second
             self.status.speed_text = f"last reply {speed:.1f} tok/s" if speed else ""
             plan = event.plan

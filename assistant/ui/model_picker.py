@@ -86,6 +86,10 @@ def gather_entries(runtime: Runtime) -> list[PickerEntry]:
         detail = f"{size}  {info.quant}  {info.parameters_label}  ctx {n_ctx}  {verdict.label}"
         entries.append(PickerEntry(m.name, detail, spec, is_current))
     for name, engine in sorted(runtime.settings.engines.items()):
+        problem = engine.problem(name)
+        if problem:
+            entries.append(PickerEntry(f"{name}/…", problem, None))
+            continue
         try:
             served = list_models(engine.base_url, engine.api_key(), timeout=5)
         except AssistantError as exc:

@@ -433,6 +433,8 @@ class WritingScreen(Screen[None]):
                 elif isinstance(event, ReplyProgress):
                     self.post_message(ActionStatus(f"{name}: part {event.part} of {event.parts}"))
                 elif isinstance(event, ReplyDone):
+                    if event.warning:
+                        self.post_message(ActionStatus(event.warning))
                     reason = event.finished.finish_reason
                     self.post_message(
                         ActionFinished(name, text, event.message.content, reason,

@@ -296,8 +296,10 @@ async def test_a_model_that_cannot_load_is_a_message_and_the_app_stays_up(
         reply = app.chat_view.views[-1]
         assert "does not exist" in footer_text(reply)
         assert [n.severity for n in app._notifications][-1] == "error"
-        # the question is kept; the app still works
-        assert [m.content for m in stored_messages(app)] == ["hi"]
+        # the question is kept, its reply row says why there is no reply; the app still works
+        question, answer = stored_messages(app)
+        assert question.content == "hi" and answer.parent_id == question.id
+        assert answer.status == MessageStatus.ERROR and "does not exist" in (answer.error or "")
         await pilot.press("ctrl+n")
         await settle(pilot)
         assert app.chat_view.views == []
