@@ -91,6 +91,11 @@ class ChatTurn:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+    # For a model without a chat template (a base model), a last user turn
+    # with a cue is shown as written and followed by the cue ("Answer:")
+    # instead of the reply's role label: such a model completes a document
+    # far better than it follows an instruction (bench/answers.py).
+    cue: str = ""
 
 
 @dataclass
@@ -115,6 +120,9 @@ class Message:
     tool_call: ToolCall | None = None  # a tool result: the call it answers
 
 
+USED_MARK = "→ "  # before a source the answer comes from, in every shell and export
+
+
 @dataclass(frozen=True)
 class Citation:
     """A passage of the user's notes that a reply was given, numbered as the
@@ -133,6 +141,9 @@ class Citation:
     score: float | None = None
     chunk_id: int | None = None
     kind: str | None = None  # the file's kind (pdf, pptx, xlsx, ...): names the page unit
+    # The reply's answer comes from this passage: it cites it as [n], or
+    # (a model that writes no marks) its answering words are found here.
+    used: bool = False
 
     @property
     def place(self) -> str:
@@ -161,8 +172,9 @@ class Citation:
 
     @property
     def label(self) -> str:
-        """``[n] collection/path:start-end (page p) — heading``."""
-        text = f"[{self.n}] {self.source}"
+        """``[n] collection/path:start-end (page p) — heading``, after ``→ ``
+        when the answer comes from it."""
+        text = f"{USED_MARK if self.used else ''}[{self.n}] {self.source}"
         if self.place:
             text += f" ({self.place})"
         if self.heading:
@@ -197,6 +209,7 @@ class Citation:
             score=float(score) if isinstance(score, int | float) else None,
             chunk_id=opt_int("chunk_id"),
             kind=str(d["kind"]) if isinstance(d.get("kind"), str) else None,
+            used=d.get("used") is True,
         )
 
 
@@ -208,6 +221,14 @@ class Grounding:
 
     prompt: str
     citations: tuple[Citation, ...] = ()
+    # The passages' texts, in the order of ``citations``: what the reply is
+    # checked against to mark the sources its answer comes from.
+    passages: tuple[str, ...] = ()
+    # The same passages and question laid out for a base model: a document
+    # to complete after ``cue`` (see ``ChatTurn.cue``).
+    document: str = ""
+    cue: str = ""
+    document_stops: tuple[str, ...] = ()  # what ends an answer to ``document``
     # Set when the notes do not cover the question: this is the reply, and the
     # model is not asked (rather than letting it answer from nothing).
     no_answer: str | None = None
@@ -271,6 +292,9 @@ class GenerationOptions:
     stop: tuple[str, ...] = ()
     # Keep going past end-of-generation tokens (benchmarks, "continue writing").
     ignore_eos: bool = False
+    # The fields the user set (config.toml, ASSISTANT_*, the command line):
+    # a model's own defaults (``ChatModel.sampling_defaults``) fill the others.
+    chosen: frozenset[str] = frozenset()
 
 
 class DraftStatus(StrEnum):

@@ -218,8 +218,13 @@ class Runtime:
     # ------------------------------------------------------------- model
     def generation_options(self) -> GenerationOptions:
         s = self.settings
+        fields = ("max_tokens", "temperature", "top_p", "seed")
         return GenerationOptions(
-            max_tokens=s.max_tokens, temperature=s.temperature, top_p=s.top_p, seed=s.seed
+            max_tokens=s.max_tokens,
+            temperature=s.temperature,
+            top_p=s.top_p,
+            seed=s.seed,
+            chosen=frozenset(f for f in fields if f in s.model_fields_set),
         )
 
     def model_spec(self, engine: str | None = None, model: str | None = None) -> ModelSpec:

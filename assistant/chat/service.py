@@ -39,6 +39,7 @@ from assistant.chat.events import (
     ToolCallStarted,
     ToolsUnavailable,
 )
+from assistant.chat.notes_answer import ground_question
 from assistant.chat.titles import title_from_text
 from assistant.chat.tooluse import Approval, ApprovalRequest, ToolOutcome, ToolUse
 from assistant.domain import (
@@ -55,8 +56,9 @@ from assistant.domain import (
     ToolCall,
 )
 from assistant.errors import AssistantError, DatabaseFilesLost, ModelError, UsageError
-from assistant.llm.base import ChatModel, Finished, TextPiece, ToolCalls
+from assistant.llm.base import ChatModel, Finished, TextPiece, ToolCalls, with_model_defaults
 from assistant.llm.handle import ModelHandle
+from assistant.llm.prompting import PRIMING
 
 if TYPE_CHECKING:
     from assistant.chat.attachments import Attached
@@ -72,6 +74,24 @@ NEW_TITLE = "New conversation"
 # Builds an ActionRunner on a model with the user's options (temperature,
 # top_p, seed, max_tokens); the composition root provides it.
 RunnerFactory = Callable[[ChatModel], "ActionRunner"]
+
+
+def priming(model: ChatModel, history: list[ChatTurn]) -> list[ChatTurn]:
+    """Earlier exchanges shown to a base model before a conversation that is
+    not grounded in notes (``prompting.PRIMING``), in the language of its
+    first message: the same for every turn, so a saved state keeps matching.
+    None for a model with a chat template."""
+    if not model.base_model:
+        return []
+    from assistant.language import detect
+
+    first = next((t.content for t in history if t.role == Role.USER), "")
+    pairs = PRIMING.get(detect(first), PRIMING["en"])
+    return [
+        ChatTurn(role, text)
+        for question, answer in pairs
+        for role, text in ((Role.USER, question), (Role.ASSISTANT, answer))
+    ]
 
 
 class ReplyRows:
@@ -240,6 +260,9 @@ class ChatService:
 
     def conversation(self, conversation_id: int) -> Conversation:
         return self.repo.get_conversation(conversation_id, messages=False)
+
+    def message(self, message_id: int) -> Message:
+        return self.repo.get_message(message_id)
 
     def rename(self, conversation_id: int, title: str) -> None:
         self.repo.rename(conversation_id, title)
@@ -529,20 +552,10 @@ class ChatService:
         history: list[ChatTurn],
         options: GenerationOptions,
         grounding: GroundingProvider,
-    ) -> tuple[list[ChatTurn], Grounding]:
-        """Swap the latest question for a grounded prompt that fits the window:
-        passages get what is left after the system prompt and the answer's
-        room, and never more than half the window so some history survives."""
-        n_ctx = model.context_size
-        base = model.count_tokens(([system] if system else []) + [history[-1]])
-        reserve = min(options.max_tokens, max(64, n_ctx // 4))
-        budget = max(0, min(n_ctx // 2, n_ctx - reserve - base))
-
-        def count(text: str) -> int:
-            return model.count_tokens([ChatTurn(Role.USER, text)])
-
-        result = grounding(history[-1].content, budget, count)
-        return history[:-1] + [ChatTurn(Role.USER, result.prompt)], result
+    ) -> tuple[list[ChatTurn], Grounding, GenerationOptions]:
+        """Swap the latest question for a grounded prompt that fits the window."""
+        turn, result, options = ground_question(model, system, history[-1], options, grounding)
+        return history[:-1] + [turn], result, options
 
     def _reply(
         self,
@@ -566,8 +579,8 @@ class ChatService:
             ).id  # fmt: skip
         rows = ReplyRows(self.repo, conversation_id, user_message_id, reply_id)
         with self._ended_if_not_started(rows):
-            options = options or self.options
             model = self.model
+            options = with_model_defaults(options or self.options, model)
             conv = self.repo.get_conversation(conversation_id, messages=False)
             system_text = (
                 conv.system_prompt if conv.system_prompt is not None else self.system_prompt
@@ -583,6 +596,7 @@ class ChatService:
                 tools = None
             history = self.history_turns(conversation_id, user_message_id, tools=tools is not None)
             citations: tuple[Citation, ...] = ()
+            finalize: Callable[[str], dict[str, object]] | None = None
             documents = self._documents(history[-1].content) if history else []
             fixed: tuple[str, str] | None = None  # (text, reason) of a reply the app writes
             if documents:
@@ -595,8 +609,13 @@ class ChatService:
                     history = history[:-1] + [ChatTurn(Role.USER, attached.prompt)]
                     citations = attached.citations
             elif grounding is not None and history:
-                history, grounded = self._ground(model, system, history, options, grounding)
+                question = history[-1].content
+                history, grounded, options = self._ground(
+                    model, system, history, options, grounding
+                )
                 citations = grounded.citations
+                if grounded.passages:
+                    finalize = self._marks_sources(question, citations, grounded.passages)
                 if grounded.no_answer is not None:
                     fixed = (grounded.no_answer, "stop")
             elif answer_language and history:
@@ -605,10 +624,11 @@ class ChatService:
                     ChatTurn(Role.USER, f"{last.content}\n\n(Answer in {answer_language}.)")
                 ]
             plan: ContextPlan | None = None
+            primer = priming(model, history) if grounding is None else []
             if fixed is None:
                 engine = getattr(model, "engine", None)  # a named engine's model says which
                 if tools is None:
-                    plan = plan_context(model, system, history, options.max_tokens)
+                    plan = plan_context(model, system, primer + history, options.max_tokens)
                     self.last_plan = plan
                 if conv.model != model.name or conv.engine != engine:
                     rows.write(
@@ -634,7 +654,28 @@ class ChatService:
         assert plan is not None
         yield ReplyStarted(rows.conversation_id, user_message_id, rows.reply_id, plan, citations)
         source = model.stream(plan.turns, replace(options, max_tokens=plan.max_tokens), cancel)
-        yield from self._record(rows, source, plan)
+        yield from self._record(rows, source, plan, finalize=finalize)
+        # After the reply is out: let the model get the conversation ready as
+        # the next turn will send it (the reply as stored), so continuing it,
+        # here or in a new process, evaluates only the new message.
+        if not (cancel is not None and cancel.is_set()) and rows.lost is None:
+            head = [system] if system else []
+            turns = primer + self.history_turns(rows.conversation_id, rows.reply_id)
+            model.prepare_next(head + turns, cancel)
+
+    @staticmethod
+    def _marks_sources(
+        question: str, citations: tuple[Citation, ...], passages: tuple[str, ...]
+    ) -> Callable[[str], dict[str, object]]:
+        """What marks, once the reply is written, the sources its answer comes from."""
+
+        def finalize(text: str) -> dict[str, object]:
+            from assistant.notes.grounding import supporting
+
+            used = set(supporting(text, question, passages))
+            return {"citations": [replace(c, used=c.n in used) for c in citations]}
+
+        return finalize
 
     # ------------------------------------------------------------- tools
     def _tool_reply(
@@ -862,12 +903,15 @@ class ChatService:
         source: Iterable[Any],
         plan: ContextPlan | None,
         done: bool = True,
+        finalize: Callable[[str], dict[str, object]] | None = None,
     ) -> Generator[ChatEvent, None, tuple[Message, Finished]]:
         """Store what ``source`` (a model stream or a writing action) produces
         and hand it on: text only once it is on disk; progress as it comes;
         the figures of the run with the final status, and the tool calls the
         answer asked for. ``done`` False (a step of a reply with tools): no
         ``ReplyDone``; the caller gets the stored message either way.
+        ``finalize`` gives more fields to store from the final text (the
+        sources it used).
 
         Should the database's -wal and -shm files be deleted under the reply,
         ``rows`` says so: ``ReplyDone.warning``, and, when what was written
@@ -938,6 +982,8 @@ class ChatService:
             fields: dict[str, object] = {"content": text, "status": status, "error": error}
             if calls:
                 fields["tool_calls"] = list(calls)
+            if finalize is not None and text.strip():
+                fields.update(finalize(text))
             if finished is not None:
                 fields.update(
                     prompt_tokens=finished.prompt_tokens,

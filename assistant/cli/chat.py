@@ -21,8 +21,9 @@ from assistant.cli.options import CONVERSATION_ID, model_options, runtime
 if TYPE_CHECKING:
     import threading
 
-    from assistant.chat.events import ChatEvent
+    from assistant.chat.events import ChatEvent, ReplyDone, ReplyStarted
     from assistant.chat.session import ChatSession
+    from assistant.domain import Citation
 
 
 def open_ui(ctx: click.Context, conversation_id: int | None) -> int:
@@ -279,10 +280,15 @@ def answer(
                         stream_text(event.text)
                         shown = line_open = True
                 elif isinstance(event, ReplyDone):
+                    # Said at once: the service may go on after this event
+                    # (getting the model ready for the next turn).
                     done = event
+                    if first is None:  # the service always starts a reply first
+                        raise RuntimeError("the reply ended before it started")
+                    _finish(session, first, done, calls, as_json)
         except AssistantError:
             # a model or server failure mid-reply: what came is stored; say where
-            if shown and started is not None:
+            if shown and started is not None and done is None:
                 stream_text("\n")
                 say(f"(the reply so far is kept in conversation {started.conversation_id})")
             raise
@@ -290,9 +296,40 @@ def answer(
             events.close()
     if done is None or started is None or first is None:  # the service ends with ReplyDone
         raise RuntimeError("the reply ended without its final event")
+    msg = done.message
+    if done.warning:  # shown and stored, but the database lost its files under the reply
+        say(f"assistant: {done.warning}")
+        return EXIT_USAGE
+    if msg.status == MessageStatus.STOPPED:
+        say(f"Stopped; the partial reply is kept in conversation {msg.conversation_id}.")
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def first_message_citations(
+    session: ChatSession, first: ReplyStarted, done_id: int, done_citations: list[Citation]
+) -> list[Citation]:
+    """The sources of the reply's first message as stored (the ones its answer
+    comes from are marked once it is written), else as the reply started."""
+    if done_id == first.reply_message_id:
+        stored = done_citations
+    else:  # a reply with tool steps: its sources are on the first step
+        stored = session.chat.message(first.reply_message_id).citations
+    return stored or list(first.citations)
+
+
+def _finish(
+    session: ChatSession,
+    first: ReplyStarted,
+    done: ReplyDone,
+    calls: list[dict[str, Any]],
+    as_json: bool,
+) -> None:
+    """The end of a reply: the JSON object, or the line end, notices and sources."""
     msg, fin = done.message, done.finished
     use_notes = session.state.use_notes
-    cited = first.citations
+    # stored with the reply: marked as used by the answer or not
+    cited = first_message_citations(session, first, msg.id, msg.citations)
     if as_json:
         print_json(
             {
@@ -322,10 +359,3 @@ def answer(
             from assistant.cli.notes import print_sources
 
             print_sources(cited)
-    if done.warning:  # shown and stored, but the database lost its files under the reply
-        say(f"assistant: {done.warning}")
-        return EXIT_USAGE
-    if msg.status == MessageStatus.STOPPED:
-        say(f"Stopped; the partial reply is kept in conversation {msg.conversation_id}.")
-        return EXIT_INTERRUPTED
-    return 0

@@ -172,14 +172,17 @@ def print_sources(citations: Iterable[Citation]) -> None:
     if not citations:
         say("(no passages from your notes matched)")
         return
+    from assistant.domain import USED_MARK
     from assistant.textsafe import one_line
 
-    out("\nSources:")
+    used = any(c.used for c in citations)
+    out(f"\nSources{f' ({USED_MARK}the answer comes from)' if used else ''}:")
     for c in citations:
         page = f" ({c.place})" if c.place else ""
         heading = f" — {c.heading}" if c.heading else ""
         where = f"{c.collection}/{c.location}" if c.collection else c.location
-        out(f"  [{c.n}] {one_line(where)}{page}{one_line(heading)}")
+        mark = USED_MARK if c.used else " " * len(USED_MARK) if used else ""
+        out(f"  {mark}[{c.n}] {one_line(where)}{page}{one_line(heading)}")
 
 
 def collection_dict(c: Collection) -> dict[str, Any]:

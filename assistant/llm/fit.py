@@ -33,7 +33,7 @@ from assistant.llm.gguf_meta import GGUFInfo
 
 USABLE_SHARE = 0.85
 MIN_CONTEXT = 2048
-BATCH = 512  # llama-cpp-python's n_ubatch
+BATCH = 64  # the app's llama.cpp batch and micro-batch (llama.EVAL_BATCH: see there)
 RUNTIME_BYTES = 48 * 2**20  # llama.cpp's own buffers, the repacked weights, the output row
 # Bits per weight of common quants (llama-like models), smallest first, for suggestions.
 QUANT_BITS: tuple[tuple[str, float], ...] = (

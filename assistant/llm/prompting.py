@@ -17,14 +17,18 @@ from assistant.errors import ModelError
 
 _LABEL = {Role.USER: "User", Role.ASSISTANT: "Assistant", Role.TOOL: "Tool"}
 # Every label our prompts use to mark a turn or a part (the transcript's
-# roles, grounding's "Question:", the templates' "Text:" and "Email:"), in the
-# languages a reply may be written in. A base model that runs on past its
-# answer starts a new line with one of them, in the language it is writing:
-# asked in Chinese it wrote "问题：" lines, so each is a stop string, with the
-# ASCII and the full-width colon.
+# roles, grounding's "Notes:", "Question:" and "Answer:", the templates' "Text:"
+# and "Email:"), in the languages a reply may be written in. A base model that
+# runs on past its answer starts a new line with one of them, in the language
+# it is writing: asked in Chinese it wrote "问题：" and "回答：" lines, so each
+# is a stop string, with the ASCII and the full-width colon.
 PROMPT_LABELS: dict[str, tuple[str, ...]] = {
-    "en": ("User", "Assistant", "System", "Question", "Text", "Email"),
-    "zh": ("用户", "助手", "系统", "问题", "提问", "文本", "邮件", "用戶", "問題", "系統"),
+    "en": ("User", "Assistant", "System", "Question", "Answer", "Notes", "Text", "Email"),
+    "zh": (
+        *("用户", "助手", "系统", "问题", "提问", "问", "回答", "答案", "答", "笔记"),
+        *("文本", "邮件", "摘要"),
+        *("用戶", "問題", "系統", "筆記"),
+    ),
     "ja": ("ユーザー", "アシスタント", "システム", "質問", "テキスト", "メール"),
     "ko": ("사용자", "어시스턴트", "시스템", "질문", "텍스트", "이메일"),
     "fr": ("Utilisateur", "Assistant", "Système", "Question", "Texte", "E-mail", "Courriel"),
@@ -50,6 +54,30 @@ TRANSCRIPT_STOPS = ("User:", "<end_of_turn>", "\n\n\n") + LABEL_STOPS
 # answer (seen: "谢谢你。" and then the system prompt): its opening is a stop
 # string too, once it is long enough not to occur by chance.
 SYSTEM_ECHO_CHARS = 24
+# A base model shown a bare "User: question / Assistant:" often says the
+# question back. Two short exchanges in the conversation's language, put
+# before it (by the chat service, which also decides when), show it what an
+# answer looks like. Chosen with bench.answers (the README has the figures).
+PRIMING: dict[str, tuple[tuple[str, str], ...]] = {
+    "en": (
+        ("How many minutes are in an hour?", "There are 60 minutes in an hour."),
+        (
+            "Write one sentence about the moon.",
+            "The moon lights the night sky with a soft silver glow.",
+        ),
+    ),
+    "zh": (
+        ("一小时有多少分钟？", "一小时有六十分钟。"),
+        ("写一句关于月亮的话。", "月亮在夜空中洒下柔和的银光。"),
+    ),
+}
+# What a reply must never copy: bench.answers counts it as an echo.
+ECHO_SOURCES: tuple[str, ...] = tuple(
+    text for pairs in PRIMING.values() for pair in pairs for text in pair
+)
+# Sampling for a model without a chat template, unless the user set their own:
+# measured with bench/answers.py on the bundled model (see the README).
+TRANSCRIPT_SAMPLING: dict[str, float] = {"temperature": 0.0}
 
 
 @dataclass(frozen=True)
@@ -67,14 +95,18 @@ class TranscriptFormatter:
     ) -> RenderedPrompt:
         """``tools`` are never shown: a plain transcript cannot teach calls."""
         lines: list[str] = []
+        cue = turns[-1].cue if turns and turns[-1].role == Role.USER else ""
         for turn in turns:
             body = turn.content.strip()
             if turn.role == Role.SYSTEM:
                 if body:
                     lines.append(body + "\n")
                 continue
+            if cue and turn is turns[-1]:
+                lines.append(body)  # a document to complete (``ChatTurn.cue``)
+                continue
             lines.append(f"{_LABEL[turn.role]}: {body}")
-        lines.append("Assistant:")
+        lines.append(cue or "Assistant:")
         stops = TRANSCRIPT_STOPS
         system = next((t.content.strip() for t in turns if t.role == Role.SYSTEM), "")
         if len(system) >= SYSTEM_ECHO_CHARS:

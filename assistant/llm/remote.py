@@ -260,6 +260,8 @@ class OpenAICompatibleModel:
     # Servers that speak OpenAI's chat completions take ``tools``; one that
     # cannot says so in its answer, which becomes the reply's one sentence.
     supports_tools = True
+    base_model = False
+    sampling_defaults: dict[str, Any] = {}  # the server's model has a chat template
 
     def __init__(
         self,
@@ -300,6 +302,11 @@ class OpenAICompatibleModel:
 
     def count_tokens(self, turns: Sequence[ChatTurn]) -> int:
         return sum(len(t.content) // 4 + 4 for t in turns) + 2
+
+    def prepare_next(
+        self, turns: Sequence[ChatTurn], cancel: threading.Event | None = None
+    ) -> None:
+        """The server keeps its own prompt cache: nothing to do here."""
 
     def stream(
         self,
