@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 
 class Role(StrEnum):
@@ -266,3 +267,44 @@ class Draft:
 
 # (question, token budget for the passages and their delimiters, token counter)
 GroundingProvider = Callable[[str, int, Callable[[str], int]], Grounding]
+
+
+# Around each matched term of a search snippet; each shell draws them its own way.
+MARK_START: Final = "\ue000"
+MARK_END: Final = "\ue001"
+_MARKS = re.compile(f"{MARK_START}(.*?){MARK_END}", re.S)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A message found by a history search, with a one-line snippet."""
+
+    conversation_id: int
+    conversation_title: str
+    message_id: int
+    role: str
+    snippet: str  # one line; matched terms between MARK_START and MARK_END
+    created_at: datetime
+    rank: float = 0.0  # bm25: lower is better
+
+    def marked(self, start: str = "[", end: str = "]") -> str:
+        """The snippet with its matches between ``start`` and ``end``."""
+        return _MARKS.sub(lambda m: f"{start}{m.group(1)}{end}", self.snippet)
+
+    def pieces(self) -> list[tuple[str, bool]]:
+        """The snippet as (text, matched) pieces, for a shell that styles matches."""
+        pieces: list[tuple[str, bool]] = []
+        at = 0
+        for m in _MARKS.finditer(self.snippet):
+            if m.start() > at:
+                pieces.append((self.snippet[at : m.start()], False))
+            pieces.append((m.group(1), True))
+            at = m.end()
+        if at < len(self.snippet):
+            pieces.append((self.snippet[at:], False))
+        return pieces
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 file``, ``2 files``: the count and the word that goes with it."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"

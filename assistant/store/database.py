@@ -30,6 +30,7 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -178,6 +179,8 @@ class Database:
         self.path = path
         self.read_only: str | None = None  # why writes are refused, when the file can't be written
         self.damage: str | None = None  # what quick_check found, when the file is damaged
+        self._watcher: sqlite3.Connection | None = None  # for data_version() only
+        self._watch_lock = threading.Lock()
         try:
             private_dir(path.parent)
             private_file(path)
@@ -308,7 +311,25 @@ class Database:
         instance writes)."""
         return self.readers()
 
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version`` on a connection kept for it: a
+        new number after another connection (another process, or a session
+        of this one) commits. Cheap enough to ask every second or two: in WAL
+        mode it reads the shared-memory index, not the file."""
+        with self._watch_lock:
+            if self._watcher is None:
+                uri = f"file:{quote(str(self.path))}?mode=ro"
+                self._watcher = sqlite3.connect(
+                    uri, uri=True, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+                )
+            row = self._watcher.execute("PRAGMA data_version").fetchone()
+            return int(row[0])
+
     def close(self) -> None:
+        with self._watch_lock:
+            if self._watcher is not None:
+                self._watcher.close()
+                self._watcher = None
         self.engine.dispose()
 
 

@@ -18,13 +18,22 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final, cast
 
 from sqlalchemy import CursorResult, delete, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
-from assistant.domain import Citation, Conversation, Message, MessageStatus, Role, Thread
+from assistant.domain import (
+    MARK_END,
+    MARK_START,
+    Citation,
+    Conversation,
+    Message,
+    MessageStatus,
+    Role,
+    SearchHit,
+    Thread,
+)
 from assistant.errors import NotFound, UsageError
 from assistant.store.database import Database
 from assistant.store.tables import ConversationRow, MessageRow, new_uid, utcnow
@@ -44,11 +53,6 @@ _MESSAGE_FIELDS = {
 }
 
 
-# Around each matched term of a search snippet; each shell draws them its own way.
-MARK_START: Final = "\ue000"
-MARK_END: Final = "\ue001"
-_MARKS = re.compile(f"{MARK_START}(.*?){MARK_END}", re.S)
-
 # ``add_message``'s default parent: the conversation's current leaf.
 CURRENT_LEAF: Final = -1
 
@@ -58,34 +62,6 @@ _IN_SLICE = 500
 # Ranking costs time for every matching message: a word found in more
 # messages than this is left out of a ranked query (see ``search``).
 RANKED_AT_MOST = 10_000
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    conversation_id: int
-    conversation_title: str
-    message_id: int
-    role: str
-    snippet: str  # one line; matched terms between MARK_START and MARK_END
-    created_at: datetime
-    rank: float = 0.0  # bm25: lower is better
-
-    def marked(self, start: str = "[", end: str = "]") -> str:
-        """The snippet with its matches between ``start`` and ``end``."""
-        return _MARKS.sub(lambda m: f"{start}{m.group(1)}{end}", self.snippet)
-
-    def pieces(self) -> list[tuple[str, bool]]:
-        """The snippet as (text, matched) pieces, for a shell that styles matches."""
-        pieces: list[tuple[str, bool]] = []
-        at = 0
-        for m in _MARKS.finditer(self.snippet):
-            if m.start() > at:
-                pieces.append((self.snippet[at : m.start()], False))
-            pieces.append((m.group(1), True))
-            at = m.end()
-        if at < len(self.snippet):
-            pieces.append((self.snippet[at:], False))
-        return pieces
 
 
 @dataclass(frozen=True)
@@ -625,6 +601,10 @@ class ConversationRepository:
             {"q": term, "cap": RANKED_AT_MOST + 1},
         ).scalar()
         return int(found or 0)
+
+    def data_version(self) -> int:
+        """Changes when anyone commits to the database (see ``Database.data_version``)."""
+        return self.db.data_version()
 
     def stats(self) -> dict[str, int]:
         with self.db.reader() as s:
