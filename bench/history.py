@@ -202,25 +202,23 @@ def measure_app(home: Path, ids: dict[str, int]) -> dict[str, float]:
         started = time.time()
         app = AssistantApp(Runtime(), sync_notes=False)
         async with app.run_test(size=(120, 40)) as pilot:
-            while app.sidebar_ready_at is None:
+            chat = app.chat
+            while chat.sidebar_ready_at is None:
                 await pilot.pause(0.005)
             out["first_screen"] = (app.first_screen_at or started) - started
-            out["sidebar_paint"] = app.sidebar_ready_at - started
+            out["sidebar_paint"] = chat.sidebar_ready_at - started
             await app.workers.wait_for_complete()
             await pilot.pause()
             t = time.perf_counter()
-            await app.open_conversation(ids["long"]).wait()
+            await chat.controller.open(ids["long"])
             await pilot.pause()
             out["open_screen"] = time.perf_counter() - t
-            assert len(app.chat_view.views) == app.chat_view.WINDOW
-            view = app.chat_view.view_for(ids["branch_point"])
+            assert len(chat.chat_view.views) == chat.chat_view.WINDOW
+            thread = chat.controller.thread
+            assert thread is not None
+            place = thread.position(ids["branch_point"])
             t = time.perf_counter()
-            if view is None:  # the branch point is above the window
-                thread = await asyncio.to_thread(app.session.step_branch, ids["branch_point"], 1)
-                await app.chat_view.show(thread)
-            else:
-                app.move_branch(view, 1)
-                await app.workers.wait_for_complete()
+            await chat.controller.step_branch(ids["branch_point"], 1, place)
             await pilot.pause()
             out["switch_screen"] = time.perf_counter() - t
             app.exit()

@@ -1039,10 +1039,15 @@ class ChatController:
             return []
         return self.backend.repo.search(query, limit)
 
-    async def search_notes(self, query: str, k: int = 10) -> list[RetrievedPassage]:
+    async def search_notes(self, query: str, k: int = 10) -> list[RetrievedPassage] | str:
+        """The notes' passages for ``query`` with their ranks (the retrieval
+        view), or the sentence saying why the search failed."""
         from assistant.notes.grounding import citation
 
-        hits = await _in_thread(self.backend.notes.search, query, k)
+        try:
+            hits = await _in_thread(self.backend.notes.search, query, k)
+        except Exception as exc:
+            return f"The search failed: {await _in_thread(sentence, exc)}"
         return [
             RetrievedPassage(citation(n, hit), hit.snippet, tuple(hit.highlights))
             for n, hit in enumerate(hits, start=1)
@@ -1087,11 +1092,15 @@ class ChatController:
         return "The passage is no longer in the notes index; sync the notes and ask again."
 
     # ------------------------------------------------------------- models
-    async def model_entries(self) -> list[PickerEntry]:
-        """The models to choose from (reads files and the network)."""
+    async def model_entries(self) -> list[PickerEntry] | str:
+        """The models to choose from (reads files and the network), or the
+        sentence saying why they could not be listed."""
         from assistant.chat.models import gather_entries
 
-        entries: list[PickerEntry] = await _in_thread(gather_entries, self.backend)
+        try:
+            entries: list[PickerEntry] = await _in_thread(gather_entries, self.backend)
+        except Exception as exc:
+            return f"The models could not be listed: {await _in_thread(sentence, exc)}"
         return entries
 
     async def pick_model(self, entry: PickerEntry) -> bool:

@@ -530,8 +530,10 @@ class ComposeScreen(Screen[None]):
         if self.busy:
             self.cancel.set()
             self.set_status("Stopping…")
+        elif len(self.app.screen_stack) > 1:
+            self.app.pop_screen()  # pushed over another screen
         else:
-            self.app.pop_screen()
+            self.app.switch_mode(self.app.DEFAULT_MODE)  # a mode of its own: back to the first
 
     # ----------------------------------------------------------- save as
     def suggested_path(self) -> Path:

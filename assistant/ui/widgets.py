@@ -375,8 +375,9 @@ class ChatView(VerticalScroll, can_focus=True):
             view.set_branch(*thread.position(message.id))
         return view
 
-    async def show(self, thread: Thread | None) -> None:
-        """Draw ``thread`` (None: an empty, new conversation)."""
+    async def show(self, thread: Thread | None, focus: int | None = None) -> None:
+        """Draw ``thread`` (None: an empty, new conversation); ``focus``: a
+        message to bring on screen and mark."""
         await self.remove_children(".message, .note, .earlier")
         self.selected = None
         self._thread = thread
@@ -393,6 +394,20 @@ class ChatView(VerticalScroll, can_focus=True):
             await self.mount_all(widgets)
         self.scroll_end(animate=False, immediate=True)
         self.anchor()
+        if focus is not None:
+            await self.bring(focus)
+
+    async def bring(self, message_id: int) -> None:
+        """Select message ``message_id`` and mark it for a moment."""
+        view = self.view_for(message_id)
+        if view is None:
+            await self.show_earlier()
+            view = self.view_for(message_id)
+        if view is None:
+            return
+        self.select(view)
+        view.add_class("-found")
+        self.set_timer(3.0, lambda: view.remove_class("-found"))
 
     async def show_earlier(self, everything: bool = False) -> None:
         """Draw the next ``CHUNK`` earlier messages of the branch (or all of
@@ -682,10 +697,8 @@ class StatusLine(Static):
         self.context_text = f"context {used_tokens}/{context_size} ({share:.0%})"
         self.set_class(share >= 0.8, "-context-full")
 
-    def clear_reply_figures(self) -> None:
-        self.speed_text = ""
+    def clear_context(self) -> None:
         self.context_text = ""
-        self.notice_text = ""
         self.remove_class("-context-full")
 
 

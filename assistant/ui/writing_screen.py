@@ -8,9 +8,10 @@ user's options (temperature, top_p, seed, max_tokens) apply. The work runs in
 thread workers that only post messages back; the original text is kept
 untouched until the user saves, and saving writes a backup first and then
 replaces the file atomically. Text typed or pasted without a file is saved
-with Save As (Ctrl+S asks for a path); opening another file or leaving the
-screen with unsaved text asks first. A change that leaves out a sentence of
-the original starts rejected: the user accepts it knowingly.
+with Save As (Ctrl+S asks for a path); opening another file over unsaved
+text asks first. The screen is a mode of the app (F4 goes back and forth), so
+leaving it loses nothing while the app runs. A change that leaves out a
+sentence of the original starts rejected: the user accepts it knowingly.
 """
 
 from __future__ import annotations
@@ -532,19 +533,6 @@ class WritingScreen(Screen[None]):
                 then()
 
         self.app.push_screen(ConfirmScreen(title, text, yes="Discard"), answered)
-
-    def action_close(self) -> None:
-        """Back to the chat (F4); unsaved text is only left after asking."""
-        if self.busy:
-            self.notify("An action is running; Esc stops it first.", severity="warning")
-            return
-
-        def leave() -> None:
-            self.app.pop_screen()
-
-        self._unless_unsaved(
-            "Leave the writing screen?", "Your unsaved text here will be lost.", leave
-        )
 
     def action_copy_result(self) -> None:
         self.app.copy_to_clipboard(self.final_text())
