@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from assistant.domain import GenerationOptions
@@ -296,6 +297,14 @@ class Runtime:
         if spec.model_path:
             return spec.model_path.name
         return BUNDLED_MODEL_NAME
+
+    def drafts_folder(self) -> Path:
+        """Where a stopped piece streamed to the terminal is kept (owner-only)."""
+        from assistant.paths import private_dir
+
+        folder = self.paths.data / "drafts"
+        private_dir(folder)
+        return folder
 
     # ----------------------------------------------------------- writing
     def library(self) -> PromptLibrary:

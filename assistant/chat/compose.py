@@ -35,6 +35,8 @@ from assistant.writing.compose import (
     SectionDone,
     SectionStarted,
     SourcePassage,
+    format_outline,
+    parse_outline,
 )
 
 if TYPE_CHECKING:
@@ -66,6 +68,7 @@ class DraftDone:
 ComposeStreamEvent = DraftStarted | TextPiece | SectionStarted | SectionDone | DraftDone
 
 __all__ = [
+    "ComposeJob",
     "ComposeService",
     "ComposeStreamEvent",
     "DraftDone",
@@ -73,6 +76,8 @@ __all__ = [
     "SectionDone",
     "SectionStarted",
     "TextPiece",
+    "format_outline",
+    "parse_outline",
 ]
 
 

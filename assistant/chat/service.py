@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from assistant.chat.attachments import Attached
     from assistant.chat.attachments import Document as AttachedDocument
     from assistant.chat.transfer import ImportResult
+    from assistant.chat.writing import ActionRequest
     from assistant.store.repository import ConversationRepository
     from assistant.writing.actions import ActionRunner
     from assistant.writing.templates import Persona, PromptLibrary, PromptTemplate
@@ -313,13 +314,13 @@ class ChatService:
         """Run a writing action in a conversation: ``request`` (the command as
         the user typed it) is stored as the user message, the result as the
         reply, through the same loop as a chat reply. ``conversation_id``
-        None starts a conversation (titled ``title`` or after the request)."""
+        None starts a conversation (titled ``title`` or after the request).
+        The rules are ``plan_action``'s, as for the CLI."""
+        from assistant.chat.writing import plan_action
+
         library = self.library()
-        if isinstance(template, str):
-            template = library.template(template)
-        template.resolve_values(variables)  # a bad variable fails before anything is stored
-        if not text.strip():
-            raise UsageError("There is no text to work on.")
+        # a bad variable or an empty text fails before anything is stored
+        action = plan_action(library, template, variables=variables, persona=persona).on(text)
         if conversation_id is None:
             conversation = self.new_conversation(request)
             conversation_id = conversation.id
@@ -328,20 +329,33 @@ class ChatService:
         else:
             self._title_if_new(conversation_id, title or request)
         user = self.repo.add_message(conversation_id, Role.USER, request)
+        yield from self._action_reply(conversation_id, user.id, action, cancel)
+
+    def _action_reply(
+        self,
+        conversation_id: int,
+        user_message_id: int,
+        action: ActionRequest,
+        cancel: threading.Event | None,
+    ) -> Generator[ChatEvent, None, None]:
+        """The result of ``action``, stored as the reply to ``user_message_id``."""
         model = self.model
-        if persona is None:
-            persona = self._conversation_persona(conversation_id, library)
+        if action.persona is None:
+            persona = self._conversation_persona(conversation_id, self.library())
+            if persona is not None:
+                action = replace(action, persona=persona)
         reply = self.repo.add_message(
             conversation_id,
             Role.ASSISTANT,
             "",
             MessageStatus.STREAMING,
             model=model.name,
-            parent_id=user.id,
+            parent_id=user_message_id,
         )
-        yield ReplyStarted(conversation_id, user.id, reply.id, None, action=template.name)
-        runner = self.action_runner(model)
-        source = runner.run(template, text, variables, persona, cancel)
+        yield ReplyStarted(conversation_id, user_message_id, reply.id, None, action=action.name)
+        from assistant.chat.writing import stream_action
+
+        source = stream_action(action, self.action_runner(model), cancel)
         yield from self._record(conversation_id, reply.id, source, None)
 
     def _conversation_persona(self, conversation_id: int, library: PromptLibrary) -> Persona | None:

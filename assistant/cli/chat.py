@@ -151,10 +151,9 @@ def answer(
 ) -> int:
     """Stream one reply (``start(cancel)``'s events) to stdout; Ctrl-C keeps
     the partial reply."""
-    from assistant.chat.events import ReplyDone, ReplyProgress, ReplyStarted
+    from assistant.chat.events import ReplyDone, ReplyProgress, ReplyStarted, TextPiece
     from assistant.domain import MessageStatus
     from assistant.errors import AssistantError
-    from assistant.llm.base import TextPiece
 
     done: ReplyDone | None = None
     started: ReplyStarted | None = None

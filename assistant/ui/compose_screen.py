@@ -32,9 +32,8 @@ from assistant.textsafe import sanitize
 from assistant.ui.screens import ConfirmScreen, SaveAsScreen
 
 if TYPE_CHECKING:
-    from assistant.chat.compose import ComposeService
-    from assistant.writing.compose import ComposeJob
-    from assistant.writing.templates import PromptLibrary, PromptTemplate
+    from assistant.chat.compose import ComposeJob, ComposeService
+    from assistant.chat.writing import PromptLibrary, PromptTemplate
 
 ServiceProvider = Callable[[], "ComposeService"]
 # The order of the form; a user template's other variables follow.
@@ -398,7 +397,7 @@ class ComposeScreen(Screen[None]):
 
     @on(Planned)
     def _planned(self, message: Planned) -> None:
-        from assistant.writing.compose import format_outline
+        from assistant.chat.compose import format_outline
 
         self.busy = False
         self.job, self.draft_id = message.job, message.draft.id
@@ -424,8 +423,8 @@ class ComposeScreen(Screen[None]):
 
     # ------------------------------------------------------------- write
     def _start_write(self) -> None:
+        from assistant.chat.compose import parse_outline
         from assistant.errors import WritingError
-        from assistant.writing.compose import parse_outline
 
         job, draft_id = self.job, self.draft_id
         if job is None or draft_id is None:
@@ -453,8 +452,7 @@ class ComposeScreen(Screen[None]):
         cancel: threading.Event,
     ) -> None:
         """Write the piece (``outline`` None: as planned) through the service."""
-        from assistant.chat.compose import DraftDone, SectionDone, SectionStarted
-        from assistant.llm.base import TextPiece
+        from assistant.chat.compose import DraftDone, SectionDone, SectionStarted, TextPiece
 
         try:
             service = self.service()
@@ -558,8 +556,8 @@ class ComposeScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="compose-files")
     def _save(self, path: Path, text: str, force: bool) -> None:
+        from assistant.chat.writing import save_new_file
         from assistant.errors import WritingError
-        from assistant.writing.files import save_new_file
 
         try:
             save_new_file(path, text.rstrip() + "\n", force=force)
@@ -623,7 +621,7 @@ class ComposeScreen(Screen[None]):
 
     async def open_draft(self, draft: Draft) -> None:
         """Show a stored draft: its kind, form, outline and text."""
-        from assistant.writing.compose import format_outline
+        from assistant.chat.compose import format_outline
 
         if self.library is not None and draft.kind in self.library.compose:
             kinds = self.query_one("#kinds", OptionList)

@@ -42,16 +42,21 @@ from textual.widgets import (
 from textual.worker import Worker, WorkerState
 
 from assistant.chat.service import ChatService
-from assistant.textsafe import sanitize
-from assistant.ui.screens import ConfirmScreen, SaveAsScreen
-from assistant.writing.diffing import (
+from assistant.chat.writing import (
+    IN_PLACE,
     Change,
+    PromptLibrary,
+    PromptTemplate,
     TextDiff,
+    check_output,
     diff_texts,
     drops_sentence,
     keep_trailing_newline,
+    plan_action,
 )
-from assistant.writing.templates import PromptLibrary
+from assistant.errors import WritingError
+from assistant.textsafe import sanitize
+from assistant.ui.screens import ConfirmScreen, SaveAsScreen
 
 ChatProvider = Callable[[], ChatService]
 
@@ -309,6 +314,7 @@ class WritingScreen(Screen[None]):
         self.diff: TextDiff | None = None
         self.result_text = ""
         self.last_action = ""
+        self.last_template: PromptTemplate | None = None
         self.original_bytes: bytes | None = None
         self.saved_text = ""
         """The text as last loaded or saved: anything else is unsaved."""
@@ -352,8 +358,8 @@ class WritingScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="writing-files")
     def load_file(self, path: Path) -> None:
+        from assistant.chat.writing import read_input_text
         from assistant.crashlog import describe_error
-        from assistant.writing.files import read_input_text
 
         try:
             text = read_input_text(path)
@@ -386,8 +392,9 @@ class WritingScreen(Screen[None]):
         return self.query_one("#source", TextArea).text
 
     # -------------------------------------------------------------- actions
-    def start_action(self, name: str) -> None:
-        """Start template ``name`` on the text in the editor."""
+    def start_action(self, name: str, variables: dict[str, str] | None = None) -> None:
+        """Start template ``name`` on the text in the editor, with the rules
+        of every writing action (``plan_action``, as the CLI)."""
         if self.busy:
             self.notify("An action is already running; Esc stops it.", severity="warning")
             return
@@ -398,25 +405,32 @@ class WritingScreen(Screen[None]):
         if self.library is None:
             self.notify("The prompt templates are not loaded yet.", severity="warning")
             return
-        template = self.library.template(name)
+        try:
+            plan = plan_action(self.library, name, variables=variables)
+        except WritingError as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+        template = plan.template
         self.busy = True
         self.cancel = threading.Event()
         self.diff = None
         self.result_text = ""
         self.last_action = template.name
+        self.last_template = template
         self.query_one("#source", TextArea).read_only = True
         self.query_one("#result", Log).clear()
         self._show_changes(False)
         self.set_status(f"{template.name}: starting…")
-        self._run_worker(template.name, text, self.cancel)
+        self._run_worker(template.name, plan.variables, text, self.cancel)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="writing")
-    def _run_worker(self, name: str, text: str, cancel: threading.Event) -> None:
+    def _run_worker(
+        self, name: str, variables: dict[str, str], text: str, cancel: threading.Event
+    ) -> None:
         """Run the action in the screen's conversation, through the chat
         service: each piece is stored before it is posted here."""
-        from assistant.chat.events import ReplyDone, ReplyProgress, ReplyStarted
+        from assistant.chat.events import ReplyDone, ReplyProgress, ReplyStarted, TextPiece
         from assistant.crashlog import describe_error
-        from assistant.llm.base import TextPiece
 
         label = self.path.name if self.path is not None else "pasted text"
         try:
@@ -424,7 +438,7 @@ class WritingScreen(Screen[None]):
             template = chat.library().template(name)
             events = chat.run_action(
                 self.conversation_id, f"/{name} ({label})\n\n{text}", template, text,
-                cancel=cancel, title=f"Writing: {label}",
+                variables, cancel=cancel, title=f"Writing: {label}",
             )  # fmt: skip
             for event in events:
                 if isinstance(event, ReplyStarted):
@@ -544,6 +558,13 @@ class WritingScreen(Screen[None]):
         if self.path is None:
             self.action_save_as()
             return
+        if self.diff is None and self.result_text and self.last_template is not None:
+            try:  # only an action that edits may replace the file, as in the CLI
+                check_output(self.last_template, IN_PLACE, f"saving it over {self.path.name}")
+            except WritingError as exc:
+                self.notify(f"{exc} It is saved as a new file.", severity="warning", markup=False)
+                self.action_save_as()
+                return
         self._save(self.path, self.final_text(), self.original_bytes)
 
     def action_save_as(self) -> None:
@@ -551,6 +572,9 @@ class WritingScreen(Screen[None]):
         if self.busy:
             return
         suggested = self.path or Path.cwd() / "untitled.md"
+        if self.path is not None and self.diff is None and self.result_text:
+            # a new text (a summary...) is suggested beside the file, never over it
+            suggested = self.path.with_name(f"{self.path.stem}-{self.last_action}.md")
         text = self.final_text()
 
         def chosen(path: Path | None) -> None:
@@ -561,8 +585,8 @@ class WritingScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="writing-files")
     def _save(self, path: Path, text: str, original: bytes | None) -> None:
+        from assistant.chat.writing import write_back
         from assistant.crashlog import describe_error
-        from assistant.writing.files import write_back
 
         try:
             backup = write_back(path, original if original is not None else path.read_bytes(), text)
@@ -575,9 +599,8 @@ class WritingScreen(Screen[None]):
     def _save_new(self, path: Path, text: str, replace: bool) -> None:
         """Save As: a new file, or (once the user agreed) over an existing
         one with a backup of it."""
+        from assistant.chat.writing import save_new_file, write_back
         from assistant.crashlog import describe_error
-        from assistant.fileio import atomic_write_text
-        from assistant.writing.files import write_back
 
         try:
             if path.exists():
@@ -586,7 +609,7 @@ class WritingScreen(Screen[None]):
                     return
                 backup: Path | None = write_back(path, path.read_bytes(), text)
             else:
-                atomic_write_text(path, text)
+                save_new_file(path, text, force=False)
                 backup = None
         except Exception as exc:
             self.post_message(Failed(f"Could not save {path}: {describe_error(exc)}"))
@@ -613,6 +636,7 @@ class WritingScreen(Screen[None]):
         self.saved_text = message.text
         self.query_one("#source", TextArea).load_text(message.text)
         self.diff = None
+        self.result_text = ""  # what was saved is now the text on screen
         self._show_changes(False)
         path = message.path
         kept = f" (the previous version is in {message.backup.name})" if message.backup else ""

@@ -95,3 +95,33 @@ async def test_model_error_is_shown_and_text_kept(tmp_path: Path, repo):
         assert not screen.busy
         assert screen.query_one("#source").text == "some words here to fix"
         assert any("damaged" in str(n.message) for n in app._notifications)
+
+
+async def test_a_new_text_is_never_saved_over_the_file(tmp_path: Path, repo):
+    """The rule the CLI's --in-place follows holds on the screen too: only an
+    action that edits may replace the file; a summary goes to a new file."""
+    from textual.widgets import Input
+
+    from assistant.ui.screens import SaveAsScreen
+
+    doc = tmp_path / "report.txt"
+    doc.write_text(ORIGINAL)
+    model = EchoModel(transform=lambda _text: "A short summary.")
+    chat = chat_on(repo, model, tmp_path)
+    screen = WritingScreen(lambda: chat, path=doc)
+    app = WritingTestApp(screen)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        screen.start_action("summarise")
+        await settle(pilot)
+        assert screen.result_text == "A short summary."
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, SaveAsScreen)
+        field = app.screen.query_one(Input)
+        assert field.value == str(tmp_path / "report-summarise.md")
+        assert any("writes a new text" in str(n.message) for n in app._notifications)
+        await pilot.press("enter")
+        await settle(pilot)
+    assert doc.read_text() == ORIGINAL
+    assert (tmp_path / "report-summarise.md").read_text() == "A short summary."
