@@ -134,6 +134,7 @@ class ChatScreen(Screen[None]):
         self._selected_reply: MessageView | None = None
         self._code_presses = 0
         self._mention_base: str | None = None  # text before an @path being completed
+        self._tab_waiting = False  # Tab pressed before the @path completions arrived
 
     def _spawn(self, work: Coroutine[Any, Any, None], group: str) -> object:
         return self.run_worker(work, group=group, exit_on_error=False)
@@ -403,8 +404,12 @@ class ChatScreen(Screen[None]):
         candidates = self.controller.slash_choices(text)
         self.slash_options.show(candidates)
         self._mention_base = None
-        self.prompt.completing = bool(candidates)
-        if not candidates and not self.controller.streaming:
+        # an @path being typed owns Tab even before its completions arrive
+        typed = MENTION_TAIL.search(text) if not candidates else None
+        self.prompt.completing = bool(candidates) or typed is not None
+        if typed is None:
+            self._tab_waiting = False
+        else:
             self.complete_mention(text)
 
     @work(exclusive=True, group="complete", exit_on_error=False)
@@ -421,7 +426,9 @@ class ChatScreen(Screen[None]):
             return
         self._mention_base = base
         self.slash_options.show([(path, "") for path in candidates])
-        self.prompt.completing = bool(candidates)
+        if self._tab_waiting and candidates:  # a Tab pressed before the list came
+            self._tab_waiting = False
+            self._complete(candidates[0])
 
     @on(PromptInput.Completion)
     def completion_key(self, event: PromptInput.Completion) -> None:
@@ -430,6 +437,8 @@ class ChatScreen(Screen[None]):
             choice = options.choice
             if choice is not None:
                 self._complete(choice)
+            elif MENTION_TAIL.search(self.prompt.text):
+                self._tab_waiting = True  # the list is on its way
         elif event.key == "up":
             options.action_cursor_up()
         else:
@@ -579,6 +588,7 @@ class ChatScreen(Screen[None]):
             screen = PassageScreen(citation.label, target.passage, viewer is not None)
             if await self.app.push_screen_wait(screen) and viewer is not None:
                 self._open_in_viewer(viewer, citation.abs_path)
+            self.prompt.focus()  # what is typed next is a message, not a key of the list
         else:
             await self._run_editor(list(target.argv), f"{citation.abs_path}:{citation.start_line}")
 
@@ -632,7 +642,10 @@ class ChatScreen(Screen[None]):
             words, len(self.sidebar.conversations)
         )
         if words == self.sidebar_box.filter_text:
-            self.sidebar.show(conversations, self.controller.conversation_id, more)
+            listing = self.sidebar
+            # the user moving in the list keeps their place; else the open one is marked
+            keep = listing.highlighted_id if listing.has_focus else None
+            listing.show(conversations, keep or self.controller.conversation_id, more)
 
     @on(Sidebar.FilterChanged)
     def filter_changed(self, event: Sidebar.FilterChanged) -> None:
@@ -670,10 +683,10 @@ class ChatScreen(Screen[None]):
 
     @on(ConversationList.Opened)
     async def open_selected(self, event: ConversationList.Opened) -> None:
-        if event.conversation.id == self.controller.conversation_id:
-            self.prompt.focus()
-        elif not await self.controller.open(event.conversation.id):
+        """Enter on a conversation: it opens, and the keys go back to the box."""
+        if not await self.controller.open(event.conversation.id):
             self.sidebar.select_id(self.controller.conversation_id)
+        self.prompt.focus()
 
     @on(ConversationList.Action)
     def sidebar_action(self, event: ConversationList.Action) -> None:

@@ -207,11 +207,15 @@ class MessageView(Vertical):
         self._stream: MarkdownStream | None = None
         self._safe = SafeStreamText()
         self.branch = (1, 1)
+        # A stored reply is drawn as plain text first (one cheap widget) and
+        # as Markdown once it is on screen (``format``); a new reply streams
+        # into Markdown from the start.
+        self.formatted = role != Role.ASSISTANT or message is None
 
     @property
     def shown_text(self) -> str:
         """The text as displayed (sanitised)."""
-        if self.role == Role.ASSISTANT:
+        if self.role == Role.ASSISTANT and self.formatted:
             return self.query_one(ReplyMarkdown).source
         return sanitize(self._text)
 
@@ -232,10 +236,12 @@ class MessageView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield MessageHead(self._who(), *self.branch)
-        if self.role == Role.ASSISTANT:
+        if self.role == Role.USER:
+            yield Static(plain(self._text), classes="body")
+        elif self.formatted:
             yield ReplyMarkdown(sanitize(self._text))
         else:
-            yield Static(plain(self._text), classes="body")
+            yield Static(plain(self._text), classes="reply-plain")
         footer, kind = reply_footer(self.message) if self.message else ("", "stats")
         yield Label(plain(footer), classes=f"footer {kind}")
 
@@ -243,6 +249,32 @@ class MessageView(Vertical):
         self.query_one(".footer", Label).display = bool(
             self.message and reply_footer(self.message)[0]
         )
+
+    async def format(self) -> None:
+        """Draw a stored reply as Markdown (it was plain text until now)."""
+        if self.formatted:
+            return
+        self.formatted = True
+        placeholder = self.query_one(".reply-plain", Static)
+        await self.mount(ReplyMarkdown(sanitize(self._text)), before=placeholder)
+        await placeholder.remove()
+
+    def reuse(self, message: Message, branch: tuple[int, int]) -> bool:
+        """Show ``message`` in this view, drawn before for another message of
+        the same role (a branch switch keeps its widgets). False when it
+        cannot (another role, or a reply being written)."""
+        if message.role != self.role or self._stream is not None:
+            return False
+        if self.role == Role.ASSISTANT and self.formatted:
+            return False  # Markdown is redrawn whole: a new plain view is cheaper
+        self.message, self.message_id, self._text = message, message.id, message.content
+        self.query_one(MessageHead).set_who(self._who())
+        body = ".body" if self.role == Role.USER else ".reply-plain"
+        self.query_one(body, Static).update(plain(message.content))
+        self.set_footer(*reply_footer(message))
+        self.set_branch(*branch)
+        self.remove_class("-selected", "-found", "-pending")
+        return True
 
     def set_branch(self, place: int, count: int) -> None:
         self.branch = (place, count)
@@ -320,6 +352,24 @@ class EarlierMessages(Static):
             self.app.run_worker(chat.show_earlier(), exclusive=True, group="earlier")
 
 
+class LaterMessages(Static):
+    """Stands for the later messages of a branch opened further up (a search
+    hit); reaching the bottom, End or a click draws them."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(classes="later")
+        self.set_count(count)
+
+    def set_count(self, count: int) -> None:
+        self.count = count
+        self.update(plain(f"↓ {count} later messages (End or click shows them)"))
+
+    def on_click(self) -> None:
+        chat = next((a for a in self.ancestors if isinstance(a, ChatView)), None)
+        if chat is not None:
+            self.app.run_worker(chat.show_later(), exclusive=True, group="later")
+
+
 class ChatView(VerticalScroll, can_focus=True):
     """The branch of the open conversation in front of the user, oldest
     first; sticks to the bottom while a reply streams unless the user
@@ -357,6 +407,7 @@ class ChatView(VerticalScroll, can_focus=True):
         super().__init__(id=id)
         self.selected: MessageView | None = None
         self._earlier: list[Message] = []
+        self._later: list[Message] = []
         self._thread: Thread | None = None
 
     def compose(self) -> ComposeResult:
@@ -376,38 +427,107 @@ class ChatView(VerticalScroll, can_focus=True):
         return view
 
     async def show(self, thread: Thread | None, focus: int | None = None) -> None:
-        """Draw ``thread`` (None: an empty, new conversation); ``focus``: a
-        message to bring on screen and mark."""
-        await self.remove_children(".message, .note, .earlier")
+        """Draw ``thread`` (None: an empty, new conversation): its last
+        ``WINDOW`` messages, or, with ``focus`` (a message to bring on screen
+        and mark), a window that starts just above it; the rest is drawn when
+        the user scrolls to it. Views already drawn are used again for the
+        new messages where they can be (a branch switch redraws little), and
+        replies are plain text until they are on screen (``_format_visible``)."""
         self.selected = None
         self._thread = thread
         messages = [m for m in thread.messages if m.role != Role.SYSTEM] if thread else []
-        self._earlier = messages[: -self.WINDOW] if len(messages) > self.WINDOW else []
-        shown = messages[len(self._earlier) :]
-        views = [self._view(m, thread) for m in shown]
-        self.query_one("#empty").display = not views
-        widgets: list[Static | MessageView] = []
-        if self._earlier:
-            widgets.append(EarlierMessages(len(self._earlier)))
-        widgets += views
+        start = max(0, len(messages) - self.WINDOW)
+        at = next((i for i, m in enumerate(messages) if m.id == focus), None)
+        if at is not None and at < start:
+            start = max(0, at - 1)
+        end = len(messages)
+        if end - start > 2 * self.WINDOW:
+            end = start + self.WINDOW
+        old = self.views
+        if old and start > 0 and messages[start].role != old[0].role:
+            start -= 1  # the same role first: every view can be used again
+        self._earlier, self._later = messages[:start], messages[end:]
+        shown = messages[start:end]
+        await self.remove_children(".note, .earlier, .later")
+        kept = 0
+        for view, message in zip(old, shown, strict=False):
+            if not view.reuse(message, self._position(message)):
+                break
+            kept += 1
+        if old[kept:]:
+            await self.remove_children(old[kept:])
+        widgets: list[Static | MessageView] = [self._view(m, thread) for m in shown[kept:]]
+        if self._later:
+            widgets.append(LaterMessages(len(self._later)))
         if widgets:
             await self.mount_all(widgets)
-        self.scroll_end(animate=False, immediate=True)
-        self.anchor()
-        if focus is not None:
-            await self.bring(focus)
+        if self._earlier:
+            first = self.views[0] if shown else None
+            marker = EarlierMessages(len(self._earlier))
+            await (self.mount(marker, before=first) if first else self.mount(marker))
+        self.query_one("#empty").display = not shown
+        if at is None:
+            self.scroll_end(animate=False, immediate=True)
+            self.anchor()
+        else:
+            self.release_anchor()
+        self.call_after_refresh(self._after_show, focus if at is not None else None)
+
+    def _position(self, message: Message) -> tuple[int, int]:
+        return self._thread.position(message.id) if self._thread is not None else (1, 1)
+
+    def _after_show(self, focus: int | None) -> None:
+        self.run_worker(self._settle(focus), exclusive=True, group="chat-format")
+
+    async def _settle(self, focus: int | None) -> None:
+        """Once laid out: the message in question on screen and marked, and
+        the replies on screen drawn as Markdown."""
+        view = self.view_for(focus) if focus is not None else None
+        if view is not None:
+            self.select(view)
+            view.add_class("-found")
+            self.set_timer(3.0, lambda: view.remove_class("-found"))
+        await self._format_visible()
+        if view is not None:
+            self.scroll_to_widget(view, animate=False, immediate=True, top=True)
+
+    async def _format_visible(self) -> None:
+        """Draw as Markdown the stored replies now on screen (the last first)."""
+        top, bottom = self.scroll_y, self.scroll_y + self.scrollable_content_region.height
+        for view in reversed(self.views):
+            if view.formatted:
+                continue
+            y = view.virtual_region.y
+            if y < bottom and y + view.virtual_region.height > top:
+                await view.format()
 
     async def bring(self, message_id: int) -> None:
-        """Select message ``message_id`` and mark it for a moment."""
+        """Show message ``message_id`` (drawing earlier ones if need be),
+        selected and marked."""
         view = self.view_for(message_id)
-        if view is None:
+        while view is None and self._earlier:
             await self.show_earlier()
             view = self.view_for(message_id)
-        if view is None:
+        if view is not None:
+            self.call_after_refresh(self._after_show, message_id)
+
+    async def show_later(self, everything: bool = False) -> None:
+        """Draw the next ``CHUNK`` later messages (or all of them) below."""
+        if not self._later:
             return
-        self.select(view)
-        view.add_class("-found")
-        self.set_timer(3.0, lambda: view.remove_class("-found"))
+        take = len(self._later) if everything else self.CHUNK
+        later, self._later = self._later[:take], self._later[take:]
+        marker = self.query(LaterMessages)
+        views = [self._view(m, self._thread) for m in later]
+        if marker:
+            await self.mount_all(views, before=marker.first())
+            if self._later:
+                marker.first().set_count(len(self._later))
+            else:
+                await marker.remove()
+        else:
+            await self.mount_all(views)
+        self.call_after_refresh(self._format_soon)
 
     async def show_earlier(self, everything: bool = False) -> None:
         """Draw the next ``CHUNK`` earlier messages of the branch (or all of
@@ -431,13 +551,17 @@ class ChatView(VerticalScroll, can_focus=True):
                 )
             else:
                 await marker.remove()
-        if not everything:
 
-            def keep_place() -> None:
+        def keep_place() -> None:
+            if not everything:
                 added = self.virtual_size.height - height
                 self.scroll_to(y=offset + added, animate=False, immediate=True)
+            self._format_soon()
 
-            self.call_after_refresh(keep_place)
+        self.call_after_refresh(keep_place)
+
+    def _format_soon(self) -> None:
+        self.run_worker(self._format_visible(), exclusive=True, group="chat-format-scroll")
 
     def update_markers(self, thread: Thread) -> None:
         """New sibling counts (after an answer again or an edit), in place."""
@@ -447,12 +571,14 @@ class ChatView(VerticalScroll, can_focus=True):
                 view.set_branch(*thread.position(view.message_id))
 
     async def add(self, view: MessageView) -> MessageView:
+        await self.show_later(everything=True)  # a new message goes after all of them
         self.query_one("#empty").display = False
         await self.mount(view)
         self.anchor()
         return view
 
     async def add_note(self, text: str) -> NoteView:
+        await self.show_later(everything=True)
         note = NoteView(text)
         self.query_one("#empty").display = False
         await self.mount(note)
@@ -509,7 +635,8 @@ class ChatView(VerticalScroll, can_focus=True):
             self.select(views[0], scroll=False)
         self.scroll_home(animate=False, immediate=True)
 
-    def action_bottom(self) -> None:
+    async def action_bottom(self) -> None:
+        await self.show_later(everything=True)
         views = self.views
         if views:
             self.select(views[-1], scroll=False)
@@ -526,12 +653,19 @@ class ChatView(VerticalScroll, can_focus=True):
         else:
             self.scroll_page_down(animate=False)
             if self.scroll_y >= self.max_scroll_y:
-                self.anchor()
+                if self._later:
+                    self.run_worker(self.show_later(), exclusive=True, group="later")
+                else:
+                    self.anchor()
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         if new_value <= 0 and old_value > 0 and self._earlier:
             self.run_worker(self.show_earlier(), exclusive=True, group="earlier")
+        elif new_value >= self.max_scroll_y > old_value and self._later:
+            self.run_worker(self.show_later(), exclusive=True, group="later")
+        if new_value != old_value and self.is_mounted:
+            self._format_soon()
 
 
 class PromptInput(TextArea):

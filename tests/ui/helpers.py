@@ -6,7 +6,6 @@ from textual.pilot import Pilot
 from textual.worker import WorkerState
 
 from assistant.runtime import Runtime
-from assistant.ui.chat_screen import DIALOG
 
 
 async def settle(pilot: Pilot) -> None:
@@ -28,6 +27,9 @@ async def settle(pilot: Pilot) -> None:
         if quiet_rounds >= 2:
             return
     raise AssertionError("the app did not settle")
+
+
+DIALOG = "dialog"  # the chat screen's workers that wait for a dialog's answer
 
 
 def working(app) -> list:

@@ -115,6 +115,8 @@ async def test_switch_between_conversations(make_app):
             "long?",
             "Very.",
         ]
+        assert app.focused is app.chat.prompt  # the keys went back to the box
+        app.chat.sidebar.focus()
         await pilot.press("down", "enter")
         await settle(pilot)
         assert app.chat.controller.conversation_id == first
