@@ -16,19 +16,42 @@ class Role(StrEnum):
     ASSISTANT = "assistant"
 
 
-class MessageStatus(StrEnum):
-    """How a message ended. A reply that ended before it was finished, whether
-    the user stopped it or the app closed under it, is ``stopped``: the one
-    word the CLI, JSON, exports and the UI use (migration 0005 renamed the
-    older "cancelled" and "interrupted")."""
+class Status(StrEnum):
+    """How a message or a draft stands: one enum for both, one word for each
+    state wherever it is shown (``status_word``). A reply or a piece that
+    ended before it was finished, whether the user stopped it or the app
+    closed under it, is ``stopped``: the CLI, JSON, exports and the UI say
+    that one word (migrations 0005 and 0010 renamed the older "cancelled"
+    and "interrupted" of messages and of drafts)."""
 
+    PLANNED = "planned"  # a draft whose outline exists, no text yet
+    WRITING = "writing"  # a draft being written (a process owns it)
+    STREAMING = "streaming"  # a reply being written
     COMPLETE = "complete"
-    STREAMING = "streaming"
     STOPPED = "stopped"
     ERROR = "error"
     # Older names of STOPPED, kept so code written against them still reads right.
     CANCELLED = "stopped"
     INTERRUPTED = "stopped"
+
+
+MessageStatus = Status
+DraftStatus = Status
+
+# What each state is called on screen, in the terminal and in exports.
+STATUS_WORDS: dict[str, str] = {
+    Status.PLANNED: "outline only",
+    Status.WRITING: "being written",
+    Status.STREAMING: "being written",
+    Status.COMPLETE: "complete",
+    Status.STOPPED: "stopped",
+    Status.ERROR: "error",
+}
+
+
+def status_word(status: str) -> str:
+    """The one word (or words) for ``status`` wherever it is shown."""
+    return STATUS_WORDS.get(status, str(status))
 
 
 @dataclass(frozen=True)
@@ -212,19 +235,6 @@ class GenerationOptions:
     stop: tuple[str, ...] = ()
     # Keep going past end-of-generation tokens (benchmarks, "continue writing").
     ignore_eos: bool = False
-
-
-class DraftStatus(StrEnum):
-    """Where a composed draft stands. ``planned``: its outline exists, no text
-    yet; ``writing``: text is being written (a process owns it); the others
-    as for a message."""
-
-    PLANNED = "planned"
-    WRITING = "writing"
-    COMPLETE = "complete"
-    CANCELLED = "cancelled"
-    ERROR = "error"
-    INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.chat.context import ContextPlan, plan_context
 from assistant.chat.events import ChatEvent, ReplyDone, ReplyProgress, ReplyStarted
-from assistant.chat.titles import title_from_text
+from assistant.chat.titles import action_title, title_from_text
 from assistant.domain import (
     ChatTurn,
     Citation,
@@ -273,7 +273,34 @@ class ChatService:
             target = next((m for m in reversed(messages) if m.role == Role.USER), None)
         if target is None:
             raise UsageError("There is no message to answer again.")
+        action = self._action_of(target)
+        if action is not None:  # a writing action: it runs again, on the same text
+            yield from self._action_reply(conversation_id, target.id, action, cancel)
+            return
         yield from self._reply(conversation_id, target.id, cancel, options, grounding)
+
+    def _action_of(self, request: Message) -> ActionRequest | None:
+        """The writing action a stored request asked for (a slash command, or
+        the writing screen's), with the text it worked on: its own, or the
+        reply it followed. None for a chat message."""
+        from assistant.chat.writing import plan_action
+        from assistant.writing.slash import is_slash, parse_slash
+
+        line = request.content.strip()
+        if not is_slash(line):
+            return None
+        try:
+            library = self.library()
+            command = parse_slash(line, library)
+            if command.kind != "action":
+                return None
+            text = command.text
+            if not text.strip() and request.parent_id is not None:
+                before = self.repo.get_message(request.parent_id)
+                text = before.content if before.role == Role.ASSISTANT else ""
+            return plan_action(library, command.name, variables=command.variables).on(text)
+        except AssistantError:  # not a command after all (a message that starts with /)
+            return None
 
     def edit(
         self,
@@ -321,13 +348,12 @@ class ChatService:
         library = self.library()
         # a bad variable or an empty text fails before anything is stored
         action = plan_action(library, template, variables=variables, persona=persona).on(text)
+        name = title or action_title(action.name, action.text)
         if conversation_id is None:
-            conversation = self.new_conversation(request)
+            conversation = self.new_conversation(name)
             conversation_id = conversation.id
-            if title:
-                self.repo.rename(conversation_id, title)
         else:
-            self._title_if_new(conversation_id, title or request)
+            self._title_if_new(conversation_id, name)
         user = self.repo.add_message(conversation_id, Role.USER, request)
         yield from self._action_reply(conversation_id, user.id, action, cancel)
 

@@ -27,7 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from assistant.chat.titles import title_from_text
-from assistant.domain import Citation, Conversation, Message, MessageStatus, Role, Thread
+from assistant.domain import (
+    Citation,
+    Conversation,
+    Message,
+    MessageStatus,
+    Role,
+    Thread,
+    status_word,
+)
 from assistant.errors import UsageError
 
 FORMAT = "assistant.conversation"
@@ -105,9 +113,8 @@ def archive_record(conversations: Iterable[Conversation]) -> dict[str, Any]:
 
 
 STATUS_NOTE = {
-    MessageStatus.STOPPED: "stopped",
-    MessageStatus.ERROR: "error",
-    MessageStatus.STREAMING: "being written",
+    status: status_word(status)
+    for status in (MessageStatus.STOPPED, MessageStatus.ERROR, MessageStatus.STREAMING)
 }
 
 

@@ -153,12 +153,18 @@ def stream_action(
     )
 
 
+# Variables whose default would decide for the user what the result is (the
+# language a translation is in, the tone of a rewrite): asked for, not assumed.
+CHOSEN_BY_THE_USER = frozenset({"language", "tone"})
+
+
 def missing_argument(template: PromptTemplate, variables: Mapping[str, str]) -> str | None:
     """The variable an action needs the user to choose (translate: the
     language, tone: the tone) when it was not given, else None: a shell asks
-    for it rather than running with a default the user never saw."""
+    for it rather than running with a default the user never saw. (A
+    summary's length has a default anyone expects: it is not asked.)"""
     name = template.argument
-    if name is None or variables.get(name):
+    if name is None or name not in CHOSEN_BY_THE_USER or variables.get(name):
         return None
     return name
 

@@ -126,6 +126,8 @@ def make_engine(url: str, path: Path | None = None, *, read_only: bool = False) 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        # the words of a message as the history index keeps them (migration 0009)
+        dbapi_conn.create_function(SEGMENT_FUNCTION, 1, _segment, deterministic=True)
         cur = dbapi_conn.cursor()
         if not read_only:
             cur.execute("PRAGMA journal_mode=WAL")
@@ -149,6 +151,16 @@ def make_engine(url: str, path: Path | None = None, *, read_only: bool = False) 
             return _store_error(context.original_exception, path)
 
     return engine
+
+
+SEGMENT_FUNCTION = "assistant_segment"
+
+
+def _segment(text: str | None) -> str | None:
+    """Chinese words set apart for the history's full-text index."""
+    from assistant.language import segment_han
+
+    return segment_han(text, index=True) if text else text
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:

@@ -35,6 +35,7 @@ from assistant.domain import (
     Thread,
 )
 from assistant.errors import NotFound, UsageError
+from assistant.language import unsegment
 from assistant.store.database import Database
 from assistant.store.tables import ConversationRow, MessageRow, new_uid, utcnow
 
@@ -113,13 +114,41 @@ def _fts_query(query: str) -> str | None:
     """All the words of ``query`` as one FTS5 query: each a quoted phrase (so
     FTS syntax typed by the user is never obeyed), every one must match, and
     a last word of 3+ letters without a space after it also as a prefix."""
-    words = list(dict.fromkeys(re.findall(r"\w+", query)))
+    words = _query_words(query)
     if not words:
         return None
     parts = [f'"{w}"' for w in words]
     if not query[-1].isspace() and _prefix_worthy(words[-1]):
         parts[-1] += "*"
     return " ".join(parts)
+
+
+def _query_words(query: str) -> list[str]:
+    """The words of a query, Chinese ones cut as the index cut them (0009)."""
+    from assistant.language import segment_han
+
+    return list(dict.fromkeys(re.findall(r"\w+", segment_han(query))))
+
+
+def _shown_snippet(snippet: str, content: str, words: list[str]) -> str:
+    """The snippet as the user wrote the text (the spaces the index put
+    between Chinese words taken out). A match found only among the extra
+    words the index keeps for long Chinese words has no place in the text:
+    the snippet is then cut from the message itself, the words marked."""
+    shown = unsegment(" ".join(snippet.split()), MARK_START + MARK_END)
+    bare = shown.replace(MARK_START, "").replace(MARK_END, "").strip("… ")
+    flat = " ".join(content.split())
+    if MARK_START in shown and bare in flat:
+        return shown
+    lowered = flat.lower()
+    at = min((i for w in words if (i := lowered.find(w.lower())) >= 0), default=0)
+    start = max(0, at - 30)
+    piece = flat[start : start + 90]
+    for word in sorted(words, key=len, reverse=True):
+        piece = re.sub(
+            re.escape(word), lambda m: f"{MARK_START}{m.group(0)}{MARK_END}", piece, flags=re.I
+        )
+    return ("…" if start else "") + piece + ("…" if start + 90 < len(flat) else "")
 
 
 def _prefix_worthy(word: str) -> bool:
@@ -516,7 +545,7 @@ class ConversationRepository:
         of the query when rarer words are in it; a query of such words alone
         lists the newest matches first. Snippets are made for the hits shown
         only."""
-        words = list(dict.fromkeys(re.findall(r"\w+", query)))
+        words = _query_words(query)
         if not words:
             return []
         terms = [f'"{w}"' for w in words]
@@ -566,6 +595,7 @@ class ConversationRepository:
                         MessageRow.id,
                         MessageRow.role,
                         MessageRow.created_at,
+                        MessageRow.content,
                     )
                     .join(ConversationRow, ConversationRow.id == MessageRow.conversation_id)
                     .where(MessageRow.id.in_(ids))
@@ -582,7 +612,7 @@ class ConversationRepository:
                     row[1],
                     row[2],
                     row[3],
-                    " ".join(str(snippets.get(mid, "")).split()),
+                    _shown_snippet(str(snippets.get(mid, "")), row[5], words),
                     row[4],
                     float(score),
                 )

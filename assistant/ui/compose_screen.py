@@ -27,7 +27,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Label, OptionList, TextArea
 from textual.widgets.option_list import Option
 
-from assistant.domain import Draft, DraftStatus, OutlineSection
+from assistant.domain import Draft, DraftStatus, OutlineSection, status_word
 from assistant.textsafe import sanitize
 from assistant.ui.screens import ConfirmScreen, SaveAsScreen
 
@@ -97,10 +97,7 @@ class Notice(Message):
 
 # ------------------------------------------------------------------- modals
 def draft_line(draft: Draft) -> str:
-    status = {
-        DraftStatus.PLANNED: "outline only",
-        DraftStatus.WRITING: "being written",
-    }.get(draft.status, str(draft.status))
+    status = status_word(draft.status)
     when = draft.updated_at.strftime("%Y-%m-%d %H:%M")
     return (
         f"#{draft.id}  {draft.title}  ·  {draft.words:,}/{draft.target_words:,} words  ·  "
@@ -633,7 +630,7 @@ class ComposeScreen(Screen[None]):
         self.text = draft.content
         self.query_one("#piece", TextArea).load_text(sanitize(draft.content))
         self.job, self.draft_id, self.planned_values = None, None, None
-        status = {DraftStatus.PLANNED: "outline only"}.get(draft.status, str(draft.status))
+        status = status_word(draft.status)
         self.set_status(
             f"Draft {draft.id} ({status}): {draft.words:,} of {draft.target_words:,} words. "
             "Ctrl+S saves it; Ctrl+G writes a new one from the form."

@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
 from assistant.chat.updates import RetrievedPassage
-from assistant.domain import Citation
+from assistant.domain import Citation, plural
 from assistant.textsafe import sanitize
 from assistant.ui.keys import KEY_TABLE
 from assistant.ui.widgets import plain
@@ -221,6 +221,36 @@ class PassageScreen(ModalScreen[bool]):
         self.dismiss(False)
 
 
+class AskScreen(ModalScreen[str | None]):
+    """One question with a free answer (the language to translate into, the
+    tone); suggestions are listed under it. Enter answers, Esc cancels."""
+
+    BINDINGS = [("escape", "cancel", "Cancel")]
+
+    def __init__(self, question: str, suggestions: Sequence[str] = ()) -> None:
+        super().__init__()
+        self.question = question
+        self.suggestions = list(suggestions)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="ask"):
+            yield Label(plain(self.question), classes="dialog-title")
+            yield Input(id="answer")
+            examples = ", ".join(self.suggestions)
+            hint = f"For example: {examples}. " if examples else ""
+            yield Label(plain(f"{hint}Enter runs it, Esc cancels."), classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(" ".join(event.value.split()) or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class RenameScreen(ModalScreen[str | None]):
     """Asks for a new title; returns it, or None when cancelled."""
 
@@ -335,7 +365,8 @@ class RetrievalScreen(ModalScreen[None]):
         if isinstance(result, str):
             self.fill([], result)
             return
-        about = f"{len(result)} passages for “{self.last_query}”" if result else "Nothing found."
+        found = plural(len(result), "passage")
+        about = f"{found} for “{self.last_query}”" if result else "Nothing found."
         self.fill(result, about)
 
     def action_close(self) -> None:

@@ -52,11 +52,13 @@ from assistant.chat.writing import (
     diff_texts,
     drops_sentence,
     keep_trailing_newline,
+    missing_argument,
     plan_action,
 )
+from assistant.domain import plural
 from assistant.errors import WritingError
 from assistant.textsafe import sanitize
-from assistant.ui.screens import ConfirmScreen, SaveAsScreen
+from assistant.ui.screens import AskScreen, ConfirmScreen, SaveAsScreen
 
 ChatProvider = Callable[[], ChatService]
 
@@ -411,6 +413,12 @@ class WritingScreen(Screen[None]):
             self.notify(str(exc), severity="warning", markup=False)
             return
         template = plan.template
+        asked = missing_argument(template, plan.variables)
+        if asked is not None:  # translate's language, tone's tone: never a hidden default
+            self._ask(name, asked, template, dict(variables or {}))
+            return
+        value = plan.variables.get(template.argument or "", "")
+        label = f"{template.name} ({value})" if value else template.name
         self.busy = True
         self.cancel = threading.Event()
         self.diff = None
@@ -420,25 +428,43 @@ class WritingScreen(Screen[None]):
         self.query_one("#source", TextArea).read_only = True
         self.query_one("#result", Log).clear()
         self._show_changes(False)
-        self.set_status(f"{template.name}: starting…")
-        self._run_worker(template.name, plan.variables, text, self.cancel)
+        self.set_status(f"{label}: starting…")
+        request = f"/{template.name} {value}".rstrip() + f"\n\n{text}"
+        self._run_worker(template.name, label, request, plan.variables, text, self.cancel)
+
+    def _ask(self, name: str, asked: str, template: PromptTemplate, given: dict[str, str]) -> None:
+        variable = template.variables[asked]
+        examples = variable.suggestions or variable.choices
+
+        def answered(value: str | None) -> None:
+            if value:
+                self.start_action(name, {**given, asked: value})
+
+        question = f"{template.name}: {variable.description or asked}?"
+        self.app.push_screen(AskScreen(question[:1].upper() + question[1:], examples), answered)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="writing")
     def _run_worker(
-        self, name: str, variables: dict[str, str], text: str, cancel: threading.Event
+        self,
+        name: str,
+        label: str,
+        request: str,
+        variables: dict[str, str],
+        text: str,
+        cancel: threading.Event,
     ) -> None:
         """Run the action in the screen's conversation, through the chat
         service: each piece is stored before it is posted here."""
         from assistant.chat.events import ReplyDone, ReplyProgress, ReplyStarted, TextPiece
         from assistant.crashlog import describe_error
 
-        label = self.path.name if self.path is not None else "pasted text"
+        source = self.path.name if self.path is not None else "pasted text"
         try:
             chat = self.chat()
             template = chat.library().template(name)
             events = chat.run_action(
-                self.conversation_id, f"/{name} ({label})\n\n{text}", template, text,
-                variables, cancel=cancel, title=f"Writing: {label}",
+                self.conversation_id, request, template, text, variables, cancel=cancel,
+                title=f"Writing: {source}",
             )  # fmt: skip
             for event in events:
                 if isinstance(event, ReplyStarted):
@@ -446,11 +472,11 @@ class WritingScreen(Screen[None]):
                 elif isinstance(event, TextPiece):
                     self.post_message(ResultPiece(event.text))
                 elif isinstance(event, ReplyProgress):
-                    self.post_message(ActionStatus(f"{name}: part {event.part} of {event.parts}"))
+                    self.post_message(ActionStatus(f"{label}: part {event.part} of {event.parts}"))
                 elif isinstance(event, ReplyDone):
                     reason = event.finished.finish_reason
                     self.post_message(
-                        ActionFinished(name, text, event.message.content, reason,
+                        ActionFinished(label, text, event.message.content, reason,
                                        template.edits_text)
                     )  # fmt: skip
         except Exception as exc:
@@ -487,9 +513,15 @@ class WritingScreen(Screen[None]):
         changes.index = 0
         changes.focus()
         held = sum(1 for item in changes.query(ChangeItem) if item.drops)
-        note = f" {held} leave out a sentence and start rejected." if held else ""
+        note = (
+            f" {held} {'leaves' if held == 1 else 'leave'} out a sentence and "
+            f"{'starts' if held == 1 else 'start'} rejected."
+            if held
+            else ""
+        )
         self.set_status(
-            f"{message.action}: {len(self.diff.changes)} changes.{note} A accepts, R rejects, "
+            f"{message.action}: {plural(len(self.diff.changes), 'change')}.{note} "
+            "A accepts, R rejects, "
             "Ctrl+S saves, Ctrl+Y copies."
         )
 
@@ -511,9 +543,12 @@ class WritingScreen(Screen[None]):
         }
 
     def final_text(self) -> str:
-        """The text with the accepted changes (or the whole result of a new-text action)."""
+        """The text with the accepted changes, or the whole result of a
+        new-text action (ending with a new line, as a text file does)."""
         if self.diff is not None:
             return self.diff.apply(self.accepted())
+        if self.result_text:
+            return self.result_text.rstrip("\n") + "\n"
         return self.result_text or self._current_text()
 
     # ---------------------------------------------------------- key actions
@@ -591,7 +626,7 @@ class WritingScreen(Screen[None]):
         try:
             backup = write_back(path, original if original is not None else path.read_bytes(), text)
         except Exception as exc:
-            self.post_message(Failed(f"Could not save {path}: {describe_error(exc)}"))
+            self.post_message(Failed(_not_saved(path, describe_error(exc))))
             return
         self.post_message(Saved(path, text, backup))
 
@@ -599,7 +634,7 @@ class WritingScreen(Screen[None]):
     def _save_new(self, path: Path, text: str, replace: bool) -> None:
         """Save As: a new file, or (once the user agreed) over an existing
         one with a backup of it."""
-        from assistant.chat.writing import save_new_file, write_back
+        from assistant.chat.writing import check_new_file, save_new_file, write_back
         from assistant.crashlog import describe_error
 
         try:
@@ -609,10 +644,14 @@ class WritingScreen(Screen[None]):
                     return
                 backup: Path | None = write_back(path, path.read_bytes(), text)
             else:
+                check_new_file(path, force=True)  # its folder must exist: one sentence if not
                 save_new_file(path, text, force=False)
                 backup = None
+        except WritingError as exc:  # already the sentence, naming the path
+            self.post_message(Failed(str(exc)))
+            return
         except Exception as exc:
-            self.post_message(Failed(f"Could not save {path}: {describe_error(exc)}"))
+            self.post_message(Failed(_not_saved(path, describe_error(exc))))
             return
         self.post_message(Saved(path, text, backup))
 
@@ -642,3 +681,8 @@ class WritingScreen(Screen[None]):
         kept = f" (the previous version is in {message.backup.name})" if message.backup else ""
         self.set_status(f"Saved {path}{kept}.")
         self.notify(f"Saved {path.name}.")
+
+
+def _not_saved(path: Path, sentence: str) -> str:
+    """Why ``path`` was not saved, naming it once."""
+    return sentence if str(path) in sentence else f"Could not save {path}: {sentence}"

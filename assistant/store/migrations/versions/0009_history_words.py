@@ -1,0 +1,80 @@
+"""History search finds Chinese words: the index keeps each message's words.
+
+FTS5's ``unicode61`` tokenizer keeps a run of Han characters as one token,
+so 钥匙 was never found in 备用钥匙在哪里. The index now holds its own copy of
+each message, with Chinese words set apart by the ``assistant_segment`` SQL
+function (rjieba, as the notes use; registered on every connection the app
+opens), and searches are cut the same way. Other text is indexed as before
+(porter-stemmed). Snippets come from the indexed copy and are shown with the
+added spaces taken out. The triggers keep the copy in step; a deleted
+message leaves no text in it.
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-02
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+TRIGGERS = ("messages_ai", "messages_ad", "messages_au")
+
+NEW_INDEX = (
+    "CREATE VIRTUAL TABLE messages_fts USING fts5(content, tokenize='porter unicode61')",
+    "CREATE TRIGGER messages_ai AFTER INSERT ON messages WHEN new.status != 'streaming' BEGIN "
+    "INSERT INTO messages_fts(rowid, content) VALUES (new.id, assistant_segment(new.content)); "
+    "END",
+    "CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN "
+    "DELETE FROM messages_fts WHERE rowid = old.id; END",
+    "CREATE TRIGGER messages_au AFTER UPDATE OF content, status ON messages BEGIN "
+    "DELETE FROM messages_fts WHERE rowid = old.id; "
+    "INSERT INTO messages_fts(rowid, content) "
+    "SELECT new.id, assistant_segment(new.content) WHERE new.status != 'streaming'; END",
+    "INSERT INTO messages_fts(rowid, content) "
+    "SELECT id, assistant_segment(content) FROM messages WHERE status != 'streaming'",
+)
+
+# As 0005 left them: an external-content index over messages.content.
+OLD_INDEX = (
+    "CREATE VIRTUAL TABLE messages_fts USING fts5("
+    "content, content='messages', content_rowid='id', tokenize='porter unicode61')",
+    "CREATE TRIGGER messages_ai AFTER INSERT ON messages "
+    "WHEN new.status != 'streaming' BEGIN "
+    "INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END",
+    "CREATE TRIGGER messages_ad AFTER DELETE ON messages "
+    "WHEN old.status != 'streaming' BEGIN "
+    "INSERT INTO messages_fts(messages_fts, rowid, content) "
+    "VALUES ('delete', old.id, old.content); END",
+    "CREATE TRIGGER messages_au AFTER UPDATE OF content, status ON messages BEGIN "
+    "INSERT INTO messages_fts(messages_fts, rowid, content) "
+    "SELECT 'delete', old.id, old.content WHERE old.status != 'streaming'; "
+    "INSERT INTO messages_fts(rowid, content) "
+    "SELECT new.id, new.content WHERE new.status != 'streaming'; END",
+    "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')",
+    "INSERT INTO messages_fts(messages_fts, rowid, content) "
+    "SELECT 'delete', id, content FROM messages WHERE status = 'streaming'",
+)
+
+
+def _drop() -> None:
+    for trigger in TRIGGERS:
+        op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    op.execute("DROP TABLE IF EXISTS messages_fts")
+
+
+def upgrade() -> None:
+    _drop()
+    for statement in NEW_INDEX:
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    _drop()
+    for statement in OLD_INDEX:
+        op.execute(statement)
