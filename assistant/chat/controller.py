@@ -235,6 +235,7 @@ class ChatController:
         self._queue: list[tuple[int, str]] = []
         self._keys = itertools.count(1)
         self._cancel: threading.Event | None = None
+        self._reply_thread: asyncio.Future[Any] | None = None
         self._notes_cancel = threading.Event()
         self._notes_fingerprint: tuple[object, ...] | None = None
         self._notes_busy = False
@@ -775,6 +776,8 @@ class ChatController:
 
         future = loop.run_in_executor(None, job, post)
         future.add_done_callback(lambda _: items.put_nowait(end))
+        if cancel is not None and cancel is self._cancel:
+            self._reply_thread = future
         try:
             while (item := await items.get()) is not end:
                 await on_item(item)
@@ -1169,6 +1172,17 @@ class ChatController:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     # -------------------------------------------------------------- close
+    async def shutdown(self, wait: float = 1.0) -> None:
+        """The user quits: stop the reply in progress and wait (up to
+        ``wait`` seconds) until it is stored as stopped, its text kept."""
+        self.close()
+        thread = self._reply_thread
+        if thread is not None and not thread.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(thread), wait)
+            except (TimeoutError, Exception):  # the next start marks it stopped all the same
+                pass
+
     def close(self) -> None:
         """The shell is closing: a reply in progress stops (kept as stopped),
         a notes sync stops."""

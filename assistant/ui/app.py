@@ -117,7 +117,8 @@ class AssistantApp(App[None]):
         )
 
     async def action_quit(self) -> None:
-        self.chat.controller.close()  # a reply in progress ends as stopped, its text kept
+        # a reply in progress ends as stopped, stored with its text, before the app goes
+        await self.chat.controller.shutdown()
         self.exit()
 
     # ------------------------------------------------- command palette

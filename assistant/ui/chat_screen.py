@@ -91,6 +91,9 @@ def slug(title: str) -> str:
 class ChatScreen(Screen[None]):
     """``ChatScreen(runtime, conversation_id=None, sync_notes=True)``."""
 
+    AUTO_FOCUS = "#prompt"
+    """The message box has the keys whenever the screen is shown (at start,
+    and back from the writing or compose screen): what is typed is a message."""
     BINDINGS = [
         Binding("ctrl+q", "app.quit", "Quit"),
         # Esc stops a streaming reply; otherwise it goes back to the message

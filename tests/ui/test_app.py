@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from assistant.domain import MessageStatus, Role
+from assistant.runtime import Runtime
 from assistant.ui.app import AssistantApp
 from assistant.ui.keys import BINDING_KEYS, KEY_TABLE
 from assistant.ui.screens import ConfirmDeleteScreen, HelpScreen, RenameScreen
@@ -300,3 +301,21 @@ async def test_f4_opens_the_writing_screen_on_the_chat_service_and_goes_back(mak
         assert app.screen.library is not None  # read in a worker
         await pilot.press("f4")
         assert not isinstance(app.screen, WritingScreen)
+
+
+async def test_quit_while_a_reply_streams_stores_it_stopped(make_app, ui_model):
+    """Ctrl+Q stops the reply and waits until it is stored as stopped (the
+    process then ends at once: nothing would finish it later)."""
+    ui_model.delay = 0.02
+    ui_model.enqueue([f"word{i} " for i in range(400)])
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("g", "o", "enter")
+        assert await asyncio.to_thread(ui_model.started.wait, 10)
+        await pilot.press("ctrl+q")
+        conversation = app.chat.controller.conversation_id
+        # stored before the app is gone (the process ends right after it)
+        reply = Runtime().repo.messages(conversation)[-1]
+    assert reply.status == MessageStatus.STOPPED and reply.finish_reason == "stopped"
+    assert reply.content.startswith("word0 ")
