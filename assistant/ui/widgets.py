@@ -470,7 +470,7 @@ class ChatView(VerticalScroll, can_focus=True):
             self.scroll_end(animate=False, immediate=True)
             self.anchor()
         else:
-            self.release_anchor()
+            self.anchor(False)  # the message in question stays where it is brought
         self.call_after_refresh(self._after_show, focus if at is not None else None)
 
     def _position(self, message: Message) -> tuple[int, int]:
@@ -488,8 +488,14 @@ class ChatView(VerticalScroll, can_focus=True):
             view.add_class("-found")
             self.set_timer(3.0, lambda: view.remove_class("-found"))
         await self._format_visible()
-        if view is not None:
+        if view is None:
+            return
+        if self.max_scroll_y > 0:
             self.scroll_to_widget(view, animate=False, immediate=True, top=True)
+        else:  # it all fits: drawn at the bottom, as any short branch
+            self.scroll_end(animate=False, immediate=True)
+            self.anchor()
+        self.call_after_refresh(self._format_soon)  # what the scroll brought on screen
 
     async def _format_visible(self) -> None:
         """Draw as Markdown the stored replies now on screen (the last first)."""

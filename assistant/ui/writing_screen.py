@@ -440,8 +440,9 @@ class WritingScreen(Screen[None]):
             if value:
                 self.start_action(name, {**given, asked: value})
 
-        question = f"{template.name}: {variable.description or asked}?"
-        self.app.push_screen(AskScreen(question[:1].upper() + question[1:], examples), answered)
+        name = template.name[:1].upper() + template.name[1:]
+        question = f"{name} — {variable.description or asked}"  # Translate — the language to …
+        self.app.push_screen(AskScreen(question, examples), answered)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="writing")
     def _run_worker(

@@ -239,3 +239,30 @@ async def test_the_export_hint_is_whole(make_app, size):
         await settle(pilot)
         text = " ".join(screen_text(app).replace("│", " ").split())
         assert "Both list the sources." in text and "Enter writes, Esc cancels." in text
+
+
+async def test_a_hit_in_a_short_conversation_shows_the_whole_exchange(make_app):
+    """Found by hand: after a longer conversation, a short one opened on a
+    hit was drawn half below the box (the reply under it)."""
+    seed_conversation("Keys", [("备用钥匙在哪里？", "在门口的花盆下面。")])
+    seed_conversation("Long", [(f"Question {i} {LONG}", f"Answer {i} {LONG}") for i in range(6)])
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        listing = app.query_one(ConversationList)
+        listing.focus()
+        await pilot.press("enter")  # the long one, newest
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await type_text(pilot, "钥匙")
+        await settle(pilot)
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.pause()
+        views = list(app.query_one(ChatView).query(MessageView))
+        assert [v.text for v in views] == ["备用钥匙在哪里？", "在门口的花盆下面。"]
+        chat = app.query_one(ChatView)
+        assert all(
+            chat.region.y <= v.region.y and v.region.bottom <= chat.region.bottom for v in views
+        )
