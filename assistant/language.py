@@ -157,8 +157,6 @@ def answer_language(text: str) -> str | None:
 # ------------------------------------------------- words of Chinese text
 _HAN_RUN = re.compile(f"[{HAN}]{{2,}}")
 _KANA_NEAR = re.compile(f"[{KANA}]")
-# Between the text and the extra words a long word holds (below): never shown.
-EXTRA_WORDS = "\ue002"
 
 
 def _jieba() -> Any:
@@ -174,9 +172,7 @@ def segment_han(text: str, *, index: bool = False) -> str:
     The words are rjieba's (the Rust port of jieba, as the notes use);
     Japanese text (kana near the run) is left as it is. For the ``index``,
     the shorter words inside a long one (移动硬盘: 移动, 硬盘) follow the
-    text after ``EXTRA_WORDS``, so a search for either finds it while the
-    text itself reads as written once those spaces are taken out
-    (``unsegment``)."""
+    text, so a search for either finds it."""
     if not _HAN_RUN.search(text):
         return text
     cutter = _jieba()
@@ -195,34 +191,10 @@ def segment_han(text: str, *, index: bool = False) -> str:
 
     segmented = _HAN_RUN.sub(words, text)
     if extra:
-        segmented += f" {EXTRA_WORDS} " + " ".join(dict.fromkeys(extra))
+        segmented += " " + " ".join(dict.fromkeys(extra))
     return segmented
 
 
-_ONE_HAN = re.compile(f"[{HAN}]")
-
-
-def unsegment(text: str, marks: str = "") -> str:
-    """Undo ``segment_han`` for display: the extra words go, and the spaces
-    put between Chinese words are taken out (``marks``: characters a snippet
-    put around matched words, looked through)."""
-    text = text.split(EXTRA_WORDS, 1)[0].rstrip()
-    if " " not in text:
-        return text
-    out: list[str] = []
-    for i, char in enumerate(text):
-        if char == " ":
-            before, after = i - 1, i + 1
-            while before >= 0 and text[before] in marks:
-                before -= 1
-            while after < len(text) and text[after] in marks:
-                after += 1
-            if (
-                before >= 0
-                and after < len(text)
-                and _ONE_HAN.match(text[before])
-                and _ONE_HAN.match(text[after])
-            ):
-                continue
-        out.append(char)
-    return "".join(out)
+def has_han(text: str) -> bool:
+    """True when ``text`` holds Chinese characters (a run of two or more)."""
+    return _HAN_RUN.search(text) is not None

@@ -11,11 +11,14 @@ figure is printed for 10k and 100 conversations and as their ratio; the aim is
 under 100 ms at 10k.
 
 - sidebar first paint: a headless app launched on the database until its
-  sidebar shows the first page (and, for reference, until its first frame);
+  sidebar shows the first page (and, for reference, until its first frame,
+  and from the first frame to the first page);
 - search: FTS5 queries of one or two words (some as prefixes, as typed in the
   palette), p50 and p95;
 - open: the long conversation read on its 200-message branch (ChatSession.
-  open), and drawn in the app (read + the chat view's window mounted);
+  open), and drawn in the app (read + the chat view's window mounted; then
+  until the replies on screen are drawn as Markdown, for those that have
+  any: the bench's replies are prose, drawn as text);
 - switch: moving the long conversation to the other branch at its second
   message (ChatSession.step_branch), read and drawn;
 - import: a 1,000-conversation conversations.json imported by a fresh
@@ -207,12 +210,16 @@ def measure_app(home: Path, ids: dict[str, int]) -> dict[str, float]:
                 await pilot.pause(0.005)
             out["first_screen"] = (app.first_screen_at or started) - started
             out["sidebar_paint"] = chat.sidebar_ready_at - started
+            out["sidebar_after_frame"] = chat.sidebar_ready_at - (app.first_screen_at or started)
             await app.workers.wait_for_complete()
             await pilot.pause()
             t = time.perf_counter()
             await chat.controller.open(ids["long"])
             await pilot.pause()
             out["open_screen"] = time.perf_counter() - t
+            await app.workers.wait_for_complete()  # replies on screen drawn as Markdown
+            await pilot.pause()
+            out["open_formatted"] = time.perf_counter() - t
             assert len(chat.chat_view.views) == chat.chat_view.WINDOW
             thread = chat.controller.thread
             assert thread is not None
@@ -221,6 +228,9 @@ def measure_app(home: Path, ids: dict[str, int]) -> dict[str, float]:
             await chat.controller.step_branch(ids["branch_point"], 1, place)
             await pilot.pause()
             out["switch_screen"] = time.perf_counter() - t
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            out["switch_formatted"] = time.perf_counter() - t
             app.exit()
 
     asyncio.run(run())
@@ -367,6 +377,8 @@ def main() -> int:
          app_median(big_n, "sidebar_paint"), app_median(small_n, "sidebar_paint")),
         ("  first frame (for reference)",
          app_median(big_n, "first_screen"), app_median(small_n, "first_screen")),
+        ("  first frame to first page shown",
+         app_median(big_n, "sidebar_after_frame"), app_median(small_n, "sidebar_after_frame")),
         ("  sidebar page read", reads[big_n]["sidebar_read"], reads[small_n]["sidebar_read"]),
         ("search p50", reads[big_n]["search_p50"], reads[small_n]["search_p50"]),
         ("search p95", reads[big_n]["search_p95"], reads[small_n]["search_p95"]),
@@ -374,9 +386,13 @@ def main() -> int:
          reads[big_n]["open_read"], reads[small_n]["open_read"]),
         ("open a 200-message branch: on screen",
          app_median(big_n, "open_screen"), app_median(small_n, "open_screen")),
+        ("  and its replies on screen formatted",
+         app_median(big_n, "open_formatted"), app_median(small_n, "open_formatted")),
         ("switch branch: read", reads[big_n]["switch_read"], reads[small_n]["switch_read"]),
         ("switch branch: on screen",
          app_median(big_n, "switch_screen"), app_median(small_n, "switch_screen")),
+        ("  and its replies on screen formatted",
+         app_median(big_n, "switch_formatted"), app_median(small_n, "switch_formatted")),
     ]  # fmt: skip
     print(f"history: cpu {cpu_flags()}")
     for label, big, small in rows:

@@ -9,6 +9,9 @@ branch in front of the user, the per-conversation switches and persona, and
 what the status line says. A screen renders the updates it emits
 (``assistant.chat.updates``) and calls its methods for what the user does.
 
+Nothing is stored before the database's integrity check: it runs once the
+history is on screen, and what was typed meanwhile waits in the queue.
+
 The one decision to know: the controller lives on the shell's asyncio event
 loop and never blocks it. Everything that touches the database, a file or
 the model runs in a thread (``asyncio.to_thread``), and the controller's
@@ -123,6 +126,8 @@ class ChatBackend(Protocol):
     def model_handle(self) -> ModelHandle: ...
 
     def library(self) -> PromptLibrary: ...
+
+    def check_database(self) -> str | None: ...
 
     def model_label(self) -> str: ...
 
@@ -331,6 +336,13 @@ class ChatController:
             self.database_ready = True
         await self._emit(HistoryRead(conversations, more))
         await self._show(thread)
+        if self.database_ready:  # the integrity check, once the history is on screen
+            try:
+                found = await _in_thread(backend.check_database)
+            except Exception as exc:
+                found = await _in_thread(sentence, exc)
+            if found is not None and found not in problems:
+                problems.append(found)
         for problem in problems:
             await self.error(problem)
         self.spawn(self._load_model(then_sync=self.sync_notes_at_start), "model")

@@ -187,7 +187,11 @@ def _fingerprint(path: Path) -> str | None:
 class Database:
     """An open, migrated database: an engine plus a session factory."""
 
-    def __init__(self, path: Path, *, migrate: bool = True) -> None:
+    def __init__(self, path: Path, *, migrate: bool = True, defer_check: bool = False) -> None:
+        """``defer_check``: when the schema needs no upgrade, leave the
+        integrity check to ``check_deferred`` (a UI draws its history first;
+        on a large database the check takes a few hundred ms after every
+        session that wrote to it)."""
         self.path = path
         self.read_only: str | None = None  # why writes are refused, when the file can't be written
         self.damage: str | None = None  # what quick_check found, when the file is damaged
@@ -204,8 +208,10 @@ class Database:
             why = "a read-only file system" if exc.errno == errno.EROFS else "permission denied"
             self.read_only = read_only_sentence(path.parent, why)
         self._open_engine()
+        self.check_pending = defer_check and self._schema_at_head()
         try:
-            self.damage = self.check()
+            if not self.check_pending:
+                self.damage = self.check()
         except StoreError:
             if self.read_only is not None or not disk_full(path):
                 raise
@@ -277,6 +283,26 @@ class Database:
         lines = [line for r in rows for line in str(r).splitlines()]
         problems = [line for line in lines if line and not line.startswith("*** in database")]
         return damage_sentence(self.path, (problems or [str(rows[0])])[0])
+
+    def _schema_at_head(self) -> bool:
+        from assistant.store.migrate import current_revision, head_revision
+
+        try:
+            return current_revision(self.engine) == head_revision()
+        except StoreError:  # damaged or full: the check, now, says which
+            return False
+
+    def check_deferred(self) -> str | None:
+        """Run the check ``defer_check`` put off (a ``stat`` when the file did
+        not change); the sentence of what it found, or None."""
+        if not self.check_pending:
+            return self.damage
+        self.check_pending = False
+        try:
+            self.damage = self.check()
+        except StoreError as exc:  # a full disk, an I/O error: writes will say it too
+            return str(exc)
+        return self.damage
 
     def _check_schema_read_only(self) -> None:
         from assistant.store.migrate import current_revision, head_revision

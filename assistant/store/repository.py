@@ -35,7 +35,7 @@ from assistant.domain import (
     Thread,
 )
 from assistant.errors import NotFound, UsageError
-from assistant.language import unsegment
+from assistant.language import has_han
 from assistant.store.database import Database
 from assistant.store.tables import ConversationRow, MessageRow, new_uid, utcnow
 
@@ -131,23 +131,19 @@ def _query_words(query: str) -> list[str]:
 
 
 def _shown_snippet(snippet: str, content: str, words: list[str]) -> str:
-    """The snippet as the user wrote the text (the spaces the index put
-    between Chinese words taken out). A match found only among the extra
-    words the index keeps for long Chinese words has no place in the text:
-    the snippet is then cut from the message itself, the words marked."""
-    shown = unsegment(" ".join(snippet.split()), MARK_START + MARK_END)
-    bare = shown.replace(MARK_START, "").replace(MARK_END, "").strip("… ")
+    """FTS5's snippet, or for a message with Chinese words one cut from
+    the text here: the index counted its words (0009) where FTS5, reading
+    the text again for the snippet, sees one long token."""
     flat = " ".join(content.split())
-    if MARK_START in shown and bare in flat:
-        return shown
+    if not has_han(flat):
+        return " ".join(snippet.split())
     lowered = flat.lower()
     at = min((i for w in words if (i := lowered.find(w.lower())) >= 0), default=0)
     start = max(0, at - 30)
     piece = flat[start : start + 90]
-    for word in sorted(words, key=len, reverse=True):
-        piece = re.sub(
-            re.escape(word), lambda m: f"{MARK_START}{m.group(0)}{MARK_END}", piece, flags=re.I
-        )
+    if words:  # one pass, longest words first: a word inside another is not marked twice
+        found = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        piece = re.sub(found, lambda m: f"{MARK_START}{m.group(0)}{MARK_END}", piece, flags=re.I)
     return ("…" if start else "") + piece + ("…" if start + 90 < len(flat) else "")
 
 

@@ -58,6 +58,8 @@ class AssistantApp(App[None]):
     ) -> None:
         super().__init__()
         self.runtime = runtime
+        # the database's integrity check runs once the history is on screen
+        runtime.defer_database_check = True
         self.chat = ChatScreen(runtime, conversation_id, sync_notes=sync_notes)
         """The chat screen (the ``chat`` mode's)."""
         self.first_screen_at: float | None = None

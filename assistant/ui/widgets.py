@@ -15,6 +15,8 @@ again, fork, copy). Long branches are drawn from the end: only the last
 
 from __future__ import annotations
 
+import re
+
 from markdown_it import MarkdownIt
 from textual import events
 from textual.app import ComposeResult
@@ -92,6 +94,34 @@ class ReplyMarkdown(Markdown):
         href = sanitize(event.href)
         self.app.copy_to_clipboard(href)
         self.app.notify(f"Copied the link {href}", markup=False)
+
+
+# Characters without which a text has no Markdown to draw (emphasis, code,
+# headings, quotes, links, tables, lists, HTML, breaks).
+_MAYBE_MARKDOWN = re.compile(
+    r"[*_`#>\[\]|~<\\]|^\s*(?:[-+]|\d+[.)])\s|^ {4}|^\t|^={3,}|^-{3,}", re.M
+)
+
+
+def needs_markdown(text: str) -> bool:
+    """True when drawing ``text`` as Markdown would differ from its prose:
+    it has more than paragraphs of plain words."""
+    if not _MAYBE_MARKDOWN.search(text):
+        return False
+    tokens = MarkdownIt("commonmark").parse(text)
+    for token in tokens:
+        if token.type not in ("paragraph_open", "paragraph_close", "inline"):
+            return True
+        if any(child.type not in ("text", "softbreak") for child in token.children or []):
+            return True
+    return False
+
+
+def prose(text: str) -> str:
+    """Paragraphs as Markdown draws them: lines of a paragraph joined, one
+    empty line between paragraphs."""
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text.strip())]
+    return "\n\n".join(p for p in paragraphs if p)
 
 
 def stopped_note(message: Message) -> str:
@@ -208,14 +238,15 @@ class MessageView(Vertical):
         self._safe = SafeStreamText()
         self.branch = (1, 1)
         # A stored reply is drawn as plain text first (one cheap widget) and
-        # as Markdown once it is on screen (``format``); a new reply streams
-        # into Markdown from the start.
-        self.formatted = role != Role.ASSISTANT or message is None
+        # as Markdown once it is on screen (``format``), if it has any: prose
+        # stays plain, drawn the same. A new reply streams into Markdown.
+        self.formatted = role != Role.ASSISTANT or message is None or not needs_markdown(text)
+        self._markdown = role == Role.ASSISTANT and message is None
 
     @property
     def shown_text(self) -> str:
         """The text as displayed (sanitised)."""
-        if self.role == Role.ASSISTANT and self.formatted:
+        if self._markdown:
             return self.query_one(ReplyMarkdown).source
         return sanitize(self._text)
 
@@ -238,10 +269,10 @@ class MessageView(Vertical):
         yield MessageHead(self._who(), *self.branch)
         if self.role == Role.USER:
             yield Static(plain(self._text), classes="body")
-        elif self.formatted:
+        elif self._markdown:
             yield ReplyMarkdown(sanitize(self._text))
         else:
-            yield Static(plain(self._text), classes="reply-plain")
+            yield Static(plain(prose(self._text)), classes="reply-plain")
         footer, kind = reply_footer(self.message) if self.message else ("", "stats")
         yield Label(plain(footer), classes=f"footer {kind}")
 
@@ -254,23 +285,31 @@ class MessageView(Vertical):
         """Draw a stored reply as Markdown (it was plain text until now)."""
         if self.formatted:
             return
-        self.formatted = True
+        self.formatted = self._markdown = True
         placeholder = self.query_one(".reply-plain", Static)
         await self.mount(ReplyMarkdown(sanitize(self._text)), before=placeholder)
         await placeholder.remove()
 
-    def reuse(self, message: Message, branch: tuple[int, int]) -> bool:
+    async def reuse(self, message: Message, branch: tuple[int, int]) -> bool:
         """Show ``message`` in this view, drawn before for another message of
         the same role (a branch switch keeps its widgets). False when it
         cannot (another role, or a reply being written)."""
         if message.role != self.role or self._stream is not None:
             return False
-        if self.role == Role.ASSISTANT and self.formatted:
-            return False  # Markdown is redrawn whole: a new plain view is cheaper
         self.message, self.message_id, self._text = message, message.id, message.content
         self.query_one(MessageHead).set_who(self._who())
-        body = ".body" if self.role == Role.USER else ".reply-plain"
-        self.query_one(body, Static).update(plain(message.content))
+        if self.role == Role.USER:
+            self.query_one(".body", Static).update(plain(message.content))
+        elif self._markdown:  # back to plain text until it is on screen
+            self._markdown = False
+            markdown = self.query_one(ReplyMarkdown)
+            await self.mount(
+                Static(plain(prose(message.content)), classes="reply-plain"), before=markdown
+            )
+            await markdown.remove()
+        else:
+            self.query_one(".reply-plain", Static).update(plain(prose(message.content)))
+        self.formatted = self.role != Role.ASSISTANT or not needs_markdown(message.content)
         self.set_footer(*reply_footer(message))
         self.set_branch(*branch)
         self.remove_class("-selected", "-found", "-pending")
@@ -451,7 +490,7 @@ class ChatView(VerticalScroll, can_focus=True):
         await self.remove_children(".note, .earlier, .later")
         kept = 0
         for view, message in zip(old, shown, strict=False):
-            if not view.reuse(message, self._position(message)):
+            if not await view.reuse(message, self._position(message)):
                 break
             kept += 1
         if old[kept:]:

@@ -154,3 +154,29 @@ async def test_a_bug_is_one_sentence_naming_the_crash_log(
     assert len(logs) == 1
     assert "Something went wrong inside assistant" in status and str(logs[0]) in status
     assert "Traceback" not in status and "Traceback" in logs[0].read_text()
+
+
+async def test_a_damaged_database_is_said_and_nothing_typed_is_written(make_app):
+    """The integrity check runs once the history is on screen (not before the
+    first paint): the damage is said, and a message typed meanwhile waits for
+    the check, then is refused with the sentence; no row is added."""
+    import sqlite3
+
+    from tests.test_database_damage import count_rows, seed
+    from tests.standins import corrupt_page
+
+    path = seed()
+    corrupt_page(path)
+    before = count_rows(path)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("h", "i", "enter")
+        await settle(pilot)
+        status = str(app.query_one(StatusLine).render())
+        assert "is damaged" in status or any(
+            "is damaged" in str(n.message) for n in app._notifications
+        )
+        assert app.runtime.db.damage is not None and not app.runtime.db.writable
+        assert app.is_running
+    with sqlite3.connect(path) as con:
+        assert con.execute("SELECT count(*) FROM conversations").fetchone()[0] == before

@@ -1,13 +1,13 @@
 """History search finds Chinese words: the index keeps each message's words.
 
 FTS5's ``unicode61`` tokenizer keeps a run of Han characters as one token,
-so 钥匙 was never found in 备用钥匙在哪里. The index now holds its own copy of
-each message, with Chinese words set apart by the ``assistant_segment`` SQL
-function (rjieba, as the notes use; registered on every connection the app
-opens), and searches are cut the same way. Other text is indexed as before
-(porter-stemmed). Snippets come from the indexed copy and are shown with the
-added spaces taken out. The triggers keep the copy in step; a deleted
-message leaves no text in it.
+so 钥匙 was never found in 备用钥匙在哪里. The index now gets each message with
+its Chinese words set apart by the ``assistant_segment`` SQL function
+(rjieba, as the notes use; registered on every connection the app opens),
+and searches are cut the same way. Other text is indexed exactly as before
+(porter-stemmed), and the text is still read from ``messages`` (not stored
+twice). Snippets of Chinese messages are cut from the text by the
+repository, since FTS5 would count their words differently.
 
 Revision ID: 0009
 Revises: 0008
@@ -25,15 +25,22 @@ depends_on = None
 
 TRIGGERS = ("messages_ai", "messages_ad", "messages_au")
 
+# External content, as before (the text is not stored twice), but the index
+# gets each message's words: the same function in every trigger, so what a
+# 'delete' takes out is exactly what the insert put in. ('rebuild' would
+# read messages.content unsegmented: it is never used on this index.)
 NEW_INDEX = (
-    "CREATE VIRTUAL TABLE messages_fts USING fts5(content, tokenize='porter unicode61')",
+    "CREATE VIRTUAL TABLE messages_fts USING fts5("
+    "content, content='messages', content_rowid='id', tokenize='porter unicode61')",
     "CREATE TRIGGER messages_ai AFTER INSERT ON messages WHEN new.status != 'streaming' BEGIN "
     "INSERT INTO messages_fts(rowid, content) VALUES (new.id, assistant_segment(new.content)); "
     "END",
-    "CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN "
-    "DELETE FROM messages_fts WHERE rowid = old.id; END",
+    "CREATE TRIGGER messages_ad AFTER DELETE ON messages WHEN old.status != 'streaming' BEGIN "
+    "INSERT INTO messages_fts(messages_fts, rowid, content) "
+    "VALUES ('delete', old.id, assistant_segment(old.content)); END",
     "CREATE TRIGGER messages_au AFTER UPDATE OF content, status ON messages BEGIN "
-    "DELETE FROM messages_fts WHERE rowid = old.id; "
+    "INSERT INTO messages_fts(messages_fts, rowid, content) "
+    "SELECT 'delete', old.id, assistant_segment(old.content) WHERE old.status != 'streaming'; "
     "INSERT INTO messages_fts(rowid, content) "
     "SELECT new.id, assistant_segment(new.content) WHERE new.status != 'streaming'; END",
     "INSERT INTO messages_fts(rowid, content) "
