@@ -485,12 +485,19 @@ class ChatScreen(Screen[None]):
         """Alt+Left/Right: the picked message, else the nearest message above
         the box that has other versions."""
         target = self.chat_view.selected
-        if target is None or target.branch[1] < 2:
-            target = next((v for v in reversed(self.chat_view.views) if v.branch[1] > 1), None)
-        if target is None:
+        if target is not None and target.branch[1] > 1:
+            await self.controller.step_branch(target.message_id, step, target.branch)
+            return
+        thread = self.controller.thread  # drawn or not: only a screenful is
+        found = None
+        if thread is not None:
+            found = next(
+                (m.id for m in reversed(thread.messages) if thread.position(m.id)[1] > 1), None
+            )
+        if thread is None or found is None:
             await self.controller.notify("No message here has another version.")
             return
-        await self.controller.step_branch(target.message_id, step, target.branch)
+        await self.controller.step_branch(found, step, thread.position(found))
 
     @on(MessageView.StepBranch)
     async def step_branch(self, event: MessageView.StepBranch) -> None:
@@ -559,8 +566,12 @@ class ChatScreen(Screen[None]):
         """Show the sources of ``view`` (None: the last reply)."""
         self._selected_reply = view
         target = view or self._last_reply()
-        self.sources.show(target.citations if target is not None else [])
-        self.refresh_bindings()
+        citations = target.citations if target is not None else []
+        if citations or self.sources.citations:
+            had = bool(self.sources.citations)
+            self.sources.show(citations)
+            if had != bool(citations):  # F3 comes or goes (the footer redraws all its keys)
+                self.refresh_bindings()
 
     def action_focus_sources(self) -> None:
         self.sources.query_one(OptionList).focus()

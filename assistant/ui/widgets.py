@@ -416,7 +416,7 @@ class ChatView(VerticalScroll, can_focus=True):
     pick a message and keys act on it."""
 
     EMPTY_TEXT = "Ask anything. Enter sends, Shift+Enter or Ctrl+J adds a line, F1 lists every key."
-    WINDOW = 8  # messages drawn when a branch is opened (more than a screenful)
+    WINDOW = 8  # at most this many messages are drawn when a branch is opened
     CHUNK = 24  # earlier messages drawn each time the top is reached
 
     BINDINGS = [
@@ -448,6 +448,7 @@ class ChatView(VerticalScroll, can_focus=True):
         self._earlier: list[Message] = []
         self._later: list[Message] = []
         self._thread: Thread | None = None
+        self._drawing = False
 
     def compose(self) -> ComposeResult:
         yield Static(self.EMPTY_TEXT, id="empty", markup=False)
@@ -474,14 +475,14 @@ class ChatView(VerticalScroll, can_focus=True):
         replies are plain text until they are on screen (``_format_visible``)."""
         self.selected = None
         self._thread = thread
+        self._drawing = True  # scrolls while it is drawn are not the user's
         messages = [m for m in thread.messages if m.role != Role.SYSTEM] if thread else []
-        start = max(0, len(messages) - self.WINDOW)
+        start = len(messages) - self._screenful(messages[::-1])
         at = next((i for i, m in enumerate(messages) if m.id == focus), None)
-        if at is not None and at < start:
-            start = max(0, at - 1)
         end = len(messages)
-        if end - start > 2 * self.WINDOW:
-            end = start + self.WINDOW
+        if at is not None and at < start:  # from just above it, a screenful down
+            start = max(0, at - 1)
+            end = start + self._screenful(messages[start:])
         old = self.views
         if old and start > 0 and messages[start].role != old[0].role:
             start -= 1  # the same role first: every view can be used again
@@ -512,6 +513,21 @@ class ChatView(VerticalScroll, can_focus=True):
             self.anchor(False)  # the message in question stays where it is brought
         self.call_after_refresh(self._after_show, focus if at is not None else None)
 
+    def _screenful(self, messages: list[Message]) -> int:
+        """How many of ``messages``, taken in that order, fill the view (their
+        height estimated from their text), one more for good measure, at most
+        ``WINDOW``: only what can be seen is drawn; scrolling draws more."""
+        width = max(20, (self.scrollable_content_region.width or 80) - 4)
+        room = self.scrollable_content_region.height or 24
+        taken = count = 0
+        for message in messages:
+            if count >= self.WINDOW or taken > room:
+                break
+            lines = sum(1 + len(line) // width for line in message.content.splitlines() or [""])
+            taken += lines + 3  # the head, the footer and the space above
+            count += 1
+        return max(count, min(2, len(messages)))
+
     def _position(self, message: Message) -> tuple[int, int]:
         return self._thread.position(message.id) if self._thread is not None else (1, 1)
 
@@ -521,6 +537,12 @@ class ChatView(VerticalScroll, can_focus=True):
     async def _settle(self, focus: int | None) -> None:
         """Once laid out: the message in question on screen and marked, and
         the replies on screen drawn as Markdown."""
+        try:
+            await self._bring(focus)
+        finally:
+            self._drawing = False
+
+    async def _bring(self, focus: int | None) -> None:
         view = self.view_for(focus) if focus is not None else None
         if view is not None:
             self.select(view)
@@ -705,6 +727,8 @@ class ChatView(VerticalScroll, can_focus=True):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
+        if self._drawing:
+            return
         if new_value <= 0 and old_value > 0 and self._earlier:
             self.run_worker(self.show_earlier(), exclusive=True, group="earlier")
         elif new_value >= self.max_scroll_y > old_value and self._later:
