@@ -14,6 +14,7 @@ class Role(StrEnum):
     SYSTEM = "system"
     USER = "user"
     ASSISTANT = "assistant"
+    TOOL = "tool"  # the result of a tool call, answering the assistant message that asked
 
 
 class Status(StrEnum):
@@ -21,7 +22,7 @@ class Status(StrEnum):
     state wherever it is shown (``status_word``). A reply or a piece that
     ended before it was finished, whether the user stopped it or the app
     closed under it, is ``stopped``: the CLI, JSON, exports and the UI say
-    that one word (migrations 0005 and 0010 renamed the older "cancelled"
+    that one word (migrations 0005 and 0011 renamed the older "cancelled"
     and "interrupted" of messages and of drafts)."""
 
     PLANNED = "planned"  # a draft whose outline exists, no text yet
@@ -55,11 +56,65 @@ def status_word(status: str) -> str:
 
 
 @dataclass(frozen=True)
+class ToolSpec:
+    """A tool as a model is offered it: a name, what it does, and the JSON
+    schema of its arguments (OpenAI's ``function`` object)."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any] = field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+
+    def function(self) -> dict[str, Any]:
+        """The OpenAI ``tools`` entry (also what chat templates render)."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": dict(self.parameters),
+            },
+        }
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One call a model asked for: ``id`` pairs it with its result."""
+
+    id: str
+    name: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+
+    def arguments_json(self) -> str:
+        import json
+
+        return json.dumps(dict(self.arguments), ensure_ascii=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "arguments": dict(self.arguments)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ToolCall:
+        arguments = d.get("arguments")
+        return cls(
+            id=str(d.get("id") or ""),
+            name=str(d.get("name") or ""),
+            arguments=dict(arguments) if isinstance(arguments, Mapping) else {},
+        )
+
+
+@dataclass(frozen=True)
 class ChatTurn:
-    """One message as the model sees it."""
+    """One message as the model sees it. A reply that asked for tools carries
+    its ``tool_calls``; a tool result (role ``tool``) names the call it
+    answers (``tool_call_id``) and the tool (``name``)."""
 
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
 
 
 @dataclass
@@ -80,6 +135,8 @@ class Message:
     error: str | None = None
     citations: list[Citation] = field(default_factory=list)
     parent_id: int | None = None  # the message this one answers or follows; None for a root
+    tool_calls: list[ToolCall] = field(default_factory=list)  # a reply that asked for tools
+    tool_call: ToolCall | None = None  # a tool result: the call it answers
 
 
 @dataclass(frozen=True)
@@ -195,6 +252,9 @@ class Conversation:
     message_count: int = 0
     uid: str = ""  # stable across export and import: importing it again adds nothing
     current_leaf_id: int | None = None  # the last message of the branch in front of the user
+    # Tools replies may call: None off, ("*",) every tool, else these names.
+    tools: tuple[str, ...] | None = None
+    tools_allowed: tuple[str, ...] = ()  # tools the user allowed for this conversation
 
 
 @dataclass

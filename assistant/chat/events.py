@@ -3,6 +3,13 @@
 A reply (a chat answer or a writing action's result) is always
 ``ReplyStarted``, then text pieces (each already on disk when it arrives) and
 progress markers, then exactly one ``ReplyDone`` with the stored message.
+
+With tools, a reply runs in steps: a step whose answer asks for tools ends
+with ``ToolCallsAsked`` (its stored message), each call is
+``ToolCallStarted`` then ``ToolCallDone`` (the stored result), and the next
+step begins with another ``ReplyStarted`` (``step`` counts them); the one
+``ReplyDone`` comes at the very end. ``ToolsUnavailable`` says in one
+sentence why a reply that was to use tools goes on without them.
 Documents too long to attach whole are read part by part before the reply
 starts: "read" progress markers may come before ``ReplyStarted``.
 """
@@ -12,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assistant.chat.context import ContextPlan
-from assistant.domain import Citation, Message
+from assistant.domain import Citation, Message, ToolCall
 from assistant.llm.base import Finished, TextPiece
 
 
@@ -24,6 +31,7 @@ class ReplyStarted:
     plan: ContextPlan | None  # None for a writing action (it plans its own prompts)
     citations: tuple[Citation, ...] = ()
     action: str | None = None  # the template's name, for a writing action
+    step: int = 0  # with tools: 0 for the first answer, then 1, 2... after each round of calls
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,49 @@ class ReplyDone:
     cut_parts: tuple[int, ...] = ()  # writing action: parts cut at the token limit
 
 
-ChatEvent = ReplyStarted | TextPiece | ReplyProgress | ReplyDone
+@dataclass(frozen=True)
+class ToolsUnavailable:
+    sentence: str
 
-__all__ = ["ChatEvent", "ReplyDone", "ReplyProgress", "ReplyStarted", "TextPiece"]
+
+@dataclass(frozen=True)
+class ToolCallsAsked:
+    message: Message  # the stored answer of this step, with its tool_calls
+
+
+@dataclass(frozen=True)
+class ToolCallStarted:
+    call: ToolCall
+    source: str  # where the tool comes from: "built-in", "mcp:NAME"...
+    asks_first: bool  # the user is asked (or it is refused) before it runs
+
+
+@dataclass(frozen=True)
+class ToolCallDone:
+    call: ToolCall
+    message: Message  # the stored result (role tool); finish_reason is the outcome
+    outcome: str  # a ToolOutcome: ok, error, denied, refused, stopped, unknown
+
+
+ChatEvent = (
+    ReplyStarted
+    | TextPiece
+    | ReplyProgress
+    | ReplyDone
+    | ToolsUnavailable
+    | ToolCallsAsked
+    | ToolCallStarted
+    | ToolCallDone
+)
+
+__all__ = [
+    "ChatEvent",
+    "ReplyDone",
+    "ReplyProgress",
+    "ReplyStarted",
+    "TextPiece",
+    "ToolCallDone",
+    "ToolCallStarted",
+    "ToolCallsAsked",
+    "ToolsUnavailable",
+]

@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING
 
 from assistant.chat.events import ChatEvent
 from assistant.chat.service import ChatService
+from assistant.chat.tooluse import Approver, ToolUse
 from assistant.domain import Conversation, GroundingProvider, Thread
 from assistant.errors import UsageError
 
 if TYPE_CHECKING:
+    from assistant.config import Settings
     from assistant.notes.service import NotesService
+    from assistant.tools.registry import ToolRegistry
     from assistant.writing.slash import SlashCommand
 
 
@@ -34,6 +37,7 @@ class ConversationState:
     persona: str | None = None  # persona name; None is the default system prompt
     use_notes: bool = False
     engine: str | None = None  # the named engine its replies came from (None: local)
+    tools: tuple[str, ...] | None = None  # tools replies may call: None off, ("*",) all
 
 
 class ChatSession:
@@ -45,13 +49,23 @@ class ChatSession:
         chat: ChatService | Callable[[], ChatService],
         notes: Callable[[], NotesService] | None = None,
         state: ConversationState | None = None,
+        tools: Callable[[], ToolRegistry] | None = None,
+        tool_settings: Callable[[], Settings] | None = None,
     ) -> None:
         self._chat = chat
         self._notes = notes
+        self._tools = tools
+        self._tool_settings = tool_settings
         self.state = state or ConversationState()
         self._lock = threading.Lock()
         # Answer in this language (``--to``); None: in the question's language.
         self.answer_language: str | None = None
+        # Tools for this run only (``ask --tools``), over the conversation's switch.
+        self.tools_once: tuple[str, ...] | None = None
+        # Asks the user to approve a call (None: no one to ask, calls that need it are refused).
+        self.approve: Approver | None = None
+        self.allowed_tools: frozenset[str] = frozenset()  # run without asking (--allow)
+        self._tools_wanted = False
 
     @property
     def chat(self) -> ChatService:
@@ -73,6 +87,7 @@ class ChatSession:
         if conversation_id is None:
             state.conversation_id, state.persona, state.use_notes = None, None, False
             state.engine = None
+            state.tools = None
             return None
         if at_message is not None:
             thread = self.chat.select_branch(conversation_id, at_message)
@@ -82,6 +97,7 @@ class ChatSession:
         state.conversation_id = conversation_id
         state.persona, state.use_notes = conversation.persona, conversation.use_notes
         state.engine = conversation.engine
+        state.tools = conversation.tools
         return thread
 
     def thread(self) -> Thread | None:
@@ -118,6 +134,37 @@ class ChatSession:
             self.chat.set_notes(self.state.conversation_id, on)
         self.state.use_notes = on
 
+    def set_tools(self, names: tuple[str, ...] | None) -> None:
+        """The conversation's tools switch: None off, ("*",) every tool, or
+        these names (an unknown one fails here); remembered with it."""
+        if names is not None and self._tools is not None:
+            self._tools().select(names)
+        if self.state.conversation_id is not None:
+            self.chat.set_tools(self.state.conversation_id, names)
+        self.state.tools = names
+
+    def tool_use(self) -> ToolUse | None:
+        """What a reply may call now: ``tools_once`` if set, else the
+        conversation's switch; None when tools are off."""
+        names = self.tools_once if self.tools_once is not None else self.state.tools
+        if names is None or self._tools is None:
+            return None
+        self._tools_wanted = True
+        registry = self._tools()
+        tools = registry.select(names)
+        use = ToolUse(tools, approve=self.approve, allowed=self.allowed_tools)
+        if self._tool_settings is not None:
+            settings = self._tool_settings()
+            use.max_steps, use.output_chars = settings.tool_max_steps, settings.tool_output_chars
+        return use
+
+    def tool_warnings(self) -> list[str]:
+        """Sentences about tool sources that failed (an MCP server that did not
+        start); none asked for (and nothing built) while tools were not used."""
+        if self._tools is None or not self._tools_wanted:
+            return []
+        return list(self._tools().warnings)
+
     def set_persona(self, name: str | None) -> None:
         """``name`` None goes back to the default system prompt."""
         if name:
@@ -139,6 +186,8 @@ class ChatSession:
                     persona=persona,
                     use_notes=self.state.use_notes,
                 )
+                if self.state.tools is not None:
+                    self.chat.set_tools(conversation.id, self.state.tools)
                 self.state.conversation_id = conversation.id
             return self.state.conversation_id
 
@@ -153,6 +202,7 @@ class ChatSession:
     ) -> Generator[ChatEvent, None, None]:
         if not text.strip():
             raise UsageError("The message is empty.")
+        tools = self.tool_use()  # an unknown tool name fails before anything is stored
         conversation_id = self._ensure_conversation(text)
         return self.chat.send(
             conversation_id,
@@ -160,6 +210,7 @@ class ChatSession:
             cancel,
             grounding=self.grounding(),
             answer_language=self.answer_language,
+            tools=tools,
         )
 
     def regenerate(
@@ -168,7 +219,11 @@ class ChatSession:
         """A new reply beside the old one (kept as a branch)."""
         conversation_id = self._current("There is no message to answer again yet.")
         return self.chat.regenerate(
-            conversation_id, cancel, grounding=self.grounding(), message_id=message_id
+            conversation_id,
+            cancel,
+            grounding=self.grounding(),
+            message_id=message_id,
+            tools=self.tool_use(),
         )
 
     def edit(
@@ -176,7 +231,14 @@ class ChatSession:
     ) -> Generator[ChatEvent, None, None]:
         """A new version of message ``message_id``, answered; the old one stays as a branch."""
         conversation_id = self._current("There is no message to edit yet.")
-        return self.chat.edit(conversation_id, message_id, text, cancel, grounding=self.grounding())
+        return self.chat.edit(
+            conversation_id,
+            message_id,
+            text,
+            cancel,
+            grounding=self.grounding(),
+            tools=self.tool_use(),
+        )
 
     def run_action(
         self,

@@ -68,6 +68,14 @@ def chat(ctx: click.Context, conversation_id: int | None, **_options: Any) -> in
     "--file", "files", multiple=True, metavar="PATH",
     help="Put a whole document into the question (repeatable); same as @PATH in the text.",
 )  # fmt: skip
+@click.option(
+    "--tools", "tool_names", is_flag=False, flag_value="all", default=None, metavar="[NAMES]",
+    help="Let the model call tools for this question: all, or --tools=search_notes,now.",
+)  # fmt: skip
+@click.option(
+    "--allow", "allow", multiple=True, metavar="TOOL",
+    help="Run TOOL without asking (repeatable); off a terminal, others that ask are refused.",
+)  # fmt: skip
 @model_options
 @click.pass_context
 def ask(
@@ -80,10 +88,16 @@ def ask(
     quiet: bool,
     to: str | None,
     files: tuple[str, ...],
+    tool_names: str | None,
+    allow: tuple[str, ...],
     **_options: Any,
 ) -> int:
     """Ask one question; the answer streams to stdout (piped stdin is appended)."""
     from assistant.errors import UsageError
+
+    if tool_names is not None and any(c.isspace() for c in tool_names):
+        # `ask --tools "what time is it"`: the words are the question, not tool names
+        question, tool_names = (tool_names, *question), "all"
 
     if edit_id is not None and continue_id is None:
         raise UsageError(
@@ -120,6 +134,17 @@ def ask(
         from assistant.cli.notes import ensure_notes_ready
 
         ensure_notes_ready(rt, quiet=quiet)
+    if tool_names is not None or allow:
+        from assistant.tools.registry import parse_names
+
+        session.tools_once = parse_names(tool_names) if tool_names is not None else None
+        session.allowed_tools = frozenset(allow)
+        for name in allow:
+            if rt.tools.get(name) is None:
+                raise UsageError(
+                    f"There is no tool named {name} (tools: {', '.join(rt.tools.names())})."
+                )
+    session.approve = terminal_approver()
     if edit_id is not None:
         edited = edit_id
         return answer(session, lambda cancel: session.edit(edited, text, cancel), as_json)
@@ -147,6 +172,37 @@ def follow_engine(ctx: click.Context, rt: Any, session: ChatSession) -> None:
     rt.switch_model(rt.model_spec(engine=engine))
 
 
+def terminal_approver() -> Any:
+    """Ask the user on the terminal before a tool that asks first runs; None
+    off a terminal (such calls are then refused, unless --allow)."""
+    import sys
+
+    if sys.stdin is None or not sys.stdin.isatty():
+        return None
+    from assistant.chat.tooluse import Approval, ApprovalRequest
+    from assistant.cli.console import ask_choice
+
+    def approve(request: ApprovalRequest, cancel: threading.Event) -> Approval:
+        where = "" if request.tool.source == "built-in" else f" ({request.tool.source})"
+        what = "run this command" if request.tool.name == "run_command" else "make this call"
+        answer = ask_choice(
+            f"\nThe model wants to {what}{where}:\n  {request.shown}\n"
+            "Allow it? [y] once, [a] for this conversation, [N] no: ",
+            {"y": "once", "a": "conversation", "n": "deny"},
+            cancel,
+        )
+        return Approval(answer) if answer else Approval.DENY
+
+    return approve
+
+
+def _call_line(call: Any) -> str:
+    if call.name == "run_command" and isinstance(call.arguments.get("command"), str):
+        return f"$ {call.arguments['command']}"
+    arguments = call.arguments_json()
+    return f"{call.name} {arguments if len(arguments) <= 200 else arguments[:199] + '…'}"
+
+
 def answer(
     session: ChatSession,
     start: Callable[[threading.Event], Generator[ChatEvent, None, None]],
@@ -154,19 +210,61 @@ def answer(
 ) -> int:
     """Stream one reply (``start(cancel)``'s events) to stdout; Ctrl-C keeps
     the partial reply."""
-    from assistant.chat.events import ReplyDone, ReplyProgress, ReplyStarted, TextPiece
+    from assistant.chat.events import (
+        ReplyDone,
+        ReplyProgress,
+        ReplyStarted,
+        TextPiece,
+        ToolCallDone,
+        ToolCallStarted,
+        ToolsUnavailable,
+    )
     from assistant.domain import MessageStatus
     from assistant.errors import AssistantError
 
     done: ReplyDone | None = None
     started: ReplyStarted | None = None
+    first: ReplyStarted | None = None
     shown = False
+    line_open = False  # streamed text not yet ended by a new line
+    calls: list[dict[str, Any]] = []
     with CancelOnSigint() as cancel:
         events = start(cancel)
+        for warning in session.tool_warnings():
+            say(warning)  # an MCP server that did not start: the chat goes on
         try:
             for event in events:
-                if isinstance(event, ReplyStarted):
+                if isinstance(event, ToolsUnavailable):
+                    say(event.sentence)
+                elif isinstance(event, ToolCallStarted):
+                    if line_open:
+                        stream_text("\n")
+                        line_open = False
+                    source = "" if event.source in ("built-in", "") else f" [{event.source}]"
+                    say(f"→ {_call_line(event.call)}{source}")
+                elif isinstance(event, ToolCallDone):
+                    result = event.message
+                    size = f"{len(result.content)} characters"
+                    detail = size if event.outcome == "ok" else result.content.splitlines()[0]
+                    say(f"← {event.call.name}: {event.outcome} ({detail})")
+                    calls.append(
+                        {
+                            "call": event.call.to_dict(),
+                            "outcome": event.outcome,
+                            "message_id": result.id,
+                            "result": result.content,
+                            **(
+                                {"sources": [c.to_dict() for c in result.citations]}
+                                if result.citations
+                                else {}
+                            ),
+                        }
+                    )
+                elif isinstance(event, ReplyStarted):
                     started = event
+                    first = first or event
+                    if event.step:
+                        continue
                     notice = getattr(session.chat.handle.loaded, "fit_notice", None)
                     if notice:  # the model will not fit: say what would, once
                         say(notice)
@@ -181,7 +279,7 @@ def answer(
                 elif isinstance(event, TextPiece):
                     if not as_json:
                         stream_text(event.text)
-                        shown = True
+                        shown = line_open = True
                 elif isinstance(event, ReplyDone):
                     done = event
         except AssistantError:
@@ -192,10 +290,11 @@ def answer(
             raise
         finally:
             events.close()
-    if done is None or started is None:  # the service always ends with ReplyDone
+    if done is None or started is None or first is None:  # the service ends with ReplyDone
         raise RuntimeError("the reply ended without its final event")
     msg, fin = done.message, done.finished
     use_notes = session.state.use_notes
+    cited = first.citations
     if as_json:
         print_json(
             {
@@ -213,21 +312,18 @@ def answer(
                 "time_to_first_token_ms": msg.time_to_first_token_ms,
                 "generation_ms": msg.generation_ms,
                 "dropped_turns": done.plan.dropped_turns if done.plan else 0,
-                **(
-                    {"sources": [c.to_dict() for c in started.citations]}
-                    if use_notes or started.citations
-                    else {}
-                ),
+                **({"sources": [c.to_dict() for c in cited]} if use_notes or cited else {}),
+                **({"tool_calls": calls} if calls else {}),
             }
         )
     else:
         stream_text("\n")
         if msg.finish_reason == "length":
             say("(reply cut at the token limit)")
-        if use_notes or started.citations:
+        if use_notes or cited:
             from assistant.cli.notes import print_sources
 
-            print_sources(started.citations)
+            print_sources(cited)
     if msg.status == MessageStatus.STOPPED:
         say(f"Stopped; the partial reply is kept in conversation {msg.conversation_id}.")
         return EXIT_INTERRUPTED

@@ -138,6 +138,36 @@ def confirm(question: str, assume_yes: bool) -> bool:
     return answer in ("y", "yes")
 
 
+def ask_choice(question: str, choices: dict[str, str], cancel: threading.Event) -> str | None:
+    """Ask on the terminal for one of ``choices`` (key -> value; an empty
+    answer is the last one, which should be the safest); None when there
+    is no terminal or ``cancel`` is set while waiting (the first Ctrl-C
+    ends the wait)."""
+    import select
+
+    if sys.stdin is None or not sys.stdin.isatty():
+        return None
+    sys.stderr.write(sanitize(question))
+    sys.stderr.flush()
+    while not cancel.is_set():
+        try:
+            ready, _, _ = select.select([sys.stdin], [], [], 0.1)
+        except (OSError, ValueError):
+            return None
+        if ready:
+            answer = sys.stdin.readline().strip().lower()
+            keys = list(choices)
+            if not answer:
+                return choices[keys[-1]]
+            for key in keys:
+                if answer == key or choices[key].startswith(answer):
+                    return choices[key]
+            sys.stderr.write(f"Answer {', '.join(keys)}: ")
+            sys.stderr.flush()
+    sys.stderr.write("\n")
+    return None
+
+
 class CancelOnSigint:
     """First Ctrl-C sets a cancel flag (the job stops and keeps what it has);
     a second one raises KeyboardInterrupt as usual."""

@@ -126,7 +126,7 @@ def make_engine(url: str, path: Path | None = None, *, read_only: bool = False) 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
-        # the words of a message as the history index keeps them (migration 0009)
+        # the words of a message as the history index keeps them (migration 0010)
         dbapi_conn.create_function(SEGMENT_FUNCTION, 1, _segment, deterministic=True)
         cur = dbapi_conn.cursor()
         if not read_only:

@@ -33,6 +33,7 @@ from assistant.domain import (
     Role,
     SearchHit,
     Thread,
+    ToolCall,
 )
 from assistant.errors import NotFound, UsageError
 from assistant.language import has_han
@@ -51,6 +52,7 @@ _MESSAGE_FIELDS = {
     "finish_reason",
     "error",
     "citations",
+    "tool_calls",
 }
 
 
@@ -90,7 +92,13 @@ def _message(row: MessageRow) -> Message:
         error=row.error,
         citations=[Citation.from_dict(c) for c in row.citations or [] if isinstance(c, dict)],
         parent_id=row.parent_id,
+        tool_calls=[ToolCall.from_dict(c) for c in row.tool_calls or [] if isinstance(c, dict)],
+        tool_call=ToolCall.from_dict(row.tool_call) if isinstance(row.tool_call, dict) else None,
     )
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
 def _conversation(row: ConversationRow, count: int = 0) -> Conversation:
@@ -107,6 +115,8 @@ def _conversation(row: ConversationRow, count: int = 0) -> Conversation:
         message_count=count,
         uid=row.uid or "",
         current_leaf_id=row.current_leaf_id,
+        tools=_names(row.tools) if row.tools is not None else None,
+        tools_allowed=_names(row.tools_allowed),
     )
 
 
@@ -124,7 +134,7 @@ def _fts_query(query: str) -> str | None:
 
 
 def _query_words(query: str) -> list[str]:
-    """The words of a query, Chinese ones cut as the index cut them (0009)."""
+    """The words of a query, Chinese ones cut as the index cut them (0010)."""
     from assistant.language import segment_han
 
     return list(dict.fromkeys(re.findall(r"\w+", segment_han(query))))
@@ -132,7 +142,7 @@ def _query_words(query: str) -> list[str]:
 
 def _shown_snippet(snippet: str, content: str, words: list[str]) -> str:
     """FTS5's snippet, or for a message with Chinese words one cut from
-    the text here: the index counted its words (0009) where FTS5, reading
+    the text here: the index counted its words (0010) where FTS5, reading
     the text again for the snippet, sees one long token."""
     flat = " ".join(content.split())
     if not has_han(flat):
@@ -300,6 +310,20 @@ class ConversationRepository:
         """Remember the notes switch; not an edit, so the order of the list stays."""
         self._update(conversation_id, use_notes=on)
 
+    def set_tools(self, conversation_id: int, tools: Sequence[str] | None) -> None:
+        """Which tools replies may call: None off, ``["*"]`` all, or names."""
+        self._update(conversation_id, tools=list(tools) if tools is not None else None)
+
+    def allow_tool(self, conversation_id: int, name: str) -> None:
+        """Remember that the user allowed ``name`` for this conversation."""
+        with self.db.session() as s, s.begin():
+            row = s.get(ConversationRow, conversation_id)
+            if row is None:
+                raise NotFound(f"There is no conversation {conversation_id}.")
+            allowed = list(row.tools_allowed or [])
+            if name not in allowed:
+                row.tools_allowed = allowed + [name]
+
     def _update(self, conversation_id: int, **values: object) -> None:
         with self.db.session() as s, s.begin():
             result = cast(
@@ -344,9 +368,11 @@ class ConversationRepository:
         status: MessageStatus = MessageStatus.COMPLETE,
         model: str | None = None,
         parent_id: int | None = CURRENT_LEAF,
+        tool_call: ToolCall | None = None,
     ) -> Message:
         """Store a message under ``parent_id`` (by default the current leaf;
-        None makes a new root); it becomes the conversation's current leaf."""
+        None makes a new root); it becomes the conversation's current leaf.
+        A tool result names the ``tool_call`` it answers."""
         with self.db.session() as s, s.begin():
             conversation = s.get(ConversationRow, conversation_id)
             if conversation is None:
@@ -363,6 +389,7 @@ class ConversationRepository:
                 model=model,
                 owner_pid=os.getpid() if status == MessageStatus.STREAMING else None,
                 parent_id=parent_id,
+                tool_call=tool_call.to_dict() if tool_call is not None else None,
             )
             s.add(row)
             s.flush()
@@ -396,6 +423,9 @@ class ConversationRepository:
         citations = fields.get("citations")
         if isinstance(citations, list | tuple):
             values["citations"] = [c.to_dict() if isinstance(c, Citation) else c for c in citations]
+        calls = fields.get("tool_calls")
+        if isinstance(calls, list | tuple):
+            values["tool_calls"] = [c.to_dict() if isinstance(c, ToolCall) else c for c in calls]
         if "status" in values and values["status"] != MessageStatus.STREAMING:
             values["owner_pid"] = None
         with self.db.session() as s, s.begin():
@@ -503,6 +533,7 @@ class ConversationRepository:
             use_notes=source.use_notes,
             persona=source.persona,
             uid=new_uid(),
+            tools=source.tools,
         )
         previous: int | None = None
         for m in thread.messages:
@@ -733,6 +764,8 @@ class ConversationRepository:
                         "finish_reason": m.finish_reason,
                         "error": m.error,
                         "citations": [c.to_dict() for c in m.citations] or None,
+                        "tool_calls": [c.to_dict() for c in m.tool_calls] or None,
+                        "tool_call": m.tool_call.to_dict() if m.tool_call else None,
                     }
                 )
             conversation_rows.append(
@@ -746,6 +779,8 @@ class ConversationRepository:
                     "system_prompt": conversation.system_prompt,
                     "use_notes": conversation.use_notes,
                     "persona": conversation.persona,
+                    "tools": list(conversation.tools) if conversation.tools is not None else None,
+                    "tools_allowed": list(conversation.tools_allowed) or None,
                 }
             )
             leaf = local.get(conversation.current_leaf_id or 0)

@@ -4,8 +4,8 @@ A draft stopped by the user was ``cancelled`` and one whose process died
 ``interrupted``; messages call both ``stopped`` since 0005. Drafts now do
 the same (``assistant.domain.Status``), and so does their finish reason.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-02
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -9,8 +9,8 @@ and searches are cut the same way. Other text is indexed exactly as before
 twice). Snippets of Chinese messages are cut from the text by the
 repository, since FTS5 would count their words differently.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-02
 """
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
