@@ -1,4 +1,4 @@
-"""Migrations 0009 (the history index keeps Chinese words apart) and 0010
+"""Migrations 0010 (the history index keeps Chinese words apart) and 0011
 (drafts say stopped), both ways: a database at 0008 with data is upgraded
 with nothing lost, downgraded, and upgraded again."""
 
@@ -61,7 +61,7 @@ class _Db:
         return self.readers()
 
 
-def test_0009_and_0010_upgrade_keep_everything_and_downgrade_back(isolated_home):
+def test_0010_and_0011_upgrade_keep_everything_and_downgrade_back(isolated_home):
     from alembic import command
 
     from assistant.store.drafts import DraftRepository

@@ -162,8 +162,8 @@ async def test_a_damaged_database_is_said_and_nothing_typed_is_written(make_app)
     the check, then is refused with the sentence; no row is added."""
     import sqlite3
 
-    from tests.test_database_damage import count_rows, seed
     from tests.standins import corrupt_page
+    from tests.test_database_damage import count_rows, seed
 
     path = seed()
     corrupt_page(path)
