@@ -194,6 +194,8 @@ def test_compose_screen(snap_compare, make_app, size):
         await settle(pilot)
         await pilot.press("ctrl+t")
         await steady(pilot)
+        await pilot.wait_for_scheduled_animations()  # the list's scrollbar fades in
+        await steady(pilot)
         assert isinstance(pilot.app.screen, ComposeScreen)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
