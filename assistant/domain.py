@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 
 class Role(StrEnum):
@@ -16,19 +17,42 @@ class Role(StrEnum):
     TOOL = "tool"  # the result of a tool call, answering the assistant message that asked
 
 
-class MessageStatus(StrEnum):
-    """How a message ended. A reply that ended before it was finished, whether
-    the user stopped it or the app closed under it, is ``stopped``: the one
-    word the CLI, JSON, exports and the UI use (migration 0005 renamed the
-    older "cancelled" and "interrupted")."""
+class Status(StrEnum):
+    """How a message or a draft stands: one enum for both, one word for each
+    state wherever it is shown (``status_word``). A reply or a piece that
+    ended before it was finished, whether the user stopped it or the app
+    closed under it, is ``stopped``: the CLI, JSON, exports and the UI say
+    that one word (migrations 0005 and 0011 renamed the older "cancelled"
+    and "interrupted" of messages and of drafts)."""
 
+    PLANNED = "planned"  # a draft whose outline exists, no text yet
+    WRITING = "writing"  # a draft being written (a process owns it)
+    STREAMING = "streaming"  # a reply being written
     COMPLETE = "complete"
-    STREAMING = "streaming"
     STOPPED = "stopped"
     ERROR = "error"
     # Older names of STOPPED, kept so code written against them still reads right.
     CANCELLED = "stopped"
     INTERRUPTED = "stopped"
+
+
+MessageStatus = Status
+DraftStatus = Status
+
+# What each state is called on screen, in the terminal and in exports.
+STATUS_WORDS: dict[str, str] = {
+    Status.PLANNED: "outline only",
+    Status.WRITING: "being written",
+    Status.STREAMING: "being written",
+    Status.COMPLETE: "complete",
+    Status.STOPPED: "stopped",
+    Status.ERROR: "error",
+}
+
+
+def status_word(status: str) -> str:
+    """The one word (or words) for ``status`` wherever it is shown."""
+    return STATUS_WORDS.get(status, str(status))
 
 
 @dataclass(frozen=True)
@@ -297,19 +321,6 @@ class GenerationOptions:
     chosen: frozenset[str] = frozenset()
 
 
-class DraftStatus(StrEnum):
-    """Where a composed draft stands. ``planned``: its outline exists, no text
-    yet; ``writing``: text is being written (a process owns it); the others
-    as for a message."""
-
-    PLANNED = "planned"
-    WRITING = "writing"
-    COMPLETE = "complete"
-    CANCELLED = "cancelled"
-    ERROR = "error"
-    INTERRUPTED = "interrupted"
-
-
 @dataclass(frozen=True)
 class OutlineSection:
     """One section of a long piece: its title and the words it is given."""
@@ -350,3 +361,44 @@ class Draft:
 
 # (question, token budget for the passages and their delimiters, token counter)
 GroundingProvider = Callable[[str, int, Callable[[str], int]], Grounding]
+
+
+# Around each matched term of a search snippet; each shell draws them its own way.
+MARK_START: Final = "\ue000"
+MARK_END: Final = "\ue001"
+_MARKS = re.compile(f"{MARK_START}(.*?){MARK_END}", re.S)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A message found by a history search, with a one-line snippet."""
+
+    conversation_id: int
+    conversation_title: str
+    message_id: int
+    role: str
+    snippet: str  # one line; matched terms between MARK_START and MARK_END
+    created_at: datetime
+    rank: float = 0.0  # bm25: lower is better
+
+    def marked(self, start: str = "[", end: str = "]") -> str:
+        """The snippet with its matches between ``start`` and ``end``."""
+        return _MARKS.sub(lambda m: f"{start}{m.group(1)}{end}", self.snippet)
+
+    def pieces(self) -> list[tuple[str, bool]]:
+        """The snippet as (text, matched) pieces, for a shell that styles matches."""
+        pieces: list[tuple[str, bool]] = []
+        at = 0
+        for m in _MARKS.finditer(self.snippet):
+            if m.start() > at:
+                pieces.append((self.snippet[at : m.start()], False))
+            pieces.append((m.group(1), True))
+            at = m.end()
+        if at < len(self.snippet):
+            pieces.append((self.snippet[at:], False))
+        return pieces
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 file``, ``2 files``: the count and the word that goes with it."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"

@@ -40,7 +40,7 @@ from assistant.chat.events import (
     ToolsUnavailable,
 )
 from assistant.chat.notes_answer import ground_question
-from assistant.chat.titles import title_from_text
+from assistant.chat.titles import action_title, title_from_text
 from assistant.chat.tooluse import Approval, ApprovalRequest, ToolOutcome, ToolUse
 from assistant.domain import (
     ChatTurn,
@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from assistant.chat.attachments import Attached
     from assistant.chat.attachments import Document as AttachedDocument
     from assistant.chat.transfer import ImportResult
+    from assistant.chat.writing import ActionRequest
     from assistant.store.repository import ConversationRepository
     from assistant.writing.actions import ActionRunner
     from assistant.writing.templates import Persona, PromptLibrary, PromptTemplate
@@ -444,7 +445,34 @@ class ChatService:
             target = next((m for m in reversed(messages) if m.role == Role.USER), None)
         if target is None:
             raise UsageError("There is no message to answer again.")
+        action = self._action_of(target)
+        if action is not None:  # a writing action: it runs again, on the same text
+            yield from self._action_reply(conversation_id, target.id, action, cancel)
+            return
         yield from self._reply(conversation_id, target.id, cancel, options, grounding, tools=tools)
+
+    def _action_of(self, request: Message) -> ActionRequest | None:
+        """The writing action a stored request asked for (a slash command, or
+        the writing screen's), with the text it worked on: its own, or the
+        reply it followed. None for a chat message."""
+        from assistant.chat.writing import plan_action
+        from assistant.writing.slash import is_slash, parse_slash
+
+        line = request.content.strip()
+        if not is_slash(line):
+            return None
+        try:
+            library = self.library()
+            command = parse_slash(line, library)
+            if command.kind != "action":
+                return None
+            text = command.text
+            if not text.strip() and request.parent_id is not None:
+                before = self.repo.get_message(request.parent_id)
+                text = before.content if before.role == Role.ASSISTANT else ""
+            return plan_action(library, command.name, variables=command.variables).on(text)
+        except AssistantError:  # not a command after all (a message that starts with /)
+            return None
 
     def edit(
         self,
@@ -488,31 +516,52 @@ class ChatService:
         """Run a writing action in a conversation: ``request`` (the command as
         the user typed it) is stored as the user message, the result as the
         reply, through the same loop as a chat reply. ``conversation_id``
-        None starts a conversation (titled ``title`` or after the request)."""
+        None starts a conversation (titled ``title`` or after the request).
+        The rules are ``plan_action``'s, as for the CLI."""
+        from assistant.chat.writing import plan_action
+
         library = self.library()
-        if isinstance(template, str):
-            template = library.template(template)
-        template.resolve_values(variables)  # a bad variable fails before anything is stored
-        if not text.strip():
-            raise UsageError("There is no text to work on.")
+        # a bad variable or an empty text fails before anything is stored
+        action = plan_action(library, template, variables=variables, persona=persona).on(text)
+        name = title or action_title(action.name, action.text)
         if conversation_id is None:
-            conversation = self.new_conversation(request)
+            conversation = self.new_conversation(name)
             conversation_id = conversation.id
-            if title:
-                self.repo.rename(conversation_id, title)
         else:
-            self._title_if_new(conversation_id, title or request)
+            self._title_if_new(conversation_id, name)
         user, reply = self.repo.add_exchange(conversation_id, request)
-        rows = ReplyRows(self.repo, conversation_id, user.id, reply.id)
+        yield from self._action_reply(conversation_id, user.id, action, cancel, reply.id)
+
+    def _action_reply(
+        self,
+        conversation_id: int,
+        user_message_id: int,
+        action: ActionRequest,
+        cancel: threading.Event | None,
+        reply_id: int | None = None,
+    ) -> Generator[ChatEvent, None, None]:
+        """The result of ``action``, stored as the reply to ``user_message_id``
+        (in the row ``reply_id`` when the request was stored with it)."""
+        if reply_id is None:
+            reply_id = self.repo.add_message(
+                conversation_id, Role.ASSISTANT, "", MessageStatus.STREAMING,
+                parent_id=user_message_id,
+            ).id  # fmt: skip
+        rows = ReplyRows(self.repo, conversation_id, user_message_id, reply_id)
         with self._ended_if_not_started(rows):
             model = self.model
-            if persona is None:
-                persona = self._conversation_persona(conversation_id, library)
+            if action.persona is None:
+                persona = self._conversation_persona(conversation_id, self.library())
+                if persona is not None:
+                    action = replace(action, persona=persona)
             name = model.name
             rows.write(lambda _c, r: self.repo.update_message(r, model=name), model=name)
-        yield ReplyStarted(rows.conversation_id, user.id, rows.reply_id, None, action=template.name)
-        runner = self.action_runner(model)
-        source = runner.run(template, text, variables, persona, cancel)
+        yield ReplyStarted(
+            rows.conversation_id, user_message_id, rows.reply_id, None, action=action.name
+        )
+        from assistant.chat.writing import stream_action
+
+        source = stream_action(action, self.action_runner(model), cancel)
         yield from self._record(rows, source, None)
 
     def _write_content(self, text: str, _conversation_id: int, reply_id: int) -> None:

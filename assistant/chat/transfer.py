@@ -35,6 +35,7 @@ from assistant.domain import (
     Role,
     Thread,
     ToolCall,
+    status_word,
 )
 from assistant.errors import UsageError
 
@@ -116,9 +117,8 @@ def archive_record(conversations: Iterable[Conversation]) -> dict[str, Any]:
 
 
 STATUS_NOTE = {
-    MessageStatus.STOPPED: "stopped",
-    MessageStatus.ERROR: "error",
-    MessageStatus.STREAMING: "being written",
+    status: status_word(status)
+    for status in (MessageStatus.STOPPED, MessageStatus.ERROR, MessageStatus.STREAMING)
 }
 
 

@@ -27,13 +27,16 @@ if TYPE_CHECKING:
 
 
 def open_ui(ctx: click.Context, conversation_id: int | None) -> int:
-    rt = runtime(ctx)
-    rt.on_warning = None  # the app shows warnings itself, once its screen is up
-    if conversation_id is not None:
-        rt.repo.get_conversation(conversation_id, messages=False)  # fail early, clearly
-    from assistant.ui.app import AssistantApp
+    from assistant.cli.console import enter_stays_enter
 
-    AssistantApp(rt, conversation_id=conversation_id).run()
+    with enter_stays_enter():  # keys typed while the UI starts are sent once it is up
+        rt = runtime(ctx)
+        rt.on_warning = None  # the app shows warnings itself, once its screen is up
+        if conversation_id is not None:
+            rt.repo.get_conversation(conversation_id, messages=False)  # fail early, clearly
+        from assistant.ui.app import AssistantApp
+
+        AssistantApp(rt, conversation_id=conversation_id).run()
     return 0
 
 
@@ -213,13 +216,13 @@ def answer(
         ReplyDone,
         ReplyProgress,
         ReplyStarted,
+        TextPiece,
         ToolCallDone,
         ToolCallStarted,
         ToolsUnavailable,
     )
     from assistant.domain import MessageStatus
     from assistant.errors import AssistantError
-    from assistant.llm.base import TextPiece
 
     done: ReplyDone | None = None
     started: ReplyStarted | None = None

@@ -28,6 +28,7 @@ from assistant.cli.console import (
     say,
 )
 from assistant.cli.options import runtime
+from assistant.domain import plural
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -69,7 +70,11 @@ class SyncProgressView:
         if not self.enabled:
             return
         name = one_line(p.collection)
-        vectors = f"{p.chunks_done}/{p.chunks_total} passages embedded" if p.chunks_total else ""
+        vectors = (
+            f"{p.chunks_done}/{plural(p.chunks_total, 'passage')} embedded"
+            if (p.chunks_total)
+            else ""
+        )
         if p.phase == "reading" and p.files_total:
             what, done, total = f"{name}: reading", p.files_done, p.files_total
             rate = "  ".join(x for x in (p.current[-40:], vectors) if x)
@@ -123,15 +128,16 @@ def summary(report: SyncReport) -> str:
     ]
     head = "Stopped" if report.cancelled else "Synced"
     text = (
-        f"{head} {report.collections} collection(s) in {report.seconds:.1f}s: "
+        f"{head} {plural(report.collections, 'collection')} in {report.seconds:.1f}s: "
         + ", ".join(parts)
-        + f"; {report.chunks_embedded} passages embedded, {report.chunks_reused} reused, "
-        f"{report.chunks_removed} removed."
+        + f"; {plural(report.chunks_embedded, 'passage')} embedded, {report.chunks_reused} "
+        f"reused, {report.chunks_removed} removed."
     )
     if report.chunks_without_vectors:
+        missing = report.chunks_without_vectors
         text += (
-            f" {report.chunks_without_vectors} stored passages have no vectors yet "
-            "(keyword search finds them; the next sync embeds them)."
+            f" {plural(missing, 'stored passage')} {'has' if missing == 1 else 'have'} no "
+            "vectors yet (keyword search finds them; the next sync embeds them)."
         )
     return text
 

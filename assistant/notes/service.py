@@ -603,6 +603,15 @@ class NotesService:
         self.vector_index()
         return self._index_problem
 
+    def passage_text(self, chunk_id: int) -> str | None:
+        """A passage as the index holds it (its heading first, when the text
+        does not start with it); None when it is no longer indexed."""
+        rows = self.repo.chunk_texts([chunk_id])
+        if not rows:
+            return None
+        _, heading, body = rows[0]
+        return f"{heading}\n\n{body}" if heading and heading not in body else body
+
     def coverage(self) -> tuple[int, int]:
         """(passages with a vector, passages): how far vectors have filled in."""
         chunks = self.repo.chunk_count()

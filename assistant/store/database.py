@@ -57,6 +57,7 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -263,6 +264,8 @@ def make_engine(
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        # the words of a message as the history index keeps them (migration 0010)
+        dbapi_conn.create_function(SEGMENT_FUNCTION, 1, _segment, deterministic=True)
         cur = dbapi_conn.cursor()
         if not read_only:
             cur.execute("PRAGMA journal_mode=WAL")
@@ -315,6 +318,16 @@ def make_engine(
     return engine
 
 
+SEGMENT_FUNCTION = "assistant_segment"
+
+
+def _segment(text: str | None) -> str | None:
+    """Chinese words set apart for the history's full-text index."""
+    from assistant.language import segment_han
+
+    return segment_han(text, index=True) if text else text
+
+
 def _connect_read_only(path: Path) -> sqlite3.Connection:
     """A read-only connection; ``immutable`` when SQLite cannot even create its
     shared-memory file (a read-only file system): nothing can change the file."""
@@ -339,11 +352,17 @@ def _fingerprint(path: Path) -> str | None:
 class Database:
     """An open, migrated database: an engine plus a session factory."""
 
-    def __init__(self, path: Path, *, migrate: bool = True) -> None:
+    def __init__(self, path: Path, *, migrate: bool = True, defer_check: bool = False) -> None:
+        """``defer_check``: when the schema needs no upgrade, leave the
+        integrity check to ``check_deferred`` (a UI draws its history first;
+        on a large database the check takes a few hundred ms after every
+        session that wrote to it)."""
         self.path = path
         self.read_only: str | None = None  # why writes are refused, when the file can't be written
         self.damage: str | None = None  # what quick_check found, when the file is damaged
         self.watch: FilesWatch | None = None
+        self._watcher: sqlite3.Connection | None = None  # for data_version() only
+        self._watch_lock = threading.Lock()
         try:
             private_dir(path.parent)
             private_file(path)
@@ -355,8 +374,10 @@ class Database:
             why = "a read-only file system" if exc.errno == errno.EROFS else "permission denied"
             self.read_only = read_only_sentence(path.parent, why)
         self._open_engine()
+        self.check_pending = defer_check and self._schema_at_head()
         try:
-            self.damage = self.check()
+            if not self.check_pending:
+                self.damage = self.check()
         except StoreError:
             if self.read_only is not None or not disk_full(path):
                 raise
@@ -431,6 +452,26 @@ class Database:
         problems = [line for line in lines if line and not line.startswith("*** in database")]
         return damage_sentence(self.path, (problems or [str(rows[0])])[0])
 
+    def _schema_at_head(self) -> bool:
+        from assistant.store.migrate import current_revision, head_revision
+
+        try:
+            return current_revision(self.engine) == head_revision()
+        except StoreError:  # damaged or full: the check, now, says which
+            return False
+
+    def check_deferred(self) -> str | None:
+        """Run the check ``defer_check`` put off (a ``stat`` when the file did
+        not change); the sentence of what it found, or None."""
+        if not self.check_pending:
+            return self.damage
+        self.check_pending = False
+        try:
+            self.damage = self.check()
+        except StoreError as exc:  # a full disk, an I/O error: writes will say it too
+            return str(exc)
+        return self.damage
+
     def _check_schema_read_only(self) -> None:
         from assistant.store.migrate import current_revision, head_revision
 
@@ -503,7 +544,25 @@ class Database:
             self.engine.execution_options(**{BUSY_WAIT: wait_ms}), expire_on_commit=False
         )
 
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version`` on a connection kept for it: a
+        new number after another connection (another process, or a session
+        of this one) commits. Cheap enough to ask every second or two: in WAL
+        mode it reads the shared-memory index, not the file."""
+        with self._watch_lock:
+            if self._watcher is None:
+                uri = f"file:{quote(str(self.path))}?mode=ro"
+                self._watcher = sqlite3.connect(
+                    uri, uri=True, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+                )
+            row = self._watcher.execute("PRAGMA data_version").fetchone()
+            return int(row[0])
+
     def close(self) -> None:
+        with self._watch_lock:
+            if self._watcher is not None:
+                self._watcher.close()
+                self._watcher = None
         self.engine.dispose()
 
 

@@ -18,22 +18,25 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final, cast
 
 from sqlalchemy import CursorResult, delete, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from assistant.domain import (
+    MARK_END,
+    MARK_START,
     Citation,
     Conversation,
     Message,
     MessageStatus,
     Role,
+    SearchHit,
     Thread,
     ToolCall,
 )
 from assistant.errors import NotFound, UsageError
+from assistant.language import has_han
 from assistant.store.database import Database
 from assistant.store.tables import ConversationRow, MessageRow, new_uid, utcnow
 
@@ -53,11 +56,6 @@ _MESSAGE_FIELDS = {
 }
 
 
-# Around each matched term of a search snippet; each shell draws them its own way.
-MARK_START: Final = "\ue000"
-MARK_END: Final = "\ue001"
-_MARKS = re.compile(f"{MARK_START}(.*?){MARK_END}", re.S)
-
 # ``add_message``'s default parent: the conversation's current leaf.
 CURRENT_LEAF: Final = -1
 
@@ -67,34 +65,6 @@ _IN_SLICE = 500
 # Ranking costs time for every matching message: a word found in more
 # messages than this is left out of a ranked query (see ``search``).
 RANKED_AT_MOST = 10_000
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    conversation_id: int
-    conversation_title: str
-    message_id: int
-    role: str
-    snippet: str  # one line; matched terms between MARK_START and MARK_END
-    created_at: datetime
-    rank: float = 0.0  # bm25: lower is better
-
-    def marked(self, start: str = "[", end: str = "]") -> str:
-        """The snippet with its matches between ``start`` and ``end``."""
-        return _MARKS.sub(lambda m: f"{start}{m.group(1)}{end}", self.snippet)
-
-    def pieces(self) -> list[tuple[str, bool]]:
-        """The snippet as (text, matched) pieces, for a shell that styles matches."""
-        pieces: list[tuple[str, bool]] = []
-        at = 0
-        for m in _MARKS.finditer(self.snippet):
-            if m.start() > at:
-                pieces.append((self.snippet[at : m.start()], False))
-            pieces.append((m.group(1), True))
-            at = m.end()
-        if at < len(self.snippet):
-            pieces.append((self.snippet[at:], False))
-        return pieces
 
 
 @dataclass(frozen=True)
@@ -154,13 +124,37 @@ def _fts_query(query: str) -> str | None:
     """All the words of ``query`` as one FTS5 query: each a quoted phrase (so
     FTS syntax typed by the user is never obeyed), every one must match, and
     a last word of 3+ letters without a space after it also as a prefix."""
-    words = list(dict.fromkeys(re.findall(r"\w+", query)))
+    words = _query_words(query)
     if not words:
         return None
     parts = [f'"{w}"' for w in words]
     if not query[-1].isspace() and _prefix_worthy(words[-1]):
         parts[-1] += "*"
     return " ".join(parts)
+
+
+def _query_words(query: str) -> list[str]:
+    """The words of a query, Chinese ones cut as the index cut them (0010)."""
+    from assistant.language import segment_han
+
+    return list(dict.fromkeys(re.findall(r"\w+", segment_han(query))))
+
+
+def _shown_snippet(snippet: str, content: str, words: list[str]) -> str:
+    """FTS5's snippet, or for a message with Chinese words one cut from
+    the text here: the index counted its words (0010) where FTS5, reading
+    the text again for the snippet, sees one long token."""
+    flat = " ".join(content.split())
+    if not has_han(flat):
+        return " ".join(snippet.split())
+    lowered = flat.lower()
+    at = min((i for w in words if (i := lowered.find(w.lower())) >= 0), default=0)
+    start = max(0, at - 30)
+    piece = flat[start : start + 90]
+    if words:  # one pass, longest words first: a word inside another is not marked twice
+        found = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        piece = re.sub(found, lambda m: f"{MARK_START}{m.group(0)}{MARK_END}", piece, flags=re.I)
+    return ("…" if start else "") + piece + ("…" if start + 90 < len(flat) else "")
 
 
 def _prefix_worthy(word: str) -> bool:
@@ -635,7 +629,7 @@ class ConversationRepository:
         of the query when rarer words are in it; a query of such words alone
         lists the newest matches first. Snippets are made for the hits shown
         only."""
-        words = list(dict.fromkeys(re.findall(r"\w+", query)))
+        words = _query_words(query)
         if not words:
             return []
         terms = [f'"{w}"' for w in words]
@@ -685,6 +679,7 @@ class ConversationRepository:
                         MessageRow.id,
                         MessageRow.role,
                         MessageRow.created_at,
+                        MessageRow.content,
                     )
                     .join(ConversationRow, ConversationRow.id == MessageRow.conversation_id)
                     .where(MessageRow.id.in_(ids))
@@ -701,7 +696,7 @@ class ConversationRepository:
                     row[1],
                     row[2],
                     row[3],
-                    " ".join(str(snippets.get(mid, "")).split()),
+                    _shown_snippet(str(snippets.get(mid, "")), row[5], words),
                     row[4],
                     float(score),
                 )
@@ -720,6 +715,10 @@ class ConversationRepository:
             {"q": term, "cap": RANKED_AT_MOST + 1},
         ).scalar()
         return int(found or 0)
+
+    def data_version(self) -> int:
+        """Changes when anyone commits to the database (see ``Database.data_version``)."""
+        return self.db.data_version()
 
     def stats(self) -> dict[str, int]:
         with self.db.reader() as s:

@@ -239,7 +239,7 @@ def test_big_file_shows_progress_stops_at_once_and_reports_what_was_stored(cli_h
     assert sync.returncode == 130
     assert took < 1.5, f"took {took:.1f}s to stop"
     print(f"stopped while reading in {took:.2f}s")
-    assert "Stopped 1 collection(s)" in out
+    assert "Stopped 1 collection in" in out  # one collection, counted in words (issue 18)
     stored = db_count(cli_home, "SELECT count(*) FROM notes_chunks")
     read_before = "0 added" not in out
     if read_before:

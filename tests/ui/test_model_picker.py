@@ -52,7 +52,7 @@ async def test_switch_models_mid_conversation(home_with_model, relabelled_gguf, 
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await ask(pilot, "What is the capital of France?")
-        first = app.runtime.repo.messages(app.conversation_id)[-1]
+        first = app.runtime.repo.messages(app.chat.controller.conversation_id)[-1]
         assert first.model == "gemma-3-270m-q4_k_m.gguf"
 
         await pilot.press("ctrl+l")
@@ -75,9 +75,9 @@ async def test_switch_models_mid_conversation(home_with_model, relabelled_gguf, 
         assert loaded.info.name == "Gemma copy"  # other metadata: really the copy
         assert "gemma-copy.gguf" in str(app.query_one(StatusLine).render())
 
-        conversation = app.conversation_id
+        conversation = app.chat.controller.conversation_id
         await ask(pilot, "And of Italy?")
-        assert app.conversation_id == conversation  # the conversation carried on
+        assert app.chat.controller.conversation_id == conversation  # the conversation carried on
         rows = app.runtime.repo.messages(conversation)
         assert [m.role for m in rows] == [Role.USER, Role.ASSISTANT] * 2
         assert [m.model for m in rows if m.role == Role.ASSISTANT] == [
@@ -85,7 +85,7 @@ async def test_switch_models_mid_conversation(home_with_model, relabelled_gguf, 
             "gemma-copy.gguf",
         ]
         assert rows[-1].content.strip()
-        replies = [v for v in app.chat_view.views if v.role == Role.ASSISTANT]
+        replies = [v for v in app.chat.chat_view.views if v.role == Role.ASSISTANT]
         assert header(replies[0]) == "Assistant · gemma-3-270m-q4_k_m.gguf"
         assert header(replies[-1]) == "Assistant · gemma-copy.gguf"
         assert app.runtime.repo.get_conversation(conversation).model == "gemma-copy.gguf"
