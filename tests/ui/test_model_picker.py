@@ -16,7 +16,6 @@ from assistant.runtime import Runtime
 from assistant.ui.app import AssistantApp
 from assistant.ui.model_picker import ModelPickerScreen
 from assistant.ui.widgets import StatusLine
-from tests.models.conftest import hub, model_files  # noqa: F401 - shared fixtures
 from tests.ui.helpers import settle
 
 SIZE = (120, 34)
@@ -97,7 +96,7 @@ async def test_the_demo_model_is_said_and_a_real_one_downloaded_from_the_picker(
     home_with_model,
     hub,
     model_files,
-    monkeypatch,  # noqa: F811 - the imported fixtures
+    monkeypatch,
 ):
     """First start on the bundled model: a notice says it is a tiny demo and
     where the download is; Ctrl+L lists the recommended model first; Enter
