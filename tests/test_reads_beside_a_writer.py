@@ -121,7 +121,11 @@ def test_a_leftover_streaming_reply_waits_for_a_free_database(isolated_home, see
     """A reply left ``streaming`` by a dead process is marked ``stopped`` by
     the next command that can write; a read beside a writer shows it and
     leaves the repair for later."""
+    from assistant.store.database import SEGMENT_FUNCTION, _segment
+
     with sqlite3.connect(seeded) as con:
+        # the history index's triggers ask for the app's word splitter
+        con.create_function(SEGMENT_FUNCTION, 1, _segment, deterministic=True)
         con.execute("UPDATE messages SET status = 'streaming', owner_pid = 999999999 WHERE id = 2")
     for _ in hold_write_lock(seeded):
         shown = cli(isolated_home, "history", "show", "1")

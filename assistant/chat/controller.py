@@ -76,6 +76,7 @@ from assistant.domain import Citation, Conversation, Message, Role, SearchHit, T
 from assistant.errors import AssistantError, NotFound
 
 if TYPE_CHECKING:
+    from assistant.chat.demo import ModelOffer, PullProgress
     from assistant.chat.events import ChatEvent
     from assistant.chat.models import PickerEntry
     from assistant.chat.service import ChatService
@@ -240,6 +241,7 @@ class ChatController:
         self._queue: list[tuple[int, str]] = []
         self._keys = itertools.count(1)
         self._cancel: threading.Event | None = None
+        self._download: threading.Event | None = None  # set: stop the model download
         self._reply_thread: asyncio.Future[Any] | None = None
         self._notes_cancel = threading.Event()
         self._notes_fingerprint: tuple[object, ...] | None = None
@@ -252,6 +254,11 @@ class ChatController:
     @property
     def state(self) -> ConversationState:
         return self.session.state
+
+    @property
+    def downloading(self) -> bool:
+        """A model download runs (Esc stops it)."""
+        return self._download is not None
 
     @property
     def conversation_id(self) -> int | None:
@@ -382,8 +389,32 @@ class ChatController:
             await self._set_status(model=name)
             if fit_notice:  # it will not fit: say what would
                 await self.notify(fit_notice, "warning", "Memory")
+            await self._offer_a_real_model()
         if then_sync:
             await self.sync_notes()
+
+    async def _offer_a_real_model(self) -> None:
+        """At the first start on the bundled demo: say plainly what it is and
+        where the download of a real model is (Ctrl+L, which keeps offering it)."""
+        from assistant.chat.demo import dismiss_offer, first_start_offer
+
+        def offer() -> ModelOffer | None:
+            found = first_start_offer(self.backend)
+            if found is not None:
+                dismiss_offer(self.backend)  # said once; the model picker keeps it
+            return found
+
+        try:
+            found = await _in_thread(offer)
+        except Exception:  # the offer is a courtesy: never in the way of the chat
+            return
+        if found is not None:
+            await self.notify(
+                f"{found.sentence} Ctrl+L offers the download ({found.action.lower()}).",
+                "information",
+                "A tiny demo model",
+                30,
+            )
 
     # ------------------------------------------------------------- notes
     async def sync_notes(self) -> None:
@@ -713,7 +744,11 @@ class ChatController:
             await self._emit(EditMode(None, clear_box=True))
 
     async def stop(self) -> bool:
-        """Stop the reply being written (what it wrote is kept)."""
+        """Stop the reply being written (what it wrote is kept), else a model
+        download (what came is kept for a resume)."""
+        if (self._cancel is None or self._cancel.is_set()) and self._download is not None:
+            self._download.set()
+            return True
         if self._cancel is None or self._cancel.is_set():
             return False
         self._cancel.set()
@@ -1125,10 +1160,56 @@ class ChatController:
         if self.streaming:
             await self.notify(BUSY)
             return False
+        if entry.offer is not None:
+            if self._download is not None:
+                await self.notify("A model is already downloading; Esc stops it.")
+                return False
+            self.spawn(self._take_offer(entry.offer), "model-download")
+            return True
         if entry.spec is None or entry.current:
             return False
         self.spawn(self._switch(entry), "model-switch")
         return True
+
+    async def _take_offer(self, offer: ModelOffer) -> None:
+        """Download the offered model (progress in the status line, Esc stops
+        it, choosing it again resumes), then carry on with it."""
+        from assistant.chat.demo import take_offer
+        from assistant.chat.models import PickerEntry
+        from assistant.errors import Cancelled
+
+        cancel = self._download = threading.Event()
+        label = self.backend.model_label()
+
+        def pull(post: Callable[[object], None]) -> Path:
+            last = [0.0]
+
+            def progress(p: PullProgress) -> None:
+                now = time.monotonic()
+                if now - last[0] >= 0.2 and p.total:
+                    last[0] = now
+                    post({"model": f"{label} · downloading {offer.name} {p.done / p.total:.0%}"})
+
+            return take_offer(self.backend, offer, progress, cancel)
+
+        await self._set_status(model=f"{label} · downloading {offer.name}…")
+        try:
+            path = await self._thread_with_updates(pull, self._posted)
+        except Cancelled:
+            await self._set_status(model=label)
+            await self.notify(
+                f"The download of {offer.name} stopped; choose it again (Ctrl+L) to resume."
+            )
+            return
+        except Exception as exc:
+            await self._set_status(model=label)
+            await self.error(f"{offer.name}: {await _in_thread(sentence, exc)}")
+            return
+        finally:
+            self._download = None
+        await self.notify(f"{offer.name} is downloaded and is now the model in use (config.toml).")
+        spec = self.backend.model_spec(model=str(path))
+        await self._switch(PickerEntry(offer.name, "", spec))
 
     async def _switch(self, entry: PickerEntry) -> None:
         spec = entry.spec

@@ -34,8 +34,14 @@ class ModelOffer:
 
 
 def uses_bundled_model(runtime: Any) -> bool:
+    """The settings name the bundled model, and the model loaded (if any) is it."""
+    from assistant.llm.catalog import BUNDLED_MODEL_NAME
+
     spec = runtime.current_spec()
-    return spec.base_url is None and spec.engine is None and spec.model_path is None
+    if spec.base_url is not None or spec.engine is not None or spec.model_path is not None:
+        return False
+    loaded = runtime.model_handle.loaded
+    return loaded is None or loaded.name == BUNDLED_MODEL_NAME
 
 
 def model_offer(runtime: Any) -> ModelOffer | None:

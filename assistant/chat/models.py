@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from assistant.chat.demo import ModelOffer
     from assistant.llm.spec import ModelSpec
 
 
@@ -21,6 +22,11 @@ class PickerEntry:
     detail: str  # size, quant, fit; or the engine's address
     spec: ModelSpec | None  # None: a line that cannot be chosen (an engine that failed)
     current: bool = False
+    offer: ModelOffer | None = None  # a model to download in place of the bundled demo
+
+    @property
+    def choosable(self) -> bool:
+        return self.spec is not None or self.offer is not None
 
     @property
     def line(self) -> str:
@@ -47,6 +53,18 @@ def gather_entries(runtime: Any) -> list[PickerEntry]:
     if kv_in_use is not None:  # the model in use gives its cache back when switched out
         free = free.plus(kv_in_use.kv_cache + kv_in_use.compute)
     entries: list[PickerEntry] = []
+    from assistant.chat.demo import model_offer
+
+    offer = model_offer(runtime)
+    if offer is not None:  # the bundled demo is in use: a real model first
+        entries.append(
+            PickerEntry(
+                f"⤓ Download {offer.name}",
+                f"{fit.gb(offer.download_bytes)}  recommended: the bundled model is a tiny demo",
+                None,
+                offer=offer,
+            )
+        )
     for m in local_models(runtime.paths):
         size = fit.gb(m.size)
         try:

@@ -211,7 +211,7 @@ class ChatScreen(Screen[None]):
         if self.app.screen is not self and action != "app.quit":
             return False  # a dialog is on top: its keys, not these
         if action == "stop":
-            return self.controller.streaming
+            return self.controller.streaming or self.controller.downloading
         if action == "focus_sources":
             return bool(self.sources.citations)
         if action == "regenerate" and self.controller.streaming:

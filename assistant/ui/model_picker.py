@@ -56,7 +56,7 @@ class ModelPickerScreen(ModalScreen["PickerEntry | None"]):
         self.entries = list(result)
         options = self.query_one(OptionList)
         options.clear_options()
-        options.add_options(Option(plain(e.line), disabled=e.spec is None) for e in self.entries)
+        options.add_options(Option(plain(e.line), disabled=not e.choosable) for e in self.entries)
         if self.entries:
             options.highlighted = next((i for i, e in enumerate(self.entries) if e.current), 0)
             about.update(
@@ -71,7 +71,7 @@ class ModelPickerScreen(ModalScreen["PickerEntry | None"]):
     def chosen(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         entry = self.entries[event.option_index]
-        if entry.spec is not None:
+        if entry.choosable:
             self.dismiss(entry)
 
     def action_close(self) -> None:
