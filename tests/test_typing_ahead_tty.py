@@ -41,6 +41,9 @@ def typed_ahead(keep_enter: bool) -> bytes:
                     read = read_now(slave)
             else:
                 os.write(master, b"hi\r")
+                # the terminal has taken the line in (turned \r into a line
+                # end) once it is readable: only then can raw mode come too late
+                select.select([slave], [], [], 10)
                 raw_as_textual(slave)
                 read = read_now(slave)
             termios.tcsetattr(slave, termios.TCSANOW, before)

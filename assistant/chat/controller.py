@@ -397,6 +397,7 @@ class ChatController:
         """At the first start on the bundled demo: say plainly what it is and
         where the download of a real model is (Ctrl+L, which keeps offering it)."""
         from assistant.chat.demo import dismiss_offer, first_start_offer
+        from assistant.llm.fit import gb
 
         def offer() -> ModelOffer | None:
             found = first_start_offer(self.backend)
@@ -410,7 +411,9 @@ class ChatController:
             return
         if found is not None:
             await self.notify(
-                f"{found.sentence} Ctrl+L offers the download ({found.action.lower()}).",
+                "The bundled model is a tiny demo (Gemma 3 270M, never taught to chat): fine "
+                f"for trying the app, not for real answers. Ctrl+L offers {found.name} "
+                f"({gb(found.download_bytes)}), which fits this machine.",
                 "information",
                 "A tiny demo model",
                 30,
@@ -1195,15 +1198,15 @@ class ChatController:
         await self._set_status(model=f"{label} · downloading {offer.name}…")
         try:
             path = await self._thread_with_updates(pull, self._posted)
-        except Cancelled:
-            await self._set_status(model=label)
-            await self.notify(
-                f"The download of {offer.name} stopped; choose it again (Ctrl+L) to resume."
-            )
-            return
         except Exception as exc:
+            self._download = None
             await self._set_status(model=label)
-            await self.error(f"{offer.name}: {await _in_thread(sentence, exc)}")
+            if isinstance(exc, Cancelled):
+                await self.notify(
+                    f"The download of {offer.name} stopped; choose it again (Ctrl+L) to resume."
+                )
+            else:
+                await self.error(f"{offer.name}: {await _in_thread(sentence, exc)}")
             return
         finally:
             self._download = None

@@ -542,12 +542,7 @@ class ChatService:
     ) -> Generator[ChatEvent, None, None]:
         """The result of ``action``, stored as the reply to ``user_message_id``
         (in the row ``reply_id`` when the request was stored with it)."""
-        if reply_id is None:
-            reply_id = self.repo.add_message(
-                conversation_id, Role.ASSISTANT, "", MessageStatus.STREAMING,
-                parent_id=user_message_id,
-            ).id  # fmt: skip
-        rows = ReplyRows(self.repo, conversation_id, user_message_id, reply_id)
+        rows = self._reply_rows(conversation_id, user_message_id, reply_id)
         with self._ended_if_not_started(rows):
             model = self.model
             if action.persona is None:
@@ -563,6 +558,18 @@ class ChatService:
 
         source = stream_action(action, self.action_runner(model), cancel)
         yield from self._record(rows, source, None)
+
+    def _reply_rows(
+        self, conversation_id: int, user_message_id: int, reply_id: int | None
+    ) -> ReplyRows:
+        """The rows a reply to ``user_message_id`` goes into: ``reply_id``
+        when it was stored with its question, else a new streaming row."""
+        if reply_id is None:
+            reply_id = self.repo.add_message(
+                conversation_id, Role.ASSISTANT, "", MessageStatus.STREAMING,
+                parent_id=user_message_id,
+            ).id  # fmt: skip
+        return ReplyRows(self.repo, conversation_id, user_message_id, reply_id)
 
     def _write_content(self, text: str, _conversation_id: int, reply_id: int) -> None:
         self.repo.update_message(reply_id, content=text)
@@ -621,12 +628,7 @@ class ChatService:
         there, and the reply is stored as that message's child (in the row
         ``reply_id`` when the question was stored with it, else a new one).
         With ``tools``, the reply may call them (``_tool_reply``)."""
-        if reply_id is None:
-            reply_id = self.repo.add_message(
-                conversation_id, Role.ASSISTANT, "", MessageStatus.STREAMING,
-                parent_id=user_message_id,
-            ).id  # fmt: skip
-        rows = ReplyRows(self.repo, conversation_id, user_message_id, reply_id)
+        rows = self._reply_rows(conversation_id, user_message_id, reply_id)
         with self._ended_if_not_started(rows):
             model = self.model
             options = with_model_defaults(options or self.options, model)

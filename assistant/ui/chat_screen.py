@@ -129,6 +129,7 @@ class ChatScreen(Screen[None]):
             sync_notes=sync_notes,
             spawn=self._spawn,
         )
+        self._downloading = False  # as the footer last showed it
         self.sidebar_ready_at: float | None = None
         """Wall-clock time the sidebar first showed conversations (bench/history.py)."""
         self._reply_view: MessageView | None = None
@@ -270,6 +271,9 @@ class ChatScreen(Screen[None]):
 
     def _status(self, update: StatusChanged) -> None:
         status, line = update.status, self.status
+        if self._downloading != self.controller.downloading:  # Esc stops it, or not
+            self._downloading = self.controller.downloading
+            self.refresh_bindings()
         line.notice_text = status.notice
         line.model_text = status.model
         line.persona_text = status.persona

@@ -61,7 +61,8 @@ class ModelPickerScreen(ModalScreen["PickerEntry | None"]):
             options.highlighted = next((i for i, e in enumerate(self.entries) if e.current), 0)
             about.update(
                 plain(
-                    f"{plural(len(self.entries), 'model')} · size, quant, parameters, context, fit"
+                    f"{plural(sum(e.offer is None for e in self.entries), 'model')} · size, "
+                    "quant, parameters, context, fit"
                 )
             )
         else:
