@@ -21,6 +21,7 @@ from assistant.writing.templates import PromptLibrary
 CONTROL_COMMANDS: dict[str, str] = {
     "persona": "use a persona for this conversation (/persona NAME; alone: which one)",
     "notes": "answer from your notes or not (/notes on|off)",
+    "tools": "let replies call tools or not (/tools on|off)",
     "new": "start a new conversation",
     "help": "list the slash commands",
 }
@@ -63,8 +64,8 @@ def parse_slash(line: str, library: PromptLibrary) -> SlashCommand:
             if argument:
                 library.persona(argument)  # unknown persona: clear error now
             return SlashCommand("control", name, argument=argument.lower())
-        if name == "notes" and argument.lower() not in NOTES_CHOICES:
-            raise WritingError("Use /notes on or /notes off.")
+        if name in ("notes", "tools") and argument.lower() not in NOTES_CHOICES:
+            raise WritingError(f"Use /{name} on or /{name} off.")
         return SlashCommand("control", name, argument=argument.lower())
     template = library.template(name)
     variables: dict[str, str] = {}
@@ -132,6 +133,8 @@ def slash_choices(line: str, library: PromptLibrary) -> list[tuple[str, str]]:
         )] + [(DEFAULT_PERSONA, "the default system prompt")]  # fmt: skip
     elif name == "notes":
         choices = [("on", "answer from your notes"), ("off", "answer without them")]
+    elif name == "tools":
+        choices = [("on", "replies may call tools"), ("off", "replies call none")]
     else:
         try:
             template = library.template(name)
