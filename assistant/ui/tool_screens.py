@@ -8,15 +8,16 @@ model asked for is untrusted: it is shown as plain text, cut to a screenful.
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Label, Static
 
 from assistant.chat.tooluse import Approval, ApprovalRequest
 from assistant.chat.updates import ToolListing
+from assistant.textsafe import sanitize
 from assistant.ui.widgets import capped, plain
 
 
@@ -75,11 +76,12 @@ class ToolsScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="tools"):
             yield Label("Tools", classes="dialog-title")
-            table: DataTable[Content] = DataTable(cursor_type="row", zebra_stripes=True)
+            table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True)
             table.add_columns("Tool", "From", "Runs", "What it does")
             for tool in self.listing.tools:
-                runs = Content("asks first" if tool.asks_first else "freely")
-                table.add_row(plain(tool.name), plain(tool.source), runs, plain(tool.description))
+                runs = "asks first" if tool.asks_first else "freely"
+                cells = (tool.name, tool.source, runs, tool.description)
+                table.add_row(*(Text(sanitize(c)) for c in cells))
             yield table
             for problem in self.listing.problems:
                 yield Static(plain(problem), classes="tools-problem")

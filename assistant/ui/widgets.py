@@ -448,7 +448,8 @@ class ToolCallView(MessageView):
         arrow = "▾" if self.expanded else "▸"
         where = f" ({self.source})" if self.source not in ("", "built-in") else ""
         summary = call_summary(self.call) if self.call else ""
-        return " · ".join(p for p in (f"{arrow} {name}{where}", summary, self.state) if p)
+        # how it ended before the call: a narrow screen cuts the call, not that
+        return " · ".join(p for p in (f"{arrow} {name}{where}", self.state, summary) if p)
 
     def compose(self) -> ComposeResult:
         yield MessageHead(self._who(), *self.branch)
@@ -478,6 +479,17 @@ class ToolCallView(MessageView):
     def toggle(self) -> None:
         self.expanded = not self.expanded
         self._redraw()
+        if self.expanded:  # opened: the entry and what it shows come on screen
+            self.call_after_refresh(self._bring_into_view)
+
+    def _bring_into_view(self) -> None:
+        chat = self.parent
+        if not isinstance(chat, VerticalScroll):
+            return
+        if chat.max_scroll_y > 0:
+            self.scroll_visible(top=True, animate=False, immediate=True)
+        else:  # it all fits: drawn at the bottom, as any short branch
+            chat.anchor()
 
     def on_click(self) -> None:
         self.toggle()

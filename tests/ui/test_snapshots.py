@@ -273,5 +273,7 @@ def test_main_screen_with_a_stored_tool_call_opened(snap_compare, make_app, size
         await settle(pilot)
         await pilot.press("ctrl+up", "up", "enter")
         await steady(pilot)
+        await pilot.wait_for_scheduled_animations()  # the opened entry is scrolled to
+        await steady(pilot)
 
     assert snap_compare(make_app(conversation), terminal_size=size, run_before=run_before)
