@@ -414,6 +414,9 @@ class ChatScreen(Screen[None]):
         dialog = ApprovalScreen(update.request)
 
         def answered(choice: Approval | None) -> None:
+            if choice is None and not answer.done():  # s: the whole reply stops
+                self.run_worker(self.controller.stop(), group="stop", exit_on_error=False)
+                return
             if not answer.done():
                 answer.set_result(choice or Approval.DENY)
             entry = self._tool_views.get(update.request.call.id)

@@ -21,13 +21,15 @@ from assistant.textsafe import sanitize
 from assistant.ui.widgets import capped, plain
 
 
-class ApprovalScreen(ModalScreen[Approval]):
-    """May this call run? y: once, a: for this conversation, n or Esc: no."""
+class ApprovalScreen(ModalScreen[Approval | None]):
+    """May this call run? y: once, a: for this conversation, n or Esc: no;
+    s stops the whole reply (None: the chat screen stops it, which denies)."""
 
     BINDINGS = [
         ("escape,n", "answer('deny')", "Deny"),
         ("y,o", "answer('once')", "Allow once"),
         ("a", "answer('conversation')", "Allow in this conversation"),
+        ("s", "stop", "Stop the reply"),
     ]
 
     def __init__(self, request: ApprovalRequest) -> None:
@@ -44,7 +46,7 @@ class ApprovalScreen(ModalScreen[Approval]):
                 yield Static(plain(capped(self.request.shown, 2000, 12)))
             yield Label(
                 "Allow it once, for every call of it in this conversation, or deny it "
-                "(Esc denies; the reply goes on).",
+                "(Esc denies and the reply goes on; s stops the reply).",
                 classes="dialog-hint",
             )
             with Horizontal(classes="buttons"):
@@ -61,6 +63,9 @@ class ApprovalScreen(ModalScreen[Approval]):
 
     def action_answer(self, answer: str) -> None:
         self.dismiss(Approval(answer))
+
+    def action_stop(self) -> None:
+        self.dismiss(None)
 
 
 class ToolsScreen(ModalScreen[None]):

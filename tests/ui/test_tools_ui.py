@@ -13,6 +13,7 @@ import asyncio
 import shlex
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 
 from assistant.chat.updates import ApprovalAsked, ReplyClosed, Update
@@ -132,8 +133,9 @@ async def test_the_approval_dialog_runs_only_what_is_allowed(
         assert (tmp_path / "a1").exists() and (tmp_path / "a2").exists()
 
 
+@pytest.mark.parametrize("how", ["s in the dialog", "the controller (as quitting does)"])
 async def test_stopping_the_reply_closes_the_dialog_and_keeps_everything(
-    make_app, ui_model: FakeModel, tmp_path: Path
+    make_app, ui_model: FakeModel, tmp_path: Path, how: str
 ):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -143,7 +145,10 @@ async def test_stopping_the_reply_closes_the_dialog_and_keeps_everything(
         ui_model.enqueue_calls(touch(tmp_path / "never"), text="Let me make it.")
         await send(pilot, "make it")
         await dialog(pilot, asked, 1)
-        assert await app.chat.controller.stop()  # as Esc on the chat, or quitting, does
+        if how.startswith("s "):
+            await pilot.press("s")
+        else:
+            assert await app.chat.controller.stop()
         await closed.until(1)
         await settle(pilot)
         assert app.screen is app.chat  # the dialog is gone
