@@ -26,13 +26,14 @@ a reply, and sent once it is read: nothing typed at start is lost.
 
 Extending it. A per-conversation switch (tools, memory) is one more
 ``Switch`` in ``SWITCHES``: how to read it from the conversation's state and
-store it; the status line, F-key or slash toggle and persistence follow.
-New kinds of reply entry (a tool call and its result) are events of the chat
-service: they reach the screen as ``ReplyUpdate`` like text pieces do. A
-question a reply must put to the user (approve a tool call: once, for this
-conversation, or deny) fits as an update carrying an ``asyncio.Future``:
-the reply's thread waits on it (``asyncio.run_coroutine_threadsafe``) and
-the screen answers by setting its result.
+store it; the status line, F-key or slash toggle and persistence follow
+(``tools`` is one). New kinds of reply entry (a tool call and its result)
+are events of the chat service: they reach the screen as ``ReplyUpdate``
+like text pieces do. A question a reply puts to the user (approve a tool
+call: once, for this conversation, or deny) is ``ApprovalAsked``, an update
+carrying an ``asyncio.Future``: the reply's thread waits on it (the chat
+service's approver, through ``asyncio.run_coroutine_threadsafe``), the
+screen answers by setting its result, and a stop settles it as denied.
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ it builds on has been drawn (a reply's text never before its view).
 A reply is always ``ReplyOpened`` (the request and an empty reply are
 shown), then the chat service's own events wrapped in ``ReplyUpdate``
 (``ReplyStarted``, text pieces, progress, ``ReplyDone``), then exactly one
-``ReplyClosed``. Entries a reply may carry later (tool calls and their
-results) arrive as more ``ReplyUpdate`` events between those two.
+``ReplyClosed``. Tool calls and their results arrive as more ``ReplyUpdate``
+events between those two; a call that needs the user's approval is asked
+with ``ApprovalAsked`` meanwhile.
 """
 
 from __future__ import annotations
