@@ -6,6 +6,7 @@ fixes, and failed there."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from pathlib import Path
 
@@ -185,6 +186,37 @@ async def test_a_search_hit_is_on_screen_and_marked(make_app):
         (hit,) = [v for v in views if v.text.startswith("Tell me about aardvarks")]
         assert hit.has_class("-found") and on_screen(app, hit)
         assert conversation
+
+
+# ---------------------------------------------- drawing without a pause
+async def test_the_apps_own_heap_is_out_of_full_collections_the_messages_are_not(make_app):
+    """A full pass of the collector walked everything the app had loaded
+    (~60 ms, landing in the middle of a branch switch); the app keeps what
+    lives as long as it out of those passes, but not the message views,
+    which go when another conversation is shown, and gives it all back when
+    it ends."""
+
+    def collectable(views: list[MessageView]) -> bool:
+        tracked = {id(o) for o in gc.get_objects()}  # the frozen ones are not listed
+        return bool(views) and all(id(v) in tracked for v in views)
+
+    first = seed_conversation("First", [(f"question {n}", f"answer {n}") for n in range(3)])
+    second = seed_conversation("Second", [("question b", "answer b")])
+    app = make_app(first)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert gc.get_freeze_count() > 0  # modules, runtime, screen, the sidebar's page
+        assert collectable(list(app.query_one(ChatView).query(MessageView)))
+        listing = app.query_one(ConversationList)
+        assert collectable([listing]) is False  # it lives as long as the app
+        listing.focus()
+        listing.highlighted = [c.id for c in listing.conversations].index(second)
+        await pilot.press("enter")
+        await settle(pilot)
+        views = list(app.query_one(ChatView).query(MessageView))
+        assert [v.text for v in views] == ["question b", "answer b"]
+        assert collectable(views)
+    assert gc.get_freeze_count() == 0
 
 
 # --------------------------------------------------------- @path and Tab
