@@ -30,7 +30,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Label, OptionList, TextArea
+from textual.widgets import Label, OptionList, TextArea
 
 from assistant.chat.controller import ChatController
 from assistant.chat.events import ReplyDone, ReplyProgress, ReplyStarted, TextPiece
@@ -64,6 +64,7 @@ from assistant.ui.screens import (
 from assistant.ui.sidebar import ConversationList, Sidebar
 from assistant.ui.widgets import (
     ChatView,
+    KeysFooter,
     MessageView,
     PromptInput,
     SlashOptions,
@@ -155,7 +156,7 @@ class ChatScreen(Screen[None]):
                 yield PromptInput(id="prompt")
                 yield SlashOptions(id="slash")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeysFooter()
 
     @property
     def prompt(self) -> PromptInput:

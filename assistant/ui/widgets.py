@@ -25,7 +25,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.reactive import reactive
-from textual.widgets import Label, Markdown, OptionList, Static, TextArea
+from textual.screen import Screen
+from textual.widgets import Footer, Label, Markdown, OptionList, Static, TextArea
 from textual.widgets.markdown import MarkdownFence, MarkdownStream
 from textual.widgets.option_list import Option
 
@@ -856,6 +857,26 @@ class PromptInput(TextArea):
             self._replace_via_keyboard("\n", start, end)
             return
         await super()._on_key(event)
+
+
+class KeysFooter(Footer):
+    """The footer, rebuilt at most once a frame however many times the keys
+    change in it, rather than once per change: at start-up the focus
+    settles in three steps, and Textual's footer rebuilt its keys three
+    times before the sidebar could be drawn (twice now). The rebuild reads
+    the keys as they are when it runs."""
+
+    _redraw_due = False
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        if self._redraw_due:
+            return
+        self._redraw_due = screen.app.app_focus and self.is_attached and screen is self.screen
+        super().bindings_changed(screen)
+
+    async def recompose(self) -> None:
+        self._redraw_due = False
+        await super().recompose()
 
 
 class StatusLine(Static):

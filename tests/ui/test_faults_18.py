@@ -219,6 +219,41 @@ async def test_the_apps_own_heap_is_out_of_full_collections_the_messages_are_not
     assert gc.get_freeze_count() == 0
 
 
+async def test_the_footer_is_rebuilt_once_a_frame_at_start_and_follows_the_focus(
+    make_app, monkeypatch: pytest.MonkeyPatch
+):
+    """The focus settles in three steps at start-up; the footer rebuilt its
+    keys for each before the sidebar could be drawn. Now at most once a
+    frame (twice), and it still shows the keys of whatever has the focus."""
+    from textual.widgets._footer import FooterKey
+
+    from assistant.ui.widgets import KeysFooter
+
+    builds: list[KeysFooter] = []
+    original = KeysFooter.recompose
+
+    async def counted(self: KeysFooter) -> None:
+        builds.append(self)
+        await original(self)
+
+    monkeypatch.setattr(KeysFooter, "recompose", counted)
+    app = make_app(seed_conversation("One", [("question", "answer")]))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert len(builds) <= 2  # it was 3
+
+        def keys() -> set[str]:
+            return {key.description for key in app.screen.query(FooterKey)}
+
+        assert "Quit" in keys() and "Edit" not in keys()  # the message box's
+        await pilot.press("ctrl+up")  # into the messages: their keys
+        await settle(pilot)
+        assert {"Edit", "Fork", "Copy"} <= keys()
+        await pilot.press("escape")
+        await settle(pilot)
+        assert "Edit" not in keys() and prompt(app).has_focus
+
+
 # --------------------------------------------------------- @path and Tab
 async def test_a_fast_tab_completes_the_path_and_never_leaves_the_box(
     make_app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
