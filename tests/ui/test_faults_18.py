@@ -254,6 +254,53 @@ async def test_the_footer_is_rebuilt_once_a_frame_at_start_and_follows_the_focus
         assert "Edit" not in keys() and prompt(app).has_focus
 
 
+async def test_a_200_message_branch_opens_with_a_screenful_and_versions_far_up_are_reached(
+    make_app,
+):
+    """The bench's shape (bench/history.py): the reply to the first question
+    has two versions, a short branch and a 200-message one. Opening draws a
+    screenful of the long one; Alt+Left and Alt+Right bring the version of
+    that early reply on screen, marked; Home brings the first message."""
+    repo = Runtime().repo
+    conversation = repo.create_conversation("Long", model="fake-model").id
+    question = repo.add_message(conversation, Role.USER, "The first question")
+    repo.add_message(conversation, Role.ASSISTANT, "The short version", parent_id=question.id)
+    repo.add_message(conversation, Role.USER, "A follow-up on the short one")
+    parent = repo.add_message(
+        conversation, Role.ASSISTANT, "The long version", parent_id=question.id
+    )
+    for n in range(2, 200):
+        role = Role.USER if n % 2 == 0 else Role.ASSISTANT
+        parent = repo.add_message(
+            conversation, role, f"Message {n + 1} {LONG}", parent_id=parent.id
+        )
+    repo.db.close()
+    app = make_app(conversation)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        chat = app.query_one(ChatView)
+        views = list(chat.query(MessageView))
+        assert 0 < len(views) <= ChatView.WINDOW < 200
+        assert views[-1].text.startswith("Message 200 ")
+        await pilot.press("alt+left")
+        await settle(pilot)
+        await pilot.pause()
+        (short,) = [v for v in chat.query(MessageView) if v.text == "The short version"]
+        assert short.has_class("-found") and on_screen(app, short)
+        await pilot.press("alt+right")
+        await settle(pilot)
+        await pilot.pause()
+        views = list(chat.query(MessageView))
+        (long,) = [v for v in views if v.text == "The long version"]
+        assert long.has_class("-found") and on_screen(app, long)
+        assert len(views) <= ChatView.WINDOW
+        await pilot.press("ctrl+up", "home")
+        await settle(pilot)
+        first = list(chat.query(MessageView))[0]
+        assert first.text == "The first question" and on_screen(app, first)
+        assert len(chat.query(MessageView)) < 200  # the rest as the reader scrolls down
+
+
 # --------------------------------------------------------- @path and Tab
 async def test_a_fast_tab_completes_the_path_and_never_leaves_the_box(
     make_app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
