@@ -16,6 +16,8 @@ again, fork, copy). Long branches are drawn from the end: only the last
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any
 
 from markdown_it import MarkdownIt
 from textual import events
@@ -32,6 +34,18 @@ from textual.widgets.option_list import Option
 
 from assistant.domain import Citation, Message, MessageStatus, Role, Thread
 from assistant.textsafe import one_line, sanitize
+
+
+class Later:
+    """Work for a worker, made only when the worker runs it: a coroutine
+    handed to an exclusive worker that is replaced before it starts was
+    never awaited (Python warned about each such one)."""
+
+    def __init__(self, make: Callable[[], Awaitable[None]]) -> None:
+        self._make = make
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._make().__await__()
 
 
 def plain(text: str) -> Content:
@@ -392,7 +406,7 @@ class EarlierMessages(Static):
     def on_click(self) -> None:
         chat = next((a for a in self.ancestors if isinstance(a, ChatView)), None)
         if chat is not None:
-            self.app.run_worker(chat.show_earlier(), exclusive=True, group="earlier")
+            self.app.run_worker(Later(chat.show_earlier), exclusive=True, group="earlier")
 
 
 class LaterMessages(Static):
@@ -410,7 +424,7 @@ class LaterMessages(Static):
     def on_click(self) -> None:
         chat = next((a for a in self.ancestors if isinstance(a, ChatView)), None)
         if chat is not None:
-            self.app.run_worker(chat.show_later(), exclusive=True, group="later")
+            self.app.run_worker(Later(chat.show_later), exclusive=True, group="later")
 
 
 class ChatView(VerticalScroll, can_focus=True):
@@ -536,7 +550,7 @@ class ChatView(VerticalScroll, can_focus=True):
         return self._thread.position(message.id) if self._thread is not None else (1, 1)
 
     def _after_show(self, focus: int | None) -> None:
-        self.run_worker(self._settle(focus), exclusive=True, group="chat-format")
+        self.run_worker(Later(lambda: self._settle(focus)), exclusive=True, group="chat-format")
 
     async def _settle(self, focus: int | None) -> None:
         """Once laid out: the message in question on screen and marked, and
@@ -632,7 +646,7 @@ class ChatView(VerticalScroll, can_focus=True):
         self.call_after_refresh(keep_place)
 
     def _format_soon(self) -> None:
-        self.run_worker(self._format_visible(), exclusive=True, group="chat-format-scroll")
+        self.run_worker(Later(self._format_visible), exclusive=True, group="chat-format-scroll")
 
     def update_markers(self, thread: Thread) -> None:
         """New sibling counts (after an answer again or an edit), in place."""
@@ -686,7 +700,7 @@ class ChatView(VerticalScroll, can_focus=True):
             return
         place = views.index(self.selected) + step
         if place < 0 and self._earlier:
-            self.run_worker(self.show_earlier(), exclusive=True, group="earlier")
+            self.run_worker(Later(self.show_earlier), exclusive=True, group="earlier")
             return
         self.select(views[max(0, min(len(views) - 1, place))])
 
@@ -719,13 +733,13 @@ class ChatView(VerticalScroll, can_focus=True):
         self.release_anchor()
         if step < 0:
             if self.scroll_y <= 0 and self._earlier:
-                self.run_worker(self.show_earlier(), exclusive=True, group="earlier")
+                self.run_worker(Later(self.show_earlier), exclusive=True, group="earlier")
             self.scroll_page_up(animate=False)
         else:
             self.scroll_page_down(animate=False)
             if self.scroll_y >= self.max_scroll_y:
                 if self._later:
-                    self.run_worker(self.show_later(), exclusive=True, group="later")
+                    self.run_worker(Later(self.show_later), exclusive=True, group="later")
                 else:
                     self.anchor()
 
@@ -734,9 +748,9 @@ class ChatView(VerticalScroll, can_focus=True):
         if self._drawing:
             return
         if new_value <= 0 and old_value > 0 and self._earlier:
-            self.run_worker(self.show_earlier(), exclusive=True, group="earlier")
+            self.run_worker(Later(self.show_earlier), exclusive=True, group="earlier")
         elif new_value >= self.max_scroll_y > old_value and self._later:
-            self.run_worker(self.show_later(), exclusive=True, group="later")
+            self.run_worker(Later(self.show_later), exclusive=True, group="later")
         if new_value != old_value and self.is_mounted:
             self._format_soon()
 
