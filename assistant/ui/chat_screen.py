@@ -16,6 +16,7 @@ message, not commands.
 
 from __future__ import annotations
 
+import gc
 import re
 import shutil
 import subprocess
@@ -29,7 +30,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Label, OptionList, TextArea
+from textual.widgets import Label, OptionList, TextArea
 
 from assistant.chat.controller import ChatController
 from assistant.chat.events import ReplyDone, ReplyProgress, ReplyStarted, TextPiece
@@ -63,6 +64,7 @@ from assistant.ui.screens import (
 from assistant.ui.sidebar import ConversationList, Sidebar
 from assistant.ui.widgets import (
     ChatView,
+    KeysFooter,
     MessageView,
     PromptInput,
     SlashOptions,
@@ -154,7 +156,7 @@ class ChatScreen(Screen[None]):
                 yield PromptInput(id="prompt")
                 yield SlashOptions(id="slash")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeysFooter()
 
     @property
     def prompt(self) -> PromptInput:
@@ -243,6 +245,10 @@ class ChatScreen(Screen[None]):
         elif isinstance(update, HistoryRead):
             self.sidebar.show(update.conversations, self.controller.conversation_id, update.more)
             self.sidebar_ready_at = time.time()
+            # the screen as it stays for the app's life, out of the collector's
+            # full passes as the app was (AssistantApp); before any message
+            # view is drawn, since those go when another branch is shown
+            gc.freeze()
             self.set_interval(NOTES_POLL_SECONDS, self._poll_notes)
             self.set_interval(HISTORY_POLL_SECONDS, self._watch_history)
         elif isinstance(update, SidebarChanged):
@@ -287,9 +293,10 @@ class ChatScreen(Screen[None]):
     async def _thread_shown(self, update: ThreadShown) -> None:
         self._code_presses = 0
         self._reply_view = self._request_view = None
-        await self.chat_view.show(update.thread, update.focus)
-        self.pick_reply(None)
-        self.sidebar.select_id(self.controller.conversation_id)
+        with self.app.batch_update():  # one layout for it all, not one per mount
+            await self.chat_view.show(update.thread, update.focus)
+            self.pick_reply(None)
+            self.sidebar.select_id(self.controller.conversation_id)
 
     def _edit_mode(self, update: EditMode) -> None:
         prompt = self.prompt

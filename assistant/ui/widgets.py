@@ -16,6 +16,8 @@ again, fork, copy). Long branches are drawn from the end: only the last
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any
 
 from markdown_it import MarkdownIt
 from textual import events
@@ -25,12 +27,25 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.reactive import reactive
-from textual.widgets import Label, Markdown, OptionList, Static, TextArea
+from textual.screen import Screen
+from textual.widgets import Footer, Label, Markdown, OptionList, Static, TextArea
 from textual.widgets.markdown import MarkdownFence, MarkdownStream
 from textual.widgets.option_list import Option
 
 from assistant.domain import Citation, Message, MessageStatus, Role, Thread
 from assistant.textsafe import one_line, sanitize
+
+
+class Later:
+    """Work for a worker, made only when the worker runs it: a coroutine
+    handed to an exclusive worker that is replaced before it starts was
+    never awaited (Python warned about each such one)."""
+
+    def __init__(self, make: Callable[[], Awaitable[None]]) -> None:
+        self._make = make
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._make().__await__()
 
 
 def plain(text: str) -> Content:
@@ -391,7 +406,7 @@ class EarlierMessages(Static):
     def on_click(self) -> None:
         chat = next((a for a in self.ancestors if isinstance(a, ChatView)), None)
         if chat is not None:
-            self.app.run_worker(chat.show_earlier(), exclusive=True, group="earlier")
+            self.app.run_worker(Later(chat.show_earlier), exclusive=True, group="earlier")
 
 
 class LaterMessages(Static):
@@ -409,7 +424,7 @@ class LaterMessages(Static):
     def on_click(self) -> None:
         chat = next((a for a in self.ancestors if isinstance(a, ChatView)), None)
         if chat is not None:
-            self.app.run_worker(chat.show_later(), exclusive=True, group="later")
+            self.app.run_worker(Later(chat.show_later), exclusive=True, group="later")
 
 
 class ChatView(VerticalScroll, can_focus=True):
@@ -535,7 +550,7 @@ class ChatView(VerticalScroll, can_focus=True):
         return self._thread.position(message.id) if self._thread is not None else (1, 1)
 
     def _after_show(self, focus: int | None) -> None:
-        self.run_worker(self._settle(focus), exclusive=True, group="chat-format")
+        self.run_worker(Later(lambda: self._settle(focus)), exclusive=True, group="chat-format")
 
     async def _settle(self, focus: int | None) -> None:
         """Once laid out: the message in question on screen and marked, and
@@ -631,7 +646,7 @@ class ChatView(VerticalScroll, can_focus=True):
         self.call_after_refresh(keep_place)
 
     def _format_soon(self) -> None:
-        self.run_worker(self._format_visible(), exclusive=True, group="chat-format-scroll")
+        self.run_worker(Later(self._format_visible), exclusive=True, group="chat-format-scroll")
 
     def update_markers(self, thread: Thread) -> None:
         """New sibling counts (after an answer again or an edit), in place."""
@@ -685,7 +700,7 @@ class ChatView(VerticalScroll, can_focus=True):
             return
         place = views.index(self.selected) + step
         if place < 0 and self._earlier:
-            self.run_worker(self.show_earlier(), exclusive=True, group="earlier")
+            self.run_worker(Later(self.show_earlier), exclusive=True, group="earlier")
             return
         self.select(views[max(0, min(len(views) - 1, place))])
 
@@ -718,13 +733,13 @@ class ChatView(VerticalScroll, can_focus=True):
         self.release_anchor()
         if step < 0:
             if self.scroll_y <= 0 and self._earlier:
-                self.run_worker(self.show_earlier(), exclusive=True, group="earlier")
+                self.run_worker(Later(self.show_earlier), exclusive=True, group="earlier")
             self.scroll_page_up(animate=False)
         else:
             self.scroll_page_down(animate=False)
             if self.scroll_y >= self.max_scroll_y:
                 if self._later:
-                    self.run_worker(self.show_later(), exclusive=True, group="later")
+                    self.run_worker(Later(self.show_later), exclusive=True, group="later")
                 else:
                     self.anchor()
 
@@ -733,9 +748,9 @@ class ChatView(VerticalScroll, can_focus=True):
         if self._drawing:
             return
         if new_value <= 0 and old_value > 0 and self._earlier:
-            self.run_worker(self.show_earlier(), exclusive=True, group="earlier")
+            self.run_worker(Later(self.show_earlier), exclusive=True, group="earlier")
         elif new_value >= self.max_scroll_y > old_value and self._later:
-            self.run_worker(self.show_later(), exclusive=True, group="later")
+            self.run_worker(Later(self.show_later), exclusive=True, group="later")
         if new_value != old_value and self.is_mounted:
             self._format_soon()
 
@@ -856,6 +871,26 @@ class PromptInput(TextArea):
             self._replace_via_keyboard("\n", start, end)
             return
         await super()._on_key(event)
+
+
+class KeysFooter(Footer):
+    """The footer, rebuilt at most once a frame however many times the keys
+    change in it, rather than once per change: at start-up the focus
+    settles in three steps, and Textual's footer rebuilt its keys three
+    times before the sidebar could be drawn (twice now). The rebuild reads
+    the keys as they are when it runs."""
+
+    _redraw_due = False
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        if self._redraw_due:
+            return
+        self._redraw_due = screen.app.app_focus and self.is_attached and screen is self.screen
+        super().bindings_changed(screen)
+
+    async def recompose(self) -> None:
+        self._redraw_due = False
+        await super().recompose()
 
 
 class StatusLine(Static):
