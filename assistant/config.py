@@ -129,6 +129,16 @@ class Settings(BaseModel):
     hub_timeout: float = Field(
         default=30.0, gt=0, description="Seconds to wait for the model hub to answer."
     )
+    memory: bool = Field(
+        default=True,
+        description="Give replies the memories you keep and let a chat model propose new "
+        "ones; false turns memory off everywhere (the memories stay stored).",
+    )
+    memory_tokens: int = Field(
+        default=256,
+        ge=0,
+        description="Tokens of each prompt the memories may take at most.",
+    )
 
     @model_validator(mode="after")
     def _engines_exist(self) -> Settings:

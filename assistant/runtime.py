@@ -17,6 +17,7 @@ from assistant.paths import AppPaths, app_paths
 
 if TYPE_CHECKING:
     from assistant.chat.compose import ComposeService
+    from assistant.chat.memory import MemoryService
     from assistant.chat.service import ChatService
     from assistant.chat.session import ChatSession, ConversationState
     from assistant.config import Settings
@@ -362,6 +363,23 @@ class Runtime:
                 system_prompt=self.settings.system_prompt,
                 library=self.library,
                 runner_factory=self.action_runner,
+                memory=lambda: self.memory,
+            ),
+        )
+
+    @property
+    def memory(self) -> MemoryService:
+        """The memories, ranked with the notes' embedder."""
+        from assistant.chat.memory import MemoryService
+        from assistant.store.memories import MemoryRepository
+
+        return self._once(
+            "memory",
+            lambda: MemoryService(
+                MemoryRepository(self.db),
+                lambda: self.notes,
+                enabled=self.settings.memory,
+                budget_tokens=self.settings.memory_tokens,
             ),
         )
 

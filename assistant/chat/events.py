@@ -4,7 +4,10 @@ A reply (a chat answer or a writing action's result) is always
 ``ReplyStarted``, then text pieces (each already on disk when it arrives) and
 progress markers, then exactly one ``ReplyDone`` with the stored message.
 Documents too long to attach whole are read part by part before the reply
-starts: "read" progress markers may come before ``ReplyStarted``.
+starts: "read" progress markers may come before ``ReplyStarted``. After
+``ReplyDone`` a chat reply may bring ``MemoryProposed``: memories the model
+proposes from the user's message, which a shell shows for a yes or no (a shell
+that does not answer stores nothing).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assistant.chat.context import ContextPlan
-from assistant.domain import Citation, Message
+from assistant.domain import Citation, Memory, MemoryProposal, Message
 from assistant.llm.base import Finished, TextPiece
 
 
@@ -24,6 +27,7 @@ class ReplyStarted:
     plan: ContextPlan | None  # None for a writing action (it plans its own prompts)
     citations: tuple[Citation, ...] = ()
     action: str | None = None  # the template's name, for a writing action
+    memories: tuple[Memory, ...] = ()  # the memories the model was given
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,21 @@ class ReplyDone:
     cut_parts: tuple[int, ...] = ()  # writing action: parts cut at the token limit
 
 
-ChatEvent = ReplyStarted | TextPiece | ReplyProgress | ReplyDone
+@dataclass(frozen=True)
+class MemoryProposed:
+    """After a reply: memories the model proposes from the user's message.
+    Nothing is stored until a shell calls ``ChatSession.accept_proposal``."""
 
-__all__ = ["ChatEvent", "ReplyDone", "ReplyProgress", "ReplyStarted", "TextPiece"]
+    proposals: tuple[MemoryProposal, ...]
+
+
+ChatEvent = ReplyStarted | TextPiece | ReplyProgress | ReplyDone | MemoryProposed
+
+__all__ = [
+    "ChatEvent",
+    "MemoryProposed",
+    "ReplyDone",
+    "ReplyProgress",
+    "ReplyStarted",
+    "TextPiece",
+]

@@ -2,9 +2,10 @@
 
 Both shells (the CLI and the UI) call it for every change to a conversation:
 send a message, answer again, edit a sent message, move between branches,
-fork, run a writing action in the conversation, set the persona or the notes
-switch, rename. Replies and action results go through one streaming loop
-(``_record``), so they are stored, shown and measured the same way.
+fork, run a writing action in the conversation, set the persona, the notes or
+the memory switch, rename, remember something (``/remember``). Replies and
+action results go through one streaming loop (``_record``), so they are
+stored, shown and measured the same way.
 
 Messages form a tree and nothing is ever overwritten: answering again adds a
 sibling reply, editing a message adds a sibling message and answers it; the
@@ -15,6 +16,13 @@ the model is asked for a token; the reply row exists as ``streaming`` from the
 start; text is written to it before it is handed to the caller (batched every
 ``flush_interval`` seconds); every exit path (finish, cancel, error, Ctrl-C)
 leaves the row with a final status and the figures of the run.
+
+Memories (``assistant.chat.memory``): a reply in a conversation whose memory
+switch is on is given the memories relevant to the user's message in the
+system prompt, within a budget taken before notes or documents get theirs;
+the reply records their uids. After the reply, a caller that can ask the user
+(``propose_memories``) gets ``MemoryProposed`` from a model that can propose;
+a private conversation neither uses nor proposes memories.
 """
 
 from __future__ import annotations
@@ -27,7 +35,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.chat.context import ContextPlan, plan_context
-from assistant.chat.events import ChatEvent, ReplyDone, ReplyProgress, ReplyStarted
+from assistant.chat.events import (
+    ChatEvent,
+    MemoryProposed,
+    ReplyDone,
+    ReplyProgress,
+    ReplyStarted,
+)
 from assistant.chat.titles import title_from_text
 from assistant.domain import (
     ChatTurn,
@@ -36,6 +50,10 @@ from assistant.domain import (
     GenerationOptions,
     Grounding,
     GroundingProvider,
+    Memory,
+    MemoryMode,
+    MemoryProposal,
+    MemorySource,
     Message,
     MessageStatus,
     Role,
@@ -48,6 +66,7 @@ from assistant.llm.handle import ModelHandle
 if TYPE_CHECKING:
     from assistant.chat.attachments import Attached
     from assistant.chat.attachments import Document as AttachedDocument
+    from assistant.chat.memory import MemorySelection, MemoryService
     from assistant.chat.transfer import ImportResult
     from assistant.store.repository import ConversationRepository
     from assistant.writing.actions import ActionRunner
@@ -71,7 +90,10 @@ class ChatService:
         flush_interval: float = FLUSH_INTERVAL,
         library: Callable[[], PromptLibrary] | None = None,
         runner_factory: RunnerFactory | None = None,
+        memory: MemoryService | Callable[[], MemoryService] | None = None,
     ) -> None:
+        """``memory``: the memories (or what builds them on first use); None:
+        replies are given none and nothing is proposed."""
         self.repo = repo
         self.handle = model if isinstance(model, ModelHandle) else ModelHandle(lambda: model)
         self.options = options or GenerationOptions()
@@ -79,7 +101,15 @@ class ChatService:
         self.flush_interval = flush_interval
         self._library = library
         self._runner_factory = runner_factory
+        self._memory = memory
         self.last_plan: ContextPlan | None = None
+
+    @property
+    def memory(self) -> MemoryService | None:
+        """The memories (built on first use), or None."""
+        if callable(self._memory):
+            self._memory = self._memory()
+        return self._memory
 
     @property
     def model(self) -> ChatModel:
@@ -108,6 +138,7 @@ class ChatService:
         system_prompt: str | None = None,
         persona: str | None = None,
         use_notes: bool = False,
+        memory: MemoryMode = MemoryMode.ON,
     ) -> Conversation:
         model = self.handle.loaded
         conversation = self.repo.create_conversation(
@@ -121,6 +152,9 @@ class ChatService:
         if use_notes:
             self.repo.set_use_notes(conversation.id, True)
             conversation.use_notes = True
+        if memory != MemoryMode.ON:
+            self.repo.set_memory_mode(conversation.id, memory)
+            conversation.memory = MemoryMode(memory)
         return conversation
 
     def conversation(self, conversation_id: int) -> Conversation:
@@ -135,6 +169,33 @@ class ChatService:
     def set_notes(self, conversation_id: int, on: bool) -> None:
         """Remember whether replies in the conversation use the user's notes."""
         self.repo.set_use_notes(conversation_id, on)
+
+    def set_memory_mode(self, conversation_id: int, mode: MemoryMode) -> None:
+        """Whether the conversation's replies use memories (``on``/``off``),
+        or it is ``private``: memories neither used nor proposed."""
+        self.repo.set_memory_mode(conversation_id, mode)
+
+    def remember(self, conversation_id: int | None, text: str) -> tuple[Memory, bool]:
+        """``/remember TEXT``: keep ``text`` as a memory typed by the user,
+        linked to the conversation unless it is private. Returns (memory,
+        True), or (the memory that already says it, False)."""
+        memory = self.memory
+        if memory is None:
+            raise UsageError("Memory is not available here.")
+        linked = conversation_id
+        if conversation_id is not None:
+            conversation = self.repo.get_conversation(conversation_id, messages=False)
+            if conversation.memory == MemoryMode.PRIVATE:
+                linked = None  # nothing typed in a private conversation points back to it
+        return memory.add(text, MemorySource.TYPED, conversation_id=linked)
+
+    def accept_proposal(self, proposal: MemoryProposal, replace: bool = False) -> Memory:
+        """Keep a proposed memory the user said yes to (``replace``: in place
+        of the memory it repeats or changes)."""
+        memory = self.memory
+        if memory is None:
+            raise UsageError("Memory is not available here.")
+        return memory.accept(proposal, replace)
 
     def persona(self, name: str) -> Persona:
         return self.library().persona(name)
@@ -229,6 +290,7 @@ class ChatService:
         options: GenerationOptions | None = None,
         grounding: GroundingProvider | None = None,
         answer_language: str | None = None,
+        propose_memories: bool = False,
     ) -> Generator[ChatEvent, None, None]:
         """Store ``text`` as a user message, then stream and store the reply.
 
@@ -236,6 +298,8 @@ class ChatService:
         provider's prompt (passages from the user's notes plus the question);
         the stored user message stays exactly what the user wrote.
         ``answer_language`` (``--to``) asks for the reply in that language.
+        ``propose_memories``: the caller can ask the user about memories the
+        model proposes (``MemoryProposed`` after ``ReplyDone``).
         """
         if not text.strip():
             raise UsageError("The message is empty.")
@@ -245,7 +309,13 @@ class ChatService:
             self._title_if_new(conversation_id, text)
         user = self.repo.add_message(conversation_id, Role.USER, text)
         yield from self._reply(
-            conversation_id, user.id, cancel, options, grounding, answer_language
+            conversation_id,
+            user.id,
+            cancel,
+            options,
+            grounding,
+            answer_language,
+            propose_memories=propose_memories,
         )
 
     def regenerate(
@@ -255,6 +325,7 @@ class ChatService:
         options: GenerationOptions | None = None,
         grounding: GroundingProvider | None = None,
         message_id: int | None = None,
+        propose_memories: bool = False,
     ) -> Generator[ChatEvent, None, None]:
         """Answer a message again: a new reply beside the old ones, which are
         kept as branches. ``message_id`` is the reply to redo or the message
@@ -272,7 +343,14 @@ class ChatService:
             target = next((m for m in reversed(messages) if m.role == Role.USER), None)
         if target is None:
             raise UsageError("There is no message to answer again.")
-        yield from self._reply(conversation_id, target.id, cancel, options, grounding)
+        yield from self._reply(
+            conversation_id,
+            target.id,
+            cancel,
+            options,
+            grounding,
+            propose_memories=propose_memories,
+        )
 
     def edit(
         self,
@@ -282,6 +360,7 @@ class ChatService:
         cancel: threading.Event | None = None,
         options: GenerationOptions | None = None,
         grounding: GroundingProvider | None = None,
+        propose_memories: bool = False,
     ) -> Generator[ChatEvent, None, None]:
         """Replace a message of yours by a new version and answer it. The new
         version is a sibling of the old one; the old branch stays."""
@@ -296,7 +375,14 @@ class ChatService:
                 "(answer it again instead)."
             )
         user = self.repo.add_message(conversation_id, Role.USER, text, parent_id=original.parent_id)
-        yield from self._reply(conversation_id, user.id, cancel, options, grounding)
+        yield from self._reply(
+            conversation_id,
+            user.id,
+            cancel,
+            options,
+            grounding,
+            propose_memories=propose_memories,
+        )
 
     def run_action(
         self,
@@ -383,6 +469,8 @@ class ChatService:
         options: GenerationOptions | None,
         grounding: GroundingProvider | None = None,
         answer_language: str | None = None,
+        *,
+        propose_memories: bool = False,
     ) -> Generator[ChatEvent, None, None]:
         """Answer ``user_message_id``: the model gets the branch ending
         there, and the reply is stored as that message's child."""
@@ -392,17 +480,25 @@ class ChatService:
         system_text = conv.system_prompt if conv.system_prompt is not None else self.system_prompt
         system = ChatTurn(Role.SYSTEM, system_text) if system_text else None
         history = self.history_turns(conversation_id, user_message_id)
+        user_text = history[-1].content if history else ""
+        selection = self._memories(model, conv, system, history, options)
+        # notes and documents get what is left once the memories have their room
+        framed = system
+        if selection is not None and selection.block:
+            from assistant.chat.memory import with_memories
+
+            framed = ChatTurn(Role.SYSTEM, with_memories(system_text, selection.block) or "")
         citations: tuple[Citation, ...] = ()
         documents = self._documents(history[-1].content) if history else []
         if documents:
-            attached = yield from self._attach(model, system, history, options, documents, cancel)
+            attached = yield from self._attach(model, framed, history, options, documents, cancel)
             if attached is None:  # stopped while reading the documents
                 yield from self._fixed_reply(conversation_id, user_message_id, "", "cancelled")
                 return
             history = history[:-1] + [ChatTurn(Role.USER, attached.prompt)]
             citations = attached.citations
         elif grounding is not None and history:
-            history, grounded = self._ground(model, system, history, options, grounding)
+            history, grounded = self._ground(model, framed, history, options, grounding)
             citations = grounded.citations
             if grounded.no_answer is not None:
                 yield from self._fixed_reply(conversation_id, user_message_id, grounded.no_answer)
@@ -412,7 +508,11 @@ class ChatService:
             history = history[:-1] + [
                 ChatTurn(Role.USER, f"{last.content}\n\n(Answer in {answer_language}.)")
             ]
-        plan = plan_context(model, system, history, options.max_tokens)
+        block = selection.block if selection is not None else ""
+        plan = plan_context(model, system, history, options.max_tokens, block)
+        given: tuple[Memory, ...] = ()
+        if selection is not None and not plan.memory_dropped:
+            given = selection.memories
         self.last_plan = plan
         engine = getattr(model, "engine", None)  # a named engine's model says which
         if conv.model != model.name or conv.engine != engine:
@@ -425,11 +525,69 @@ class ChatService:
             model=model.name,
             parent_id=user_message_id,
         )
-        if citations:
-            self.repo.update_message(reply.id, citations=list(citations))
-        yield ReplyStarted(conversation_id, user_message_id, reply.id, plan, citations)
+        if citations or given:
+            self.repo.update_message(
+                reply.id, citations=list(citations), memories=[m.uid for m in given]
+            )
+        yield ReplyStarted(
+            conversation_id, user_message_id, reply.id, plan, citations, memories=given
+        )
         source = model.stream(plan.turns, replace(options, max_tokens=plan.max_tokens), cancel)
         yield from self._record(conversation_id, reply.id, source, plan)
+        if given and self.memory is not None:
+            self.memory.mark_used(given)
+        if propose_memories and conv.memory != MemoryMode.PRIVATE:
+            yield from self._propose(model, conversation_id, user_message_id, user_text, cancel)
+
+    def _memories(
+        self,
+        model: ChatModel,
+        conversation: Conversation,
+        system: ChatTurn | None,
+        history: list[ChatTurn],
+        options: GenerationOptions,
+    ) -> MemorySelection | None:
+        """The memories to give with the latest message: none unless the
+        conversation's switch is on. Their budget is the memory setting's,
+        and never more than half of what the window leaves after the system
+        prompt, the message and the answer's room."""
+        memory = self.memory
+        if memory is None or not memory.enabled or conversation.memory != MemoryMode.ON:
+            return None
+        if not history:
+            return None
+        n_ctx = model.context_size
+        base = model.count_tokens(([system] if system else []) + [history[-1]])
+        reserve = min(options.max_tokens, max(64, n_ctx // 4))
+        budget = max(0, min(memory.budget_tokens, (n_ctx - reserve - base) // 2))
+
+        def count(text: str) -> int:
+            return model.count_tokens([ChatTurn(Role.SYSTEM, text)])
+
+        return memory.select(history[-1].content, budget, count)
+
+    def _propose(
+        self,
+        model: ChatModel,
+        conversation_id: int,
+        user_message_id: int,
+        user_text: str,
+        cancel: threading.Event | None,
+    ) -> Generator[ChatEvent, None, None]:
+        """Ask a model that can for memories from the user's message, once
+        its reply is complete; a failure here costs the proposals, not the
+        reply."""
+        memory = self.memory
+        if memory is None or not memory.enabled or not model.can_propose_memories:
+            return
+        if cancel is not None and cancel.is_set():
+            return
+        try:
+            proposals = memory.propose(model, user_text, conversation_id, user_message_id, cancel)
+        except AssistantError:
+            return
+        if proposals:
+            yield MemoryProposed(tuple(proposals))
 
     def _fixed_reply(
         self, conversation_id: int, user_message_id: int | None, text: str, reason: str = "stop"

@@ -1,11 +1,12 @@
 """The conversation in front of the user, as one typed object both shells use.
 
 ``ConversationState`` is what a shell keeps about it: which conversation (None
-until the first message creates it), the persona and whether replies use the
-user's notes. ``ChatSession`` changes that state only through the chat
-service, so what the app shows, what ``assistant ask -c ID`` does and what is
-stored never disagree. A persona or notes switch chosen before the
-conversation exists is applied when the first message creates it.
+until the first message creates it), the persona, whether replies use the
+user's notes and its memory switch (on, off or private). ``ChatSession``
+changes that state only through the chat service, so what the app shows,
+what ``assistant ask -c ID`` does and what is stored never disagree. A
+persona, notes or memory switch chosen before the conversation exists is
+applied when the first message creates it.
 
 Every method may touch the database or the model: shells call them off their
 event loop (the UI from thread workers).
@@ -20,7 +21,14 @@ from typing import TYPE_CHECKING
 
 from assistant.chat.events import ChatEvent
 from assistant.chat.service import ChatService
-from assistant.domain import Conversation, GroundingProvider, Thread
+from assistant.domain import (
+    Conversation,
+    GroundingProvider,
+    Memory,
+    MemoryMode,
+    MemoryProposal,
+    Thread,
+)
 from assistant.errors import UsageError
 
 if TYPE_CHECKING:
@@ -34,6 +42,7 @@ class ConversationState:
     persona: str | None = None  # persona name; None is the default system prompt
     use_notes: bool = False
     engine: str | None = None  # the named engine its replies came from (None: local)
+    memory: MemoryMode = MemoryMode.ON  # whether replies use (and may propose) memories
 
 
 class ChatSession:
@@ -52,6 +61,9 @@ class ChatSession:
         self._lock = threading.Lock()
         # Answer in this language (``--to``); None: in the question's language.
         self.answer_language: str | None = None
+        # The shell can ask the user about proposed memories (the CLI on a
+        # terminal): replies may then bring ``MemoryProposed``.
+        self.propose_memories = False
 
     @property
     def chat(self) -> ChatService:
@@ -73,6 +85,7 @@ class ChatSession:
         if conversation_id is None:
             state.conversation_id, state.persona, state.use_notes = None, None, False
             state.engine = None
+            state.memory = MemoryMode.ON
             return None
         if at_message is not None:
             thread = self.chat.select_branch(conversation_id, at_message)
@@ -82,6 +95,7 @@ class ChatSession:
         state.conversation_id = conversation_id
         state.persona, state.use_notes = conversation.persona, conversation.use_notes
         state.engine = conversation.engine
+        state.memory = conversation.memory
         return thread
 
     def thread(self) -> Thread | None:
@@ -118,6 +132,27 @@ class ChatSession:
             self.chat.set_notes(self.state.conversation_id, on)
         self.state.use_notes = on
 
+    def set_memory(self, mode: MemoryMode | str) -> None:
+        """The conversation's memory switch: ``on``, ``off`` or ``private``
+        (stored with it; chosen before it exists, applied when it is made)."""
+        try:
+            mode = MemoryMode(str(mode).lower())
+        except ValueError:
+            raise UsageError(f"“{mode}” is not a memory setting: use on, off or private.") from None
+        if self.state.conversation_id is not None:
+            self.chat.set_memory_mode(self.state.conversation_id, mode)
+        self.state.memory = mode
+
+    def remember(self, text: str) -> tuple[Memory, bool]:
+        """``/remember TEXT``: (the memory, True), or (the one that already
+        says it, False)."""
+        return self.chat.remember(self.state.conversation_id, text)
+
+    def accept_proposal(self, proposal: MemoryProposal, replace: bool = False) -> Memory:
+        """The user said yes to a proposed memory (``replace``: in place of
+        the one it repeats or changes)."""
+        return self.chat.accept_proposal(proposal, replace)
+
     def set_persona(self, name: str | None) -> None:
         """``name`` None goes back to the default system prompt."""
         if name:
@@ -138,6 +173,7 @@ class ChatSession:
                     system_prompt=system,
                     persona=persona,
                     use_notes=self.state.use_notes,
+                    memory=self.state.memory,
                 )
                 self.state.conversation_id = conversation.id
             return self.state.conversation_id
@@ -160,6 +196,7 @@ class ChatSession:
             cancel,
             grounding=self.grounding(),
             answer_language=self.answer_language,
+            propose_memories=self.propose_memories,
         )
 
     def regenerate(
@@ -168,7 +205,11 @@ class ChatSession:
         """A new reply beside the old one (kept as a branch)."""
         conversation_id = self._current("There is no message to answer again yet.")
         return self.chat.regenerate(
-            conversation_id, cancel, grounding=self.grounding(), message_id=message_id
+            conversation_id,
+            cancel,
+            grounding=self.grounding(),
+            message_id=message_id,
+            propose_memories=self.propose_memories,
         )
 
     def edit(
@@ -176,7 +217,14 @@ class ChatSession:
     ) -> Generator[ChatEvent, None, None]:
         """A new version of message ``message_id``, answered; the old one stays as a branch."""
         conversation_id = self._current("There is no message to edit yet.")
-        return self.chat.edit(conversation_id, message_id, text, cancel, grounding=self.grounding())
+        return self.chat.edit(
+            conversation_id,
+            message_id,
+            text,
+            cancel,
+            grounding=self.grounding(),
+            propose_memories=self.propose_memories,
+        )
 
     def run_action(
         self,

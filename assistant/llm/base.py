@@ -46,6 +46,9 @@ StreamEvent = TextPiece | Finished
 class ChatModel(Protocol):
     name: str
     context_size: int
+    # Follows an instruction well enough to propose memories after a reply:
+    # a chat (instruction-tuned) model; not a base model fed a plain transcript.
+    can_propose_memories: bool
 
     def count_tokens(self, turns: Sequence[ChatTurn]) -> int:
         """Tokens the rendered prompt for ``turns`` takes, generation prompt included."""

@@ -187,6 +187,9 @@ class LlamaCppModel:
             self.formatter = TemplateFormatter(template, bos_token=bos, eos_token=eos)
         else:
             self.formatter = TranscriptFormatter()
+        # a chat template means an instruction-tuned model; a base model
+        # continuing a transcript cannot be asked for memories reliably
+        self.can_propose_memories = isinstance(self.formatter, TemplateFormatter)
         self._lock = threading.Lock()
         self.state_cache: StateCache | None = state_cache(self) if state_cache else None
         self.last_restore: int = 0  # tokens read back from a saved state for the last reply

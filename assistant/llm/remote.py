@@ -195,6 +195,9 @@ def list_models(
 
 
 class OpenAICompatibleModel:
+    # a chat-completions server answers instructions (its chat template is its own)
+    can_propose_memories = True
+
     def __init__(
         self,
         base_url: str,

@@ -24,7 +24,15 @@ from typing import Any, Final, cast
 from sqlalchemy import CursorResult, delete, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
-from assistant.domain import Citation, Conversation, Message, MessageStatus, Role, Thread
+from assistant.domain import (
+    Citation,
+    Conversation,
+    MemoryMode,
+    Message,
+    MessageStatus,
+    Role,
+    Thread,
+)
 from assistant.errors import NotFound, UsageError
 from assistant.store.database import Database
 from assistant.store.tables import ConversationRow, MessageRow, new_uid, utcnow
@@ -41,6 +49,7 @@ _MESSAGE_FIELDS = {
     "finish_reason",
     "error",
     "citations",
+    "memories",
 }
 
 
@@ -113,6 +122,7 @@ def _message(row: MessageRow) -> Message:
         error=row.error,
         citations=[Citation.from_dict(c) for c in row.citations or [] if isinstance(c, dict)],
         parent_id=row.parent_id,
+        memories=[u for u in row.memories or [] if isinstance(u, str)],
     )
 
 
@@ -130,7 +140,16 @@ def _conversation(row: ConversationRow, count: int = 0) -> Conversation:
         message_count=count,
         uid=row.uid or "",
         current_leaf_id=row.current_leaf_id,
+        memory=memory_mode(row.memory),
     )
+
+
+def memory_mode(value: object) -> MemoryMode:
+    """A stored or imported memory switch; anything unknown reads as on."""
+    try:
+        return MemoryMode(str(value))
+    except ValueError:
+        return MemoryMode.ON
 
 
 def _fts_query(query: str) -> str | None:
@@ -298,6 +317,10 @@ class ConversationRepository:
     def set_use_notes(self, conversation_id: int, on: bool) -> None:
         """Remember the notes switch; not an edit, so the order of the list stays."""
         self._update(conversation_id, use_notes=on)
+
+    def set_memory_mode(self, conversation_id: int, mode: MemoryMode) -> None:
+        """Remember the conversation's memory switch (not an edit: the order stays)."""
+        self._update(conversation_id, memory=str(MemoryMode(mode)))
 
     def _update(self, conversation_id: int, **values: object) -> None:
         with self.db.session() as s, s.begin():
@@ -502,6 +525,7 @@ class ConversationRepository:
             use_notes=source.use_notes,
             persona=source.persona,
             uid=new_uid(),
+            memory=source.memory,
         )
         previous: int | None = None
         for m in thread.messages:
@@ -727,6 +751,7 @@ class ConversationRepository:
                         "finish_reason": m.finish_reason,
                         "error": m.error,
                         "citations": [c.to_dict() for c in m.citations] or None,
+                        "memories": list(m.memories) or None,
                     }
                 )
             conversation_rows.append(
@@ -740,6 +765,7 @@ class ConversationRepository:
                     "system_prompt": conversation.system_prompt,
                     "use_notes": conversation.use_notes,
                     "persona": conversation.persona,
+                    "memory": str(conversation.memory),
                 }
             )
             leaf = local.get(conversation.current_leaf_id or 0)
