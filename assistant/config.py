@@ -185,7 +185,9 @@ def validation_sentence(exc: ValidationError) -> str:
 
 
 def update_config(
-    config_file: Path, values: Mapping[str, str] | None = None, remove: Iterable[str] = ()
+    config_file: Path,
+    values: Mapping[str, str | bool | int] | None = None,
+    remove: Iterable[str] = (),
 ) -> None:
     """Set keys of config.toml (``a.b.c`` for a key of a table) and remove
     top-level ones, keeping the user's comments, order and formatting of

@@ -170,6 +170,14 @@ class MemoryMode(StrEnum):
     OFF = "off"
     PRIVATE = "private"
 
+    @classmethod
+    def read(cls, value: object) -> MemoryMode:
+        """A stored or imported switch; missing or unknown reads as on."""
+        try:
+            return cls(str(value))
+        except ValueError:
+            return cls.ON
+
 
 class MemorySource(StrEnum):
     """Where a memory came from: typed by hand (``memory add``, ``/remember``)

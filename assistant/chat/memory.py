@@ -52,7 +52,7 @@ from assistant.textsafe import sanitize
 
 if TYPE_CHECKING:
     from assistant.notes.service import NotesService
-    from assistant.store.memories import MemoryRepository, NewMemory
+    from assistant.store.memories import ImportedMemory, MemoryRepository, NewMemory
 
 MAX_MEMORY_CHARS = 500
 # While there are at most this many memories, all of them are tried first.
@@ -311,6 +311,42 @@ class MemoryService:
         """Store imported memories (prepared by ``prepare_import``); (added, skipped)."""
         self._ensure_keywords()
         return self.repo.import_memories(memories)
+
+    def import_file(self, path: Path) -> tuple[int, int]:
+        """``memory import``: our memory export, a conversations export
+        (its memories), or a text file with one memory per line, in one
+        transaction; a bad record is a sentence and nothing is stored.
+        Returns (added, already here)."""
+        records = read_memory_file(path)
+        prepared = self.prepare_records(records, path)
+        added, skipped = self.repo.import_linked(prepared)
+        return added, skipped + len(records) - len(prepared)
+
+    def prepare_records(
+        self, records: Sequence[dict[str, Any]], path: Path
+    ) -> list[ImportedMemory]:
+        """Memory records from a file, checked (a bad one is a sentence
+        naming it), each with where it came from; one that says what a kept
+        memory (or an earlier record) says is left out."""
+        self._ensure_keywords()
+        seen = {normal(t) for _, t in self.repo.texts()}
+        prepared: list[ImportedMemory] = []
+        for n, record in enumerate(records, start=1):
+            memory = self.prepare_import(record, f"Memory {n} in {path}")
+            key = normal(memory.text)
+            if key in seen:
+                continue
+            seen.add(key)
+            uid = record.get("conversation_uid")
+            message = record.get("message_id")
+            prepared.append(
+                (
+                    memory,
+                    uid if isinstance(uid, str) and uid else None,
+                    message if isinstance(message, int) and not isinstance(message, bool) else None,
+                )
+            )
+        return prepared
 
     def prepare_import(self, record: dict[str, Any], where: str) -> NewMemory:
         """A memory read from an export: a bad one is a sentence naming ``where``."""

@@ -241,33 +241,58 @@ class ChatService:
         return self.repo.copy_path(conversation_id, message_id, f"{source.title} (fork)")
 
     # ------------------------------------------------- import and export
+    def memories_by_uid(self, uids: Iterable[str]) -> dict[str, Memory]:
+        """The memories with these uids that still exist (a deleted one is gone)."""
+        wanted = list(dict.fromkeys(uids))
+        if not wanted or self.memory is None:
+            return {}
+        return self.memory.by_uids(wanted)
+
     def export_text(self, conversation_id: int, fmt: str) -> str:
         """The conversation as Markdown (``md``: the current branch, with
         sources) or JSON (``json``: every branch, with sources)."""
         from assistant.chat.transfer import conversation_record, dumps, thread_markdown
 
         if fmt == "md":
-            return thread_markdown(self.repo.thread(conversation_id))
+            thread = self.repo.thread(conversation_id)
+            memories = self.memories_by_uid(u for m in thread.messages for u in m.memories)
+            return thread_markdown(thread, memories)
         if fmt == "json":
-            return dumps(conversation_record(self.repo.get_conversation(conversation_id))) + "\n"
+            conversation = self.repo.get_conversation(conversation_id)
+            memories = self.memories_by_uid(u for m in conversation.messages for u in m.memories)
+            return dumps(conversation_record(conversation, memories=memories)) + "\n"
         raise UsageError(f"Unknown export format “{fmt}”: use md or json.")
 
     def export_all_text(self) -> str:
-        """Every conversation with every branch, as one JSON document."""
+        """Every conversation with every branch, and every memory, as one JSON document."""
         from assistant.chat.transfer import archive_record, dumps
 
         ids = [c.id for c in self.repo.list_conversations(counts=False)]
-        return dumps(archive_record(self.repo.get_conversation(i) for i in ids)) + "\n"
+        memories = self.memory.list_memories() if self.memory is not None else []
+        conversations = (self.repo.get_conversation(i) for i in ids)
+        return dumps(archive_record(conversations, memories)) + "\n"
 
     def import_file(self, path: Path) -> ImportResult:
         """Import a ChatGPT export, an llm logs.db or our JSON export (format
-        detected) in one transaction; conversations already here are skipped."""
+        detected) in one transaction; conversations (and memories) already
+        here are skipped."""
         from assistant.chat.transfer import ImportResult, read_archive
 
         archive = read_archive(path)
-        counts = self.repo.import_conversations(archive.conversations)
+        memories = []
+        if archive.memories:
+            if self.memory is None:
+                raise UsageError(f"{path} holds memories, and memory is not available here.")
+            memories = self.memory.prepare_records(archive.memories, path)
+        counts = self.repo.import_conversations(archive.conversations, memories)
         return ImportResult(
-            archive.format, counts.conversations, counts.messages, counts.skipped, archive.empty
+            archive.format,
+            counts.conversations,
+            counts.messages,
+            counts.skipped,
+            archive.empty,
+            counts.memories,
+            counts.memories_skipped + (len(archive.memories) - len(memories)),
         )
 
     def history_turns(self, conversation_id: int, leaf_id: int | None = None) -> list[ChatTurn]:

@@ -19,9 +19,11 @@ from assistant.cli.options import CONVERSATION_ID, model_options, runtime
 
 if TYPE_CHECKING:
     import threading
+    from collections.abc import Sequence
 
-    from assistant.chat.events import ChatEvent
+    from assistant.chat.events import ChatEvent, ReplyDone, ReplyStarted
     from assistant.chat.session import ChatSession
+    from assistant.domain import Memory, MemoryProposal
 
 
 def open_ui(ctx: click.Context, conversation_id: int | None) -> int:
@@ -65,6 +67,11 @@ def chat(ctx: click.Context, conversation_id: int | None, **_options: Any) -> in
     "--file", "files", multiple=True, metavar="PATH",
     help="Put a whole document into the question (repeatable); same as @PATH in the text.",
 )  # fmt: skip
+@click.option(
+    "--memory", "memory_mode", type=click.Choice(["on", "off", "private"]), default=None,
+    help="Give the reply your memories (on), not (off), or neither use nor propose them "
+    "(private); remembered for the conversation.",
+)  # fmt: skip
 @model_options
 @click.pass_context
 def ask(
@@ -77,6 +84,7 @@ def ask(
     quiet: bool,
     to: str | None,
     files: tuple[str, ...],
+    memory_mode: str | None,
     **_options: Any,
 ) -> int:
     """Ask one question; the answer streams to stdout (piped stdin is appended)."""
@@ -113,6 +121,11 @@ def ask(
         follow_engine(ctx, rt, session)
     if notes:
         session.set_notes(True)  # remembered, as the app's switch is
+    if memory_mode is not None:
+        session.set_memory(memory_mode)  # remembered with the conversation
+    # Proposed memories are asked about on a terminal; off one nothing is
+    # proposed, so nothing can be kept unasked.
+    session.propose_memories = on_terminal()
     if session.state.use_notes:
         from assistant.cli.notes import ensure_notes_ready
 
@@ -121,6 +134,13 @@ def ask(
         edited = edit_id
         return answer(session, lambda cancel: session.edit(edited, text, cancel), as_json)
     return answer(session, lambda cancel: session.send(text, cancel), as_json)
+
+
+def on_terminal() -> bool:
+    """A person can answer a question: stdin and stderr are a terminal."""
+    import sys
+
+    return bool(sys.stdin and sys.stdin.isatty() and sys.stderr and sys.stderr.isatty())
 
 
 def follow_engine(ctx: click.Context, rt: Any, session: ChatSession) -> None:
@@ -151,13 +171,14 @@ def answer(
 ) -> int:
     """Stream one reply (``start(cancel)``'s events) to stdout; Ctrl-C keeps
     the partial reply."""
-    from assistant.chat.events import ReplyDone, ReplyProgress, ReplyStarted
+    from assistant.chat.events import MemoryProposed, ReplyDone, ReplyProgress, ReplyStarted
     from assistant.domain import MessageStatus
     from assistant.errors import AssistantError
     from assistant.llm.base import TextPiece
 
     done: ReplyDone | None = None
     started: ReplyStarted | None = None
+    proposed: MemoryProposed | None = None
     shown = False
     with CancelOnSigint() as cancel:
         events = start(cancel)
@@ -182,6 +203,11 @@ def answer(
                         shown = True
                 elif isinstance(event, ReplyDone):
                     done = event
+                    if not as_json and started is not None:
+                        # all of the reply is shown before proposals are asked for
+                        after_reply(session, started, event)
+                elif isinstance(event, MemoryProposed):
+                    proposed = event
         except AssistantError:
             # a model or server failure mid-reply: what came is stored; say where
             if shown and started is not None:
@@ -194,6 +220,7 @@ def answer(
         raise RuntimeError("the reply ended without its final event")
     msg, fin = done.message, done.finished
     use_notes = session.state.use_notes
+    decisions = ask_about_proposals(session, proposed.proposals if proposed else ())
     if as_json:
         print_json(
             {
@@ -216,17 +243,72 @@ def answer(
                     if use_notes or started.citations
                     else {}
                 ),
+                "memories": [{"id": m.id, "uid": m.uid, "text": m.text} for m in started.memories],
+                "memory_tokens": done.plan.memory_tokens if done.plan else 0,
+                "memory_proposals": decisions,
             }
         )
-    else:
-        stream_text("\n")
-        if msg.finish_reason == "length":
-            say("(reply cut at the token limit)")
-        if use_notes or started.citations:
-            from assistant.cli.notes import print_sources
-
-            print_sources(started.citations)
     if msg.status == MessageStatus.STOPPED:
         say(f"Stopped; the partial reply is kept in conversation {msg.conversation_id}.")
         return EXIT_INTERRUPTED
     return 0
+
+
+def after_reply(session: ChatSession, started: ReplyStarted, done: ReplyDone) -> None:
+    """What follows the text of a reply: a cut, its sources, its memories."""
+    stream_text("\n")
+    if done.message.finish_reason == "length":
+        say("(reply cut at the token limit)")
+    if session.state.use_notes or started.citations:
+        from assistant.cli.notes import print_sources
+
+        print_sources(started.citations)
+    print_memories(started.memories)
+
+
+def print_memories(memories: Sequence[Memory]) -> None:
+    """The memories a reply was given, on stderr (stdout stays the answer)."""
+    if not memories:
+        return
+    from assistant.textsafe import one_line
+
+    say("Memories given:")
+    for m in memories:
+        text = one_line(" ".join(m.text.split()))
+        say(f"  [{m.id}] {text if len(text) <= 90 else text[:89] + '…'}")
+
+
+def ask_about_proposals(
+    session: ChatSession, proposals: Sequence[MemoryProposal]
+) -> list[dict[str, Any]]:
+    """Ask the user about each proposed memory (the session only proposes on
+    a terminal) and keep what they say yes to; returns what was decided."""
+    from assistant.cli.console import choose
+    from assistant.domain import ProposalKind
+
+    decisions: list[dict[str, Any]] = []
+    for proposal in proposals:
+        related = proposal.related
+        if proposal.kind == ProposalKind.NEW or related is None:
+            answer = choose(proposal.question(), {"y": "yes", "n": "no"}, "n")
+        else:
+            answer = choose(
+                proposal.question(),
+                {"r": "replace it", "a": "add as a new memory", "n": "no"},
+                "n",
+            )
+        kept = None
+        if answer in ("y", "a", "r"):
+            kept = session.accept_proposal(proposal, replace=answer == "r")
+            what = "replaced" if answer == "r" else "kept"
+            say(f"Memory {kept.id} {what}.")
+        decisions.append(
+            {
+                "text": proposal.text,
+                "kind": str(proposal.kind),
+                "related_id": related.id if related else None,
+                "answer": {"y": "kept", "a": "kept", "r": "replaced"}.get(answer, "declined"),
+                "memory_id": kept.id if kept else None,
+            }
+        )
+    return decisions

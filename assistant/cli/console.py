@@ -138,6 +138,33 @@ def confirm(question: str, assume_yes: bool) -> bool:
     return answer in ("y", "yes")
 
 
+def choose(question: str, choices: dict[str, str], default: str) -> str:
+    """Ask ``question`` on the terminal with one-letter ``choices`` (letter:
+    what it does); Enter, end of input or no terminal gives ``default``."""
+    if sys.stdin is None or not sys.stdin.isatty():
+        return default
+    letters = "/".join(k.upper() if k == default else k for k in choices)
+    words = ", ".join(f"{k} {v}" for k, v in choices.items())
+    prompt = (
+        f"{sanitize(question)} [{letters}] "
+        if len(choices) == 2
+        else (f"{sanitize(question)} ({words}) [{letters}] ")
+    )
+    while True:
+        sys.stderr.write(prompt)
+        sys.stderr.flush()
+        line = sys.stdin.readline()
+        if not line:
+            return default
+        answer = line.strip().lower()
+        if not answer:
+            return default
+        for key in choices:
+            if answer == key or answer == choices[key].split()[0]:
+                return key
+        sys.stderr.write(f"Answer {' or '.join(choices)}.\n")
+
+
 class CancelOnSigint:
     """First Ctrl-C sets a cancel flag (the job stops and keeps what it has);
     a second one raises KeyboardInterrupt as usual."""

@@ -45,6 +45,11 @@ class NewMemory:
     last_used_at: datetime | None = None
 
 
+# A memory to import, with the uid of the conversation it came from and the
+# id its message had in the file (linked again when they are here).
+ImportedMemory = tuple[NewMemory, str | None, int | None]
+
+
 def _memory(row: MemoryRow) -> Memory:
     try:
         source = MemorySource(row.source)
@@ -209,20 +214,65 @@ class MemoryRepository:
     def import_memories(self, memories: Sequence[NewMemory]) -> tuple[int, int]:
         """Store memories in one transaction; one whose uid is here already
         is skipped. Returns (added, skipped)."""
-        added = skipped = 0
         with self.db.session() as s, s.begin():
-            uids = [m.uid for m in memories if m.uid]
-            known: set[str] = set()
-            for start in range(0, len(uids), _IN_SLICE):
-                part = uids[start : start + _IN_SLICE]
-                known.update(s.scalars(select(MemoryRow.uid).where(MemoryRow.uid.in_(part))))
-            for memory in memories:
-                if memory.uid and memory.uid in known:
-                    skipped += 1
-                    continue
-                row = self._insert(s, memory)
-                known.add(row.uid)
-                added += 1
+            return self.insert_new(s, memories)
+
+    def import_linked(self, memories: Sequence[ImportedMemory]) -> tuple[int, int]:
+        """``import_memories``, each linked to its conversation when that is here."""
+        with self.db.session() as s, s.begin():
+            return self.insert_linked(s, memories, {})
+
+    @classmethod
+    def insert_linked(
+        cls,
+        s: Session,
+        memories: Sequence[ImportedMemory],
+        message_ids: dict[tuple[str, int], int],
+    ) -> tuple[int, int]:
+        """Insert in the caller's transaction, linking each memory to the
+        conversation of its uid when it is here, and to its message when
+        ``message_ids`` knows where (conversation uid, id in the file) went."""
+        from dataclasses import replace
+
+        from assistant.store.tables import ConversationRow
+
+        wanted = sorted({uid for _, uid, _ in memories if uid})
+        here: dict[str, int] = {}
+        for start in range(0, len(wanted), _IN_SLICE):
+            part = wanted[start : start + _IN_SLICE]
+            rows = s.execute(
+                select(ConversationRow.id, ConversationRow.uid).where(ConversationRow.uid.in_(part))
+            )
+            here.update((uid, cid) for cid, uid in rows if uid)
+        linked = [
+            replace(
+                memory,
+                conversation_id=here.get(uid) if uid else None,
+                message_id=(
+                    message_ids.get((uid, message)) if uid and message is not None else None
+                ),
+            )
+            for memory, uid, message in memories
+        ]
+        return cls.insert_new(s, linked)
+
+    @classmethod
+    def insert_new(cls, s: Session, memories: Sequence[NewMemory]) -> tuple[int, int]:
+        """Insert in the caller's transaction the memories whose uid is not
+        here yet: (added, skipped)."""
+        added = skipped = 0
+        uids = [m.uid for m in memories if m.uid]
+        known: set[str] = set()
+        for start in range(0, len(uids), _IN_SLICE):
+            part = uids[start : start + _IN_SLICE]
+            known.update(s.scalars(select(MemoryRow.uid).where(MemoryRow.uid.in_(part))))
+        for memory in memories:
+            if memory.uid and memory.uid in known:
+                skipped += 1
+                continue
+            row = cls._insert(s, memory)
+            known.add(row.uid)
+            added += 1
         return added, skipped
 
     # ------------------------------------------------------------- search

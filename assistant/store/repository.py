@@ -35,6 +35,7 @@ from assistant.domain import (
 )
 from assistant.errors import NotFound, UsageError
 from assistant.store.database import Database
+from assistant.store.memories import ImportedMemory, MemoryRepository
 from assistant.store.tables import ConversationRow, MessageRow, new_uid, utcnow
 
 _MESSAGE_FIELDS = {
@@ -102,6 +103,8 @@ class ImportCounts:
     conversations: int = 0  # added
     messages: int = 0  # added
     skipped: int = 0  # already here (same uid): nothing added
+    memories: int = 0  # added
+    memories_skipped: int = 0  # already here (same uid)
 
 
 def _message(row: MessageRow) -> Message:
@@ -140,16 +143,8 @@ def _conversation(row: ConversationRow, count: int = 0) -> Conversation:
         message_count=count,
         uid=row.uid or "",
         current_leaf_id=row.current_leaf_id,
-        memory=memory_mode(row.memory),
+        memory=MemoryMode.read(row.memory),
     )
-
-
-def memory_mode(value: object) -> MemoryMode:
-    """A stored or imported memory switch; anything unknown reads as on."""
-    try:
-        return MemoryMode(str(value))
-    except ValueError:
-        return MemoryMode.ON
 
 
 def _fts_query(query: str) -> str | None:
@@ -672,14 +667,19 @@ class ConversationRepository:
                 )
         return found
 
-    def import_conversations(self, conversations: Iterable[Conversation]) -> ImportCounts:
-        """Store whole conversations in ONE transaction: all or nothing.
+    def import_conversations(
+        self, conversations: Iterable[Conversation], memories: Sequence[ImportedMemory] = ()
+    ) -> ImportCounts:
+        """Store whole conversations, and ``memories``, in ONE transaction:
+        all or nothing.
 
         Each conversation carries its messages in ``messages`` with ids and
         ``parent_id`` local to it (parents first) and ``current_leaf_id`` in
         the same ids; they get real ids here. A conversation whose ``uid`` is
         already stored is skipped, so importing the same file twice adds
-        nothing."""
+        nothing; so is a memory whose uid is here. A memory is linked to its
+        conversation when that is here (and to its message when the
+        conversation came in this import)."""
         batch = list(conversations)
         counts = {"conversations": 0, "messages": 0, "skipped": 0}
         with self.db.session() as s, s.begin():
@@ -703,19 +703,26 @@ class ConversationRepository:
                     continue
                 known.add(conversation.uid)
                 fresh.append(conversation)
-            self._insert_conversations(s, fresh)
+            ids = self._insert_conversations(s, fresh)
             counts["conversations"] = len(fresh)
             counts["messages"] = sum(len(c.messages) for c in fresh)
+            if memories:
+                added, skipped = MemoryRepository.insert_linked(s, memories, ids)
+                counts["memories"], counts["memories_skipped"] = added, skipped
         return ImportCounts(**counts)
 
     @staticmethod
-    def _insert_conversations(s: Session, conversations: list[Conversation]) -> None:
+    def _insert_conversations(
+        s: Session, conversations: list[Conversation]
+    ) -> dict[tuple[str, int], int]:
         """Insert conversations and their trees with ids chosen here (the
         write lock is held: BEGIN IMMEDIATE), in a few bulk statements.
         Message ids and parents come in local to each conversation; each
-        conversation's ``id`` is set to the stored one."""
+        conversation's ``id`` is set to the stored one. Returns the stored
+        id of each (conversation uid, local message id)."""
+        stored: dict[tuple[str, int], int] = {}
         if not conversations:
-            return
+            return stored
         next_conversation = (s.scalar(select(func.max(ConversationRow.id))) or 0) + 1
         next_message = (s.scalar(select(func.max(MessageRow.id))) or 0) + 1
         conversation_rows: list[dict[str, Any]] = []
@@ -731,6 +738,7 @@ class ConversationRepository:
                         f"In “{conversation.title}”, a message answers one that is not there."
                     )
                 local[m.id] = next_message
+                stored[(conversation.uid, m.id)] = next_message
                 next_message += 1
                 message_rows.append(
                     {
@@ -782,3 +790,4 @@ class ConversationRepository:
                 update(ConversationRow),
                 [{"id": cid, "current_leaf_id": leaf} for cid, leaf in leaves],
             )
+        return stored
