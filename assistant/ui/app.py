@@ -42,7 +42,7 @@ from textual.widgets import Footer, Label, OptionList, TextArea
 from textual.worker import Worker, WorkerState
 
 from assistant.chat.session import ChatSession, ConversationState
-from assistant.domain import Citation, Conversation, Message, Role, Thread
+from assistant.domain import Citation, Conversation, Memory, Message, Role, Thread
 from assistant.ui.model_picker import (
     ModelLoading,
     ModelPickerScreen,
@@ -570,7 +570,7 @@ class AssistantApp(App[None]):
             plan = event.plan
             if plan is not None:
                 self._context_size = plan.context_size
-                self.status.show_context(plan.prompt_tokens, plan.context_size)
+                self.status.show_context(plan.prompt_tokens, plan.context_size, plan.memory_tokens)
             if plan is not None and plan.dropped_turns:
                 self.status.notice_text = (
                     f"{plan.dropped_turns} earlier messages ({plan.dropped_tokens} tokens) "
@@ -591,7 +591,7 @@ class AssistantApp(App[None]):
             if plan is not None:
                 # what the next message will find: the prompt and this reply
                 used = plan.prompt_tokens + (event.message.completion_tokens or 0)
-                self.status.show_context(used, plan.context_size)
+                self.status.show_context(used, plan.context_size, plan.memory_tokens)
 
     async def on_reply_ended(self, message: ReplyEnded) -> None:
         view, self._reply_view = self._reply_view, None
@@ -805,6 +805,9 @@ class AssistantApp(App[None]):
         except AssistantError as exc:
             self.notify(str(exc), severity="warning", markup=False)
             return
+        if command.kind == "control" and command.name == "remember":
+            self.remember(command.argument)
+            return
         if command.kind == "control":
             self.prompt.clear()
             if command.name == "help":
@@ -816,6 +819,8 @@ class AssistantApp(App[None]):
                 await self.action_new_conversation()
             elif command.name == "notes":
                 self.set_notes(command.argument == "on")
+            elif command.name == "memory":
+                self.set_memory(command.argument)
             elif command.name == "persona":
                 if command.argument:
                     self.set_persona(command.argument)
@@ -945,6 +950,51 @@ class AssistantApp(App[None]):
         if self.conversation_id is not None:
             self.background(lambda: self.session.set_notes(on))
 
+    def remember(self, text: str) -> None:
+        """``/remember TEXT``: kept as a memory in a worker. A text that cannot
+        be a memory (too long) is a notice and stays in the box to fix."""
+        from assistant.chat.memory import clean_text
+        from assistant.errors import AssistantError
+
+        try:
+            clean_text(text)
+        except AssistantError as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+        self.prompt.clear()
+
+        def done(result: tuple[Memory, bool]) -> None:
+            memory, created = result
+            self.notify(
+                f"Remembered as memory {memory.id}."
+                if created
+                else f"Memory {memory.id} already says that; nothing was added.",
+                title="Memory",
+                markup=False,
+            )
+
+        self.background(lambda: self.session.remember(text), done, failed="Not remembered: ")
+
+    def set_memory(self, mode: str) -> None:
+        """``/memory on|off|private``: at once for the next message, stored
+        with the conversation in a worker."""
+        from assistant.domain import MemoryMode
+
+        chosen = MemoryMode(mode)
+        self.state.memory = chosen
+        self.update_notes_status()
+        self.notify(
+            {
+                MemoryMode.ON: "Replies in this conversation are given your memories.",
+                MemoryMode.OFF: "Replies in this conversation are given no memories.",
+                MemoryMode.PRIVATE: "This conversation is private: memories are neither "
+                "used nor proposed here.",
+            }[chosen],
+            markup=False,
+        )
+        if self.conversation_id is not None:
+            self.background(lambda: self.session.set_memory(chosen))
+
     def action_toggle_notes(self) -> None:
         self.set_notes(not self.state.use_notes)
 
@@ -952,6 +1002,8 @@ class AssistantApp(App[None]):
         parts = []
         if self.state.use_notes:
             parts.append("using notes")
+        if self.state.memory != "on":
+            parts.append(f"memory {self.state.memory}")
         if self._notes_index_text:
             parts.append(self._notes_index_text)
         self.status.notes_text = " · ".join(parts)

@@ -676,10 +676,12 @@ class StatusLine(Static):
             left = left[: max(0, room - 1)] + "…"
         return plain(left.ljust(room) + "  " + right)
 
-    def show_context(self, used_tokens: int, context_size: int) -> None:
-        """``used_tokens``: the prompt and the reply, as the next message would find them."""
+    def show_context(self, used_tokens: int, context_size: int, memory_tokens: int = 0) -> None:
+        """``used_tokens``: the prompt and the reply, as the next message would
+        find them; ``memory_tokens``: of those, the memories given."""
         share = used_tokens / context_size if context_size else 0.0
-        self.context_text = f"context {used_tokens}/{context_size} ({share:.0%})"
+        memory = f", memories {memory_tokens}" if memory_tokens else ""
+        self.context_text = f"context {used_tokens}/{context_size} ({share:.0%}{memory})"
         self.set_class(share >= 0.8, "-context-full")
 
     def clear_reply_figures(self) -> None:
