@@ -13,9 +13,10 @@ The decisions a reader must know:
   and stemmed as the notes index does), fused as notes search fuses them, best
   first while the block stays within the budget. A memory must clear a small
   relevance floor to be given (bench/memory.py measures recall and tokens).
-- Memories are quoted as data: one line each, whitespace folded (a memory can
-  never start a line of the transcript such as ``User:``), controls shown in
-  caret form, under a header that says they are notes, not instructions.
+- Memories are quoted as data: each between guillemets on the header's line,
+  whitespace folded (a memory can never start a line of the transcript such
+  as ``User:``), controls shown in caret form, after a header that says they
+  are notes, not instructions.
 - Vectors are made when selection first needs them (``memory add`` never
   waits for the embedder) and kept in the database by embedder name.
 - Proposals are asked of a model that says it can (``can_propose_memories``),
@@ -117,17 +118,21 @@ def normal(text: str) -> str:
 
 
 def quoted(text: str) -> str:
-    """A memory as the model sees it: on one line, controls visible, its own
-    quotation marks plain so the quote around it stays whole."""
+    """A memory as the model sees it: on one line, controls visible, between
+    guillemets (its own made single, so the quote around it stays whole)."""
     line = " ".join(sanitize(text).split())
-    return "“" + line.replace("“", '"').replace("”", '"') + "”"
+    return "«" + line.replace("«", "‹").replace("»", "›") + "»"
 
 
 def render_block(memories: Sequence[Memory]) -> str:
-    """The text added to the system prompt for ``memories`` ("" for none)."""
+    """The text added to the system prompt for ``memories`` ("" for none):
+    the header, then the memories on the same line. Measured on the bundled
+    base model (bench/memory.py), a bulleted list of quoted memories was
+    carried on by the model in its replies ("- “I am an animal lover.”")
+    and this one line was not."""
     if not memories:
         return ""
-    return prompt_text("block") + "\n" + "\n".join(f"- {quoted(m.text)}" for m in memories)
+    return prompt_text("block") + " " + " ".join(quoted(m.text) for m in memories)
 
 
 def with_memories(system: str | None, block: str) -> str | None:
