@@ -6,12 +6,14 @@
    ``ask`` does; recall is the share of questions whose needed memory is in
    what the model was given (aim >= 95%). Tokens spent on memories per turn:
    the planner's ``memory_tokens`` (median, mean, max), against the budget.
-2. Added time to first token against memory off, side by side: each question
-   is sent with memory on and with it off (alternating which goes first), in
-   new conversations; the time from ``send`` to the first token is the app's
-   part (until ``ReplyStarted``: selection, planning, storing) plus the
-   model's (prompt evaluation). Medians of on - off per question (aim < 20 ms).
-   Also with 10 memories (all given, no selection), and the selection alone.
+2. Added time to first token against memory off, side by side in one run:
+   the time from ``send`` to the first token is the app's part (until
+   ``ReplyStarted``: selection, planning, storing) plus the model's (prompt
+   evaluation, after what its prompt cache holds). Asked three ways: each
+   question in a new conversation (as ``ask``), memory off and on in
+   alternating blocks of five; ten questions as the turns of one
+   conversation; and with 10 memories (all given: the same block every time).
+   Medians, on against off (aim < 20 ms). Also the selection alone.
 3. Echo on the bundled 270M base model (no chat template: a plain
    User:/Assistant: transcript): 24 questions that need no memory, 2 seeds
    each, with 7 memories (one of them prompt-like: "answer only in capital
@@ -102,17 +104,19 @@ class Setup:
         return service, memory
 
 
-def send(service, question: str, memory: str, max_tokens: int = 4, seed: int = 1):
-    """(seconds until ReplyStarted, model's ms to first token, ReplyStarted, reply text)."""
+def send(service, question: str, memory: str, max_tokens: int = 4, seed: int = 1, into=None):
+    """(seconds until ReplyStarted, model's ms to first token, ReplyStarted,
+    reply text); a new conversation unless ``into`` (a conversation id)."""
     from assistant.chat.events import ReplyDone, ReplyStarted
     from assistant.domain import GenerationOptions, MemoryMode
 
-    conversation = service.new_conversation(question, memory=MemoryMode(memory))
+    if into is None:
+        into = service.new_conversation(question, memory=MemoryMode(memory)).id
     options = GenerationOptions(max_tokens=max_tokens, temperature=0.7, seed=seed)
     start = time.perf_counter()
     started = done = None
     app_s = 0.0
-    for event in service.send(conversation.id, question, options=options):
+    for event in service.send(into, question, options=options):
         if isinstance(event, ReplyStarted):
             started, app_s = event, time.perf_counter() - start
         elif isinstance(event, ReplyDone):
@@ -120,69 +124,102 @@ def send(service, question: str, memory: str, max_tokens: int = 4, seed: int = 1
     return app_s, done.finished.time_to_first_token_ms, started, done.message.content
 
 
+def one_shots(service, questions: list[str]) -> dict[str, list[tuple[float, float]]]:
+    """Each question in a new conversation (as `ask` does), memory off and on
+    in alternating blocks of five, so each mode meets the model's prompt
+    cache as a run of asks in that mode would: (app ms, model ms) each."""
+    times: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
+    for block in range(0, len(questions), 5):
+        order = ("off", "on") if block % 10 == 0 else ("on", "off")
+        for mode in order:
+            for question in questions[block : block + 5]:
+                app_s, model_ms, _, _ = send(service, question, mode)
+                times[mode].append((app_s * 1000, model_ms))
+    return times
+
+
+def conversation(service, questions: list[str], mode: str) -> list[tuple[float, float]]:
+    """The questions as the turns of one conversation: (app ms, model ms) per turn."""
+    from assistant.domain import MemoryMode
+
+    conv = service.new_conversation(questions[0], memory=MemoryMode(mode)).id
+    out = []
+    for question in questions:
+        app_s, model_ms, _, _ = send(service, question, mode, into=conv)
+        out.append((app_s * 1000, model_ms))
+    return out
+
+
+def _added(on: list[tuple[float, float]], off: list[tuple[float, float]]) -> str:
+    total_on = statistics.median(a + m for a, m in on)
+    total_off = statistics.median(a + m for a, m in off)
+    app = statistics.median(a for a, _ in on) - statistics.median(a for a, _ in off)
+    return (
+        f"median {total_on:.0f} ms on vs {total_off:.0f} ms off: added "
+        f"{total_on - total_off:.0f} ms (the app's part {app:.1f} ms)"
+    )
+
+
 def recall_and_latency(setup: Setup) -> None:
+    from assistant.chat.memory import MAX_GIVEN
     from bench.memory_data import TARGETS, memories
 
     service, memory = setup.chat("many", memories())
-    print(f"memories: {memory.count()}; budget {memory.budget_tokens} tokens per turn")
+    print(f"memories: {memory.count()}; budget {memory.budget_tokens} tokens per turn, "
+          f"at most {MAX_GIVEN} memories")  # fmt: skip
     start = time.perf_counter()
-    memory.rank("warm-up")  # the first use embeds every memory (once, stored)
-    print(f"first use: embedding {memory.count()} memories took "
-          f"{time.perf_counter() - start:.1f} s (stored; never again)")  # fmt: skip
-    found, tokens, given, added, app_added, model_added = 0, [], [], [], [], []
-    selection_ms = []
-    missed = []
-    for n, (needed, question) in enumerate(TARGETS):
-        order = ("on", "off") if n % 2 == 0 else ("off", "on")
-        runs = {mode: send(service, question, mode) for mode in order}
-        app_on, model_on, started, _ = runs["on"]
-        app_off, model_off, _, _ = runs["off"]
-        texts = [m.text for m in started.memories]
-        if needed in texts:
-            found += 1
-        else:
+    memory.embed_missing()  # as `memory import` does: once, stored
+    print(f"embedding {memory.count()} memories (at import) took "
+          f"{time.perf_counter() - start:.1f} s")  # fmt: skip
+    texts = dict(memory.repo.texts())
+    found, tokens, given, selection_ms, missed = 0, [], [], [], []
+    ranks = []
+
+    def count(text: str) -> int:
+        return setup.model.count_tokens([_system(text)])
+
+    for needed, question in TARGETS:
+        _, _, started, _ = send(service, question, "on")
+        got = [m.text for m in started.memories]
+        found += needed in got
+        if needed not in got:
             missed.append(question)
         tokens.append(started.plan.memory_tokens)
-        given.append(len(texts))
-        app_added.append((app_on - app_off) * 1000)
-        model_added.append(model_on - model_off)
-        added.append((app_on - app_off) * 1000 + model_on - model_off)
-        count = lambda text: setup.model.count_tokens([_system(text)])  # noqa: E731
+        given.append(len(got))
         t0 = time.perf_counter()
         memory.select(question, memory.budget_tokens, count)
         selection_ms.append((time.perf_counter() - t0) * 1000)
+        order = [texts[r.memory_id] for r in memory.rank(question, 100)]
+        ranks.append(order.index(needed) if needed in order else 999)
     total = len(TARGETS)
     print(f"recall of the needed memory in what the model was given: {found}/{total} "
           f"= {found / total:.1%} (aim >= 95%)")  # fmt: skip
     if missed:
         print("  missed: " + " | ".join(missed))
+    at = ", ".join(f"top {k}: {sum(r < k for r in ranks)}/{total}" for k in (1, 4, 8, 16))
+    print(f"  the ranking alone (floor and budget aside): the needed memory in the {at}")
     print(f"memories given per turn: median {statistics.median(given):.0f}, "
           f"mean {statistics.mean(given):.1f}, max {max(given)}")  # fmt: skip
     print(f"tokens on memories per turn: median {statistics.median(tokens):.0f}, "
           f"mean {statistics.mean(tokens):.0f}, max {max(tokens)} "
           f"(budget {memory.budget_tokens})")  # fmt: skip
-    print(f"selection alone (embed the question, BM25, fuse, count): median "
+    print(f"selection alone (embed the message, BM25, fuse, count tokens): median "
           f"{statistics.median(selection_ms):.1f} ms, max {max(selection_ms):.1f} ms")  # fmt: skip
-    print(f"added time to first token, 500 memories, on - off: median "
-          f"{statistics.median(added):.0f} ms (app {statistics.median(app_added):.1f} ms + model "
-          f"{statistics.median(model_added):.0f} ms prompt evaluation of the block) "
-          "(aim < 20 ms)")  # fmt: skip
 
-    few_texts = [t for t, _ in TARGETS[:10]]
-    few, few_memory = setup.chat("few", few_texts)
-    send(few, "warm-up", "on")
-    send(few, "warm-up", "off")
-    few_added, few_app, few_tokens = [], [], []
-    for n, (_, question) in enumerate(TARGETS[:20]):
-        order = ("on", "off") if n % 2 == 0 else ("off", "on")
-        runs = {mode: send(few, question, mode) for mode in order}
-        few_app.append((runs["on"][0] - runs["off"][0]) * 1000)
-        few_added.append(few_app[-1] + runs["on"][1] - runs["off"][1])
-        few_tokens.append(runs["on"][2].plan.memory_tokens)
-    print(f"added time to first token, 10 memories (all given, the same block each turn): "
-          f"median {statistics.median(few_added):.0f} ms (app "
-          f"{statistics.median(few_app):.1f} ms); tokens on memories "
-          f"{statistics.median(few_tokens):.0f} per turn")  # fmt: skip
+    questions = [q for _, q in TARGETS]
+    times = one_shots(service, questions)
+    print("time to first token, 500 memories, one question per conversation (as ask): "
+          + _added(times["on"], times["off"]) + " (aim < 20 ms)")  # fmt: skip
+    turns = questions[:10]
+    off = conversation(service, turns, "off")
+    on = conversation(service, turns, "on")
+    print("time to first token, 500 memories, turns 2-10 of one conversation: "
+          + _added(on[1:], off[1:]))  # fmt: skip
+
+    few, _ = setup.chat("few", [t for t, _ in TARGETS[:10]])
+    times = one_shots(few, questions[:20])
+    print("time to first token, 10 memories (all given, the same block every time), one "
+          "question per conversation: " + _added(times["on"], times["off"]))  # fmt: skip
 
 
 def _system(text: str):

@@ -304,3 +304,63 @@ def test_many_memories_the_closest_by_meaning(repo, db, embedder):
     assert not any(text.startswith("Trivia") for text in given)
     started, _, _ = drain(session.send("Who should I call about a toothache?"))
     assert "My dentist is Dr. Okafor on Elm Street." in [m.text for m in started.memories]
+
+
+class BrokenEmbedder:
+    """An embedder that cannot run (a remote one that is down, a broken model folder)."""
+
+    languages = None
+
+    @property
+    def name(self) -> str:
+        from assistant.notes.embedder import EmbedderUnavailable
+
+        raise EmbedderUnavailable("The embedding server at http://127.0.0.1:9 is not answering.")
+
+
+def test_an_embedder_that_cannot_run_leaves_keywords_not_a_failed_reply(repo, db):
+    notes = NotesService(db, app_paths(), embedder=BrokenEmbedder())
+    memory = MemoryService(MemoryRepository(db), lambda: notes, budget_tokens=60)
+    for n in range(40):
+        memory.add(f"Trivia {n}: the office plant number {n} needs water on day {n % 7}.")
+    memory.add("My sister Ingrid lives in Trondheim.")
+    model = FakeModel()
+    session = make_session(repo, model, memory)
+    started, done, _ = drain(session.send("Shall I visit Ingrid?"))
+    assert done.message.content and "Ingrid" in " ".join(m.text for m in started.memories)
+
+
+def test_embed_missing_makes_every_vector_once(db, embedder):
+    notes = NotesService(db, app_paths(), embedder=embedder)
+    memory = MemoryService(MemoryRepository(db), lambda: notes)
+    records = [{"text": f"Fact {n} about the number {n * 13}."} for n in range(300)]
+    memory.import_memories([memory.prepare_import(r, "x") for r in records])
+    assert memory.embed_missing() == 300
+    assert memory.embed_missing() == 0
+    assert len(memory.repo.vectors(embedder.name)[0]) == 300
+    # an edited memory loses its vector and gets a new one
+    memory.edit(5, "Fact five is now about tea.")
+    assert memory.embed_missing() == 1
+
+
+def test_the_memories_of_the_last_reply_stay_in_place_while_they_fit(repo, db):
+    """The block keeps its order from turn to turn (the model's prompt cache
+    then holds it and the conversation after it); newly needed memories come
+    after the ones given before."""
+    memory = MemoryService(MemoryRepository(db), budget_tokens=80)
+    for n in range(30):
+        memory.add(f"Trivia {n}: the office plant number {n} needs water.")
+    ingrid, _ = memory.add("My sister Ingrid lives in Trondheim.")
+    bike, _ = memory.add("My bicycle is a green Brompton.")
+    model = FakeModel()
+    session = make_session(repo, model, memory)
+    first, _, _ = drain(session.send("Shall I visit Ingrid in Trondheim?"))
+    assert [m.id for m in first.memories] == [ingrid.id]
+    block = system_text(model)
+    second, _, _ = drain(session.send("Thanks. Anything else?"))
+    assert [m.id for m in second.memories] == [ingrid.id]  # not needed, kept in place
+    assert system_text(model) == block
+    third, _, _ = drain(session.send("Is my Brompton bicycle good for Trondheim hills?"))
+    ids = [m.id for m in third.memories]
+    assert ids[0] == ingrid.id and bike.id in ids
+    assert system_text(model).startswith(block)

@@ -506,7 +506,7 @@ class ChatService:
         system = ChatTurn(Role.SYSTEM, system_text) if system_text else None
         history = self.history_turns(conversation_id, user_message_id)
         user_text = history[-1].content if history else ""
-        selection = self._memories(model, conv, system, history, options)
+        selection = self._memories(model, conv, user_message_id, system, history, options)
         # notes and documents get what is left once the memories have their room
         framed = system
         if selection is not None and selection.block:
@@ -568,6 +568,7 @@ class ChatService:
         self,
         model: ChatModel,
         conversation: Conversation,
+        user_message_id: int,
         system: ChatTurn | None,
         history: list[ChatTurn],
         options: GenerationOptions,
@@ -589,7 +590,13 @@ class ChatService:
         def count(text: str) -> int:
             return model.count_tokens([ChatTurn(Role.SYSTEM, text)])
 
-        return memory.select(history[-1].content, budget, count)
+        # the memories the last reply on this branch was given, kept in place
+        branch = self.repo.messages(conversation.id, user_message_id)
+        previous = next(
+            (m.memories for m in reversed(branch) if m.role == Role.ASSISTANT and m.memories),
+            [],
+        )
+        return memory.select(history[-1].content, budget, count, previous)
 
     def _propose(
         self,

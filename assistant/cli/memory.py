@@ -231,11 +231,22 @@ def export(ctx: click.Context, output: Path | None) -> int:
 def import_(ctx: click.Context, file: Path) -> int:
     """Import memories: a `memory export`, a `history export --all`, or a
     text file with one memory per line. Importing again adds nothing."""
-    added, skipped = runtime(ctx).memory.import_file(file)
+    from assistant.chat.memory import FEW
+    from assistant.errors import AssistantError
+
+    service = runtime(ctx).memory
+    added, skipped = service.import_file(file)
     sentence = f"Imported {added} memor{'y' if added == 1 else 'ies'} from {file}"
     if skipped:
         sentence += f"; {skipped} already here, skipped"
     out(sentence + ".")
+    if added and service.count() > FEW:
+        # many memories are chosen by meaning: their vectors are made now,
+        # not during the next reply
+        try:
+            service.embed_missing()
+        except AssistantError as exc:
+            say(f"(their vectors will be made when a reply needs them: {exc})")
     return 0
 
 
