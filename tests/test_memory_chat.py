@@ -364,3 +364,18 @@ def test_the_memories_of_the_last_reply_stay_in_place_while_they_fit(repo, db):
     ids = [m.id for m in third.memories]
     assert ids[0] == ingrid.id and bike.id in ids
     assert system_text(model).startswith(block)
+
+
+def test_a_memory_given_to_replies_then_deleted_leaves_no_trace(repo, db, memory):
+    from tests.test_memory_store import file_bytes
+
+    model = FakeModel()
+    secret, _ = memory.add("My safe word is xylophonequokka.")
+    memory.add("I live in Porto.")
+    session = make_session(repo, model, memory)
+    model.enqueue("Noted.")
+    _, done, _ = drain(session.send("Hello there"))
+    assert done.message.memories[0] == secret.uid  # the reply names it by uid only
+    memory.remove([secret.id])
+    data = file_bytes(db)
+    assert b"xylophonequokka" not in data and b"Porto" in data

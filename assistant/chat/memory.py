@@ -10,9 +10,12 @@ The decisions a reader must know:
 - Selection: while the memories are few (all of them fit the token budget) a
   reply is given all of them; when they are many, the closest to the user's
   message by the notes embedder and by keywords (BM25 over words segmented
-  and stemmed as the notes index does), fused as notes search fuses them, best
-  first while the block stays within the budget. A memory must clear a small
-  relevance floor to be given (bench/memory.py measures recall and tokens).
+  and stemmed as the notes index does), fused as notes search fuses them but
+  with keywords weighing less, best first while the block stays within the
+  budget. A memory must clear a small relevance floor to be given
+  (bench/memory.py measures recall and tokens). Within a conversation the
+  memories given to the last reply stay in place, so the block, and the
+  conversation after it, stay in the model's prompt cache.
 - Memories are quoted as data: each between guillemets on the header's line,
   whitespace folded (a memory can never start a line of the transcript such
   as ``User:``), controls shown in caret form, after a header that says they
@@ -70,7 +73,7 @@ MIN_COSINE = 0.20
 MIN_KEYWORD_SHARE = 0.25
 # Keywords count for this share of the fused score, vectors for the rest:
 # memories are short, and a common word they share with the message ("work",
-# "away") put a wrong one first for 13 of the 40 bench questions at equal
+# "away") put a wrong one first for 20 of the 40 bench questions at equal
 # weights (vectors alone: 10; keywords at 0.2: 11, while still finding a name
 # the embedder does not know). Where the embedder cannot read the message's
 # language, keywords alone rank.

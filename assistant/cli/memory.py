@@ -243,6 +243,10 @@ def import_(ctx: click.Context, file: Path) -> int:
     if added and service.count() > FEW:
         # many memories are chosen by meaning: their vectors are made now,
         # not during the next reply
+        say(
+            "(making the memories' vectors now rather than during a reply: a few seconds, "
+            "longer the first time the embedding model is prepared)"
+        )
         try:
             service.embed_missing()
         except AssistantError as exc:
