@@ -11,8 +11,11 @@
    ``ReplyStarted``: selection, planning, storing) plus the model's (prompt
    evaluation, after what its prompt cache holds). Asked three ways: each
    question in a new conversation (as ``ask``), memory off and on in
-   alternating blocks of five; ten questions as the turns of one
-   conversation; and with 10 memories (all given: the same block every time).
+   alternating blocks of five; six questions, each with a follow-up, as the
+   turns of one conversation (a question that needs a memory the block lacks
+   changes it, and the model evaluates it and the conversation after it
+   again; a follow-up keeps it); and with 10 memories (all given: the same
+   block every time).
    Medians, on against off (aim < 20 ms). Also the selection alone.
 3. Echo on the bundled 270M base model (no chat template: a plain
    User:/Assistant: transcript): 24 questions that need no memory, 2 seeds
@@ -50,6 +53,7 @@ ECHO_QUESTIONS = [
     "What is the plural of mouse?", "Define the word 'ephemeral'.",
     "How far is the Moon from Earth?", "What is the chemical symbol for gold?",
 ]  # fmt: skip
+FOLLOW_UP = "Thanks. Can you say that again more briefly?"
 ECHO_MEMORIES = [
     "I am vegetarian.",
     "My daughter is called Maya.",
@@ -210,11 +214,12 @@ def recall_and_latency(setup: Setup) -> None:
     times = one_shots(service, questions)
     print("time to first token, 500 memories, one question per conversation (as ask): "
           + _added(times["on"], times["off"]) + " (aim < 20 ms)")  # fmt: skip
-    turns = questions[:10]
+    turns = [t for q in questions[:6] for t in (q, FOLLOW_UP)]
     off = conversation(service, turns, "off")
     on = conversation(service, turns, "on")
-    print("time to first token, 500 memories, turns 2-10 of one conversation: "
-          + _added(on[1:], off[1:]))  # fmt: skip
+    print("time to first token, 500 memories, one conversation of 12 turns: questions "
+          "needing a new memory (turns 3, 5...): " + _added(on[2::2], off[2::2]))  # fmt: skip
+    print("  ... follow-ups needing none (turns 2, 4...): " + _added(on[1::2], off[1::2]))
 
     few, _ = setup.chat("few", [t for t, _ in TARGETS[:10]])
     times = one_shots(few, questions[:20])

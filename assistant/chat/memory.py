@@ -64,13 +64,18 @@ FEW = 24
 # At most this many memories are given with one message when they are many
 # (the budget usually stops first): on bench/memory.py's 40 questions among
 # 500 memories the bundled embedder ranks the needed one in its top 8 for 35,
-# in its top 16 for 39.
-MAX_GIVEN = 16
+# in its top 16 for 39. A later turn may add clearly relevant ones (below).
+MAX_GIVEN = 12
 CANDIDATES = 50
 # A memory is given only above these (one is enough): the cosine of its
 # vector to the message's, or the share of the message's words it holds.
 MIN_COSINE = 0.20
 MIN_KEYWORD_SHARE = 0.25
+# A memory this relevant that the last reply was not given is added to the
+# block of a conversation (which then is evaluated again); less relevant
+# ones wait, so the block stays in the prompt cache.
+STRONG_COSINE = 0.35
+STRONG_KEYWORD_SHARE = 0.5
 # Keywords count for this share of the fused score, vectors for the rest:
 # memories are short, and a common word they share with the message ("work",
 # "away") put a wrong one first for 20 of the 40 bench questions at equal
@@ -561,11 +566,12 @@ class MemoryService:
         ``budget`` tokens (and are few), else the closest that clear the
         floor, best first, within the budget. ``count`` counts tokens.
 
-        ``previous`` (uids) were given to the reply before in the same
-        conversation: they are given again, in the same order, with any newly
-        needed ones after them while that fits, so the block (and the
-        conversation after it) stays in the model's prompt cache instead of
-        being evaluated again at every turn."""
+        ``previous`` (uids) were given to the last reply of the same
+        conversation. Every change to the block makes the model evaluate it,
+        and the whole conversation after it, again; so they are given again,
+        in the same order, unless a memory clearly relevant to ``query``
+        (``STRONG_COSINE``) is missing: it goes after them while that fits,
+        else the selection starts afresh."""
         if not self.enabled or budget <= 0:
             return EMPTY
         total = self.repo.count()
@@ -576,39 +582,59 @@ class MemoryService:
             block = render_block(everything)
             if count(block) <= budget:
                 return MemorySelection(tuple(everything), block, total)
-        fresh, scores = self._closest(query, budget, count)
+        ranked = self._relevant(self.rank(query))
         still = self.repo.by_uids(previous) if previous else {}
         kept = [still[u] for u in previous if u in still]
         if kept:
             ids = {m.id for m in kept}
-            merged = kept + [m for m in fresh if m.id not in ids]
+            missing = [
+                r
+                for r in ranked
+                if r.memory_id not in ids
+                and (
+                    (r.cosine is not None and r.cosine >= STRONG_COSINE)
+                    or r.keyword_share >= STRONG_KEYWORD_SHARE
+                )
+            ]
+            found = self.repo.many([r.memory_id for r in missing])
+            merged = kept + [found[r.memory_id] for r in missing if r.memory_id in found]
             block = render_block(merged)
             if count(block) <= budget:
+                scores = {r.memory_id: r.score for r in ranked}
                 return MemorySelection(tuple(merged), block, total, scores)
-        return MemorySelection(tuple(fresh), render_block(fresh), total, scores)
+        chosen = self._fit(ranked[:MAX_GIVEN], budget, count)
+        scores = {r.memory_id: r.score for r in ranked}
+        return MemorySelection(tuple(chosen), render_block(chosen), total, scores)
 
-    def _closest(
-        self, query: str, budget: int, count: Callable[[str], int]
-    ) -> tuple[list[Memory], dict[int, float]]:
-        ranked = self.rank(query)
-        wanted = [
+    @staticmethod
+    def _relevant(ranked: list[Ranked]) -> list[Ranked]:
+        return [
             r
             for r in ranked
             if (r.cosine is not None and r.cosine >= MIN_COSINE)
             or r.keyword_share >= MIN_KEYWORD_SHARE
-        ][:MAX_GIVEN]
+        ]
+
+    def _fit(self, wanted: list[Ranked], budget: int, count: Callable[[str], int]) -> list[Memory]:
+        """The memories of ``wanted``, best first, as many as the budget holds.
+        Each one's tokens are counted alone and added up (one count per
+        memory, not one per trial block), then the block is counted whole."""
         memories = self.repo.many([r.memory_id for r in wanted])
+        empty = count("")
+        used = count(prompt_text("block")) - empty
         chosen: list[Memory] = []
-        scores: dict[int, float] = {}
         for r in wanted:
             memory = memories.get(r.memory_id)
             if memory is None:
                 continue
-            if count(render_block([*chosen, memory])) > budget:
+            cost = count(" " + quoted(memory.text)) - empty
+            if empty + used + cost > budget:
                 continue
             chosen.append(memory)
-            scores[memory.id] = r.score
-        return chosen, scores
+            used += cost
+        while chosen and count(render_block(chosen)) > budget:
+            chosen.pop()
+        return chosen
 
     # ------------------------------------------------------------ proposals
     def propose(
