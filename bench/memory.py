@@ -110,7 +110,8 @@ class Setup:
 
 def send(service, question: str, memory: str, max_tokens: int = 4, seed: int = 1, into=None):
     """(seconds until ReplyStarted, model's ms to first token, ReplyStarted,
-    reply text); a new conversation unless ``into`` (a conversation id)."""
+    reply text, prompt tokens the model evaluated: not in its cache); a new
+    conversation unless ``into`` (a conversation id)."""
     from assistant.chat.events import ReplyDone, ReplyStarted
     from assistant.domain import GenerationOptions, MemoryMode
 
@@ -125,42 +126,52 @@ def send(service, question: str, memory: str, max_tokens: int = 4, seed: int = 1
             started, app_s = event, time.perf_counter() - start
         elif isinstance(event, ReplyDone):
             done = event
-    return app_s, done.finished.time_to_first_token_ms, started, done.message.content
+    fin = done.finished
+    evaluated = fin.prompt_tokens - fin.cached_tokens
+    return app_s, fin.time_to_first_token_ms, started, done.message.content, evaluated
 
 
-def one_shots(service, questions: list[str]) -> dict[str, list[tuple[float, float]]]:
+def one_shots(service, questions: list[str]) -> dict[str, list[tuple[float, float, int]]]:
     """Each question in a new conversation (as `ask` does), memory off and on
     in alternating blocks of five, so each mode meets the model's prompt
-    cache as a run of asks in that mode would: (app ms, model ms) each."""
-    times: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
+    cache as a run of asks in that mode would: (app ms, model ms, tokens
+    evaluated) each."""
+    times: dict[str, list[tuple[float, float, int]]] = {"off": [], "on": []}
     for block in range(0, len(questions), 5):
         order = ("off", "on") if block % 10 == 0 else ("on", "off")
         for mode in order:
             for question in questions[block : block + 5]:
-                app_s, model_ms, _, _ = send(service, question, mode)
-                times[mode].append((app_s * 1000, model_ms))
+                app_s, model_ms, _, _, evaluated = send(service, question, mode)
+                times[mode].append((app_s * 1000, model_ms, evaluated))
     return times
 
 
-def conversation(service, questions: list[str], mode: str) -> list[tuple[float, float]]:
-    """The questions as the turns of one conversation: (app ms, model ms) per turn."""
+def conversation(service, questions: list[str], mode: str) -> list[tuple[float, float, int]]:
+    """The questions as the turns of one conversation: (app ms, model ms,
+    tokens evaluated) per turn."""
     from assistant.domain import MemoryMode
 
     conv = service.new_conversation(questions[0], memory=MemoryMode(mode)).id
     out = []
     for question in questions:
-        app_s, model_ms, _, _ = send(service, question, mode, into=conv)
-        out.append((app_s * 1000, model_ms))
+        app_s, model_ms, _, _, evaluated = send(service, question, mode, into=conv)
+        out.append((app_s * 1000, model_ms, evaluated))
     return out
 
 
-def _added(on: list[tuple[float, float]], off: list[tuple[float, float]]) -> str:
-    total_on = statistics.median(a + m for a, m in on)
-    total_off = statistics.median(a + m for a, m in off)
-    app = statistics.median(a for a, _ in on) - statistics.median(a for a, _ in off)
+def _added(on: list[tuple[float, float, int]], off: list[tuple[float, float, int]]) -> str:
+    """Medians on against off: the time to first token, the app's part of it,
+    and the prompt tokens the model evaluated (what the time follows when
+    the machine is not shared)."""
+    total_on = statistics.median(a + m for a, m, _ in on)
+    total_off = statistics.median(a + m for a, m, _ in off)
+    app = statistics.median(a for a, _, _ in on) - statistics.median(a for a, _, _ in off)
+    tokens_on = statistics.median(e for _, _, e in on)
+    tokens_off = statistics.median(e for _, _, e in off)
     return (
         f"median {total_on:.0f} ms on vs {total_off:.0f} ms off: added "
-        f"{total_on - total_off:.0f} ms (the app's part {app:.1f} ms)"
+        f"{total_on - total_off:.0f} ms (the app's part {app:.1f} ms; prompt tokens evaluated "
+        f"{tokens_on:.0f} on vs {tokens_off:.0f} off)"
     )
 
 
@@ -183,7 +194,7 @@ def recall_and_latency(setup: Setup) -> None:
         return setup.model.count_tokens([_system(text)])
 
     for needed, question in TARGETS:
-        _, _, started, _ = send(service, question, "on")
+        _, _, started, _, _ = send(service, question, "on")
         got = [m.text for m in started.memories]
         found += needed in got
         if needed not in got:
@@ -250,7 +261,7 @@ def echo(setup: Setup) -> None:
         replies = 0
         for n, question in enumerate(ECHO_QUESTIONS):
             for seed in (1, 2):
-                _, _, _, text = send(service, question, mode, max_tokens=80, seed=1000 * seed + n)
+                text = send(service, question, mode, max_tokens=80, seed=1000 * seed + n)[3]
                 replies += 1
                 words = _words(text)
                 if {tuple(words[i : i + 4]) for i in range(len(words) - 3)} & grams:

@@ -65,7 +65,10 @@ FEW = 24
 # (the budget usually stops first): on bench/memory.py's 40 questions among
 # 500 memories the bundled embedder ranks the needed one in its top 8 for 35,
 # in its top 16 for 39. A later turn may add clearly relevant ones (below).
-MAX_GIVEN = 12
+MAX_GIVEN = 16
+# A fresh selection takes at most this share of the budget: the rest is room
+# for clearly relevant memories a later turn adds after it.
+FRESH_SHARE = 0.75
 CANDIDATES = 50
 # A memory is given only above these (one is enough): the cosine of its
 # vector to the message's, or the share of the message's words it holds.
@@ -88,6 +91,7 @@ EMBED_PER_TURN = 256
 # A proposal this close to a kept memory (cosine) is shown with it.
 CLOSE_COSINE = 0.85
 MAX_PROPOSALS = 3
+PROPOSAL_KEPT = 8  # kept memories shown with a proposal request, the closest first
 PROPOSAL_TOKENS = 160
 # Words by which a message speaks about its writer, per language; a message
 # in a language listed here is asked about only when it holds one of them.
@@ -602,7 +606,7 @@ class MemoryService:
             if count(block) <= budget:
                 scores = {r.memory_id: r.score for r in ranked}
                 return MemorySelection(tuple(merged), block, total, scores)
-        chosen = self._fit(ranked[:MAX_GIVEN], budget, count)
+        chosen = self._fit(ranked[:MAX_GIVEN], int(budget * FRESH_SHARE), count)
         scores = {r.memory_id: r.score for r in ranked}
         return MemorySelection(tuple(chosen), render_block(chosen), total, scores)
 
@@ -671,9 +675,9 @@ class MemoryService:
     def _related(self, message: str) -> list[Memory]:
         """The kept memories a proposal is compared with: all while few, else
         the closest to the message."""
-        if self.repo.count() <= MAX_GIVEN:
+        if self.repo.count() <= PROPOSAL_KEPT:
             return self.repo.list_memories()
-        ranked = self.rank(message)[:MAX_GIVEN]
+        ranked = self.rank(message)[:PROPOSAL_KEPT]
         found = self.repo.many([r.memory_id for r in ranked])
         return [found[r.memory_id] for r in ranked if r.memory_id in found]
 
