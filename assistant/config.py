@@ -71,6 +71,34 @@ class EngineSettings(BaseModel):
         return os.environ.get(self.api_key_env) or None
 
 
+class McpServerSettings(BaseModel):
+    """One ``[mcp.NAME]`` table: an MCP server started as a command (stdio) or
+    reached at a URL (streamable HTTP). ``${VAR}`` in ``args``, ``env``,
+    ``url`` and ``headers`` is read from the environment when it starts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: str | None = Field(default=None, description="The program that runs the server.")
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = Field(default=None, description="A streamable HTTP server's address.")
+    headers: dict[str, str] = Field(default_factory=dict)
+    trusted: bool = Field(
+        default=False, description="Run its tools without asking the user each time."
+    )
+    timeout: float = Field(
+        default=30.0, gt=0, description="Seconds to start, to list tools, and for one call."
+    )
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> McpServerSettings:
+        if bool(self.command) == bool(self.url):
+            raise ValueError("give either command (a program to start) or url, not both")
+        return self
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -139,6 +167,20 @@ class Settings(BaseModel):
         ge=0,
         description="Tokens of each prompt the memories may take at most.",
     )
+    tool_paths: list[Path] = Field(
+        default_factory=list,
+        description="Folders read_file and list_folder may see, besides the notes collections.",
+    )
+    tool_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds a command or a page fetched by a tool may take."
+    )
+    tool_max_steps: int = Field(
+        default=5, ge=1, le=50, description="Rounds of tool calls one reply may make."
+    )
+    tool_output_chars: int = Field(
+        default=16000, ge=200, description="Characters of one tool result kept and shown."
+    )
+    mcp: dict[str, McpServerSettings] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _engines_exist(self) -> Settings:

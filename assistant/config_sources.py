@@ -17,7 +17,7 @@ from typing import Any
 
 ENV_PREFIX = "ASSISTANT_"
 # Settings whose value is a table in config.toml ([engines.NAME] ...).
-TABLE_SETTINGS = frozenset({"engines"})
+TABLE_SETTINGS = frozenset({"engines", "mcp"})
 
 
 def read_settings(*, strict: bool, **overrides: Any) -> dict[str, Any]:

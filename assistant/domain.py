@@ -13,6 +13,7 @@ class Role(StrEnum):
     SYSTEM = "system"
     USER = "user"
     ASSISTANT = "assistant"
+    TOOL = "tool"  # the result of a tool call, answering the assistant message that asked
 
 
 class MessageStatus(StrEnum):
@@ -31,11 +32,65 @@ class MessageStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class ToolSpec:
+    """A tool as a model is offered it: a name, what it does, and the JSON
+    schema of its arguments (OpenAI's ``function`` object)."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any] = field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+
+    def function(self) -> dict[str, Any]:
+        """The OpenAI ``tools`` entry (also what chat templates render)."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": dict(self.parameters),
+            },
+        }
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One call a model asked for: ``id`` pairs it with its result."""
+
+    id: str
+    name: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+
+    def arguments_json(self) -> str:
+        import json
+
+        return json.dumps(dict(self.arguments), ensure_ascii=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "arguments": dict(self.arguments)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ToolCall:
+        arguments = d.get("arguments")
+        return cls(
+            id=str(d.get("id") or ""),
+            name=str(d.get("name") or ""),
+            arguments=dict(arguments) if isinstance(arguments, Mapping) else {},
+        )
+
+
+@dataclass(frozen=True)
 class ChatTurn:
-    """One message as the model sees it."""
+    """One message as the model sees it. A reply that asked for tools carries
+    its ``tool_calls``; a tool result (role ``tool``) names the call it
+    answers (``tool_call_id``) and the tool (``name``)."""
 
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
 
 
 @dataclass
@@ -59,6 +114,8 @@ class Message:
     # The memories a reply was given, by uid (stable across export and import);
     # a memory deleted since is no longer there to name.
     memories: list[str] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)  # a reply that asked for tools
+    tool_call: ToolCall | None = None  # a tool result: the call it answers
 
 
 @dataclass(frozen=True)
@@ -249,6 +306,9 @@ class Conversation:
     uid: str = ""  # stable across export and import: importing it again adds nothing
     current_leaf_id: int | None = None  # the last message of the branch in front of the user
     memory: MemoryMode = MemoryMode.ON  # whether replies use (and the model proposes) memories
+    # Tools replies may call: None off, ("*",) every tool, else these names.
+    tools: tuple[str, ...] | None = None
+    tools_allowed: tuple[str, ...] = ()  # tools the user allowed for this conversation
 
 
 @dataclass

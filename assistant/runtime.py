@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from assistant.store.database import Database
     from assistant.store.drafts import DraftRepository
     from assistant.store.repository import ConversationRepository
+    from assistant.tools.registry import ToolRegistry
     from assistant.writing.actions import ActionRunner
     from assistant.writing.compose import Composer
     from assistant.writing.templates import PromptLibrary
@@ -386,7 +387,40 @@ class Runtime:
     def session(self, state: ConversationState | None = None) -> ChatSession:
         from assistant.chat.session import ChatSession
 
-        return ChatSession(lambda: self.chat, lambda: self.notes, state)
+        return ChatSession(
+            lambda: self.chat,
+            lambda: self.notes,
+            state,
+            tools=lambda: self.tools,
+            tool_settings=lambda: self.settings,
+        )
+
+    # ------------------------------------------------------------- tools
+    @property
+    def tools(self) -> ToolRegistry:
+        """The built-in tools, and each configured MCP server's (started
+        the first time their list is needed). Another package adds its own
+        with ``runtime.tools.register(Tool(...))``."""
+        from assistant.tools.builtin import builtin_tools
+        from assistant.tools.registry import ToolRegistry
+
+        def build() -> ToolRegistry:
+            s = self.settings
+            registry = ToolRegistry(builtin_tools(lambda: self.notes, s.tool_paths, s.tool_timeout))
+            from assistant.tools.mcp_client import add_mcp_servers
+
+            self._built["mcp"] = add_mcp_servers(
+                registry, s.mcp, self.paths.config, self.paths.data / "logs"
+            )
+            return registry
+
+        return self._once("tools", build)
+
+    def close_tools(self) -> None:
+        """Stop the MCP servers started so far."""
+        servers = self._built.get("mcp")
+        if servers is not None:
+            servers.close()
 
     # ------------------------------------------------------------- notes
     @property

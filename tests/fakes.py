@@ -1,4 +1,8 @@
-"""A scripted fake model for unit tests: ``enqueue`` replies, read ``history``."""
+"""A scripted fake model for unit tests: ``enqueue`` replies, read ``history``.
+
+``enqueue_calls`` scripts a reply that asks for tools: it goes through the
+model protocol as a ``ToolCalls`` event, as a real backend's would; the tools
+each call was offered are kept in ``tools_seen``."""
 
 from __future__ import annotations
 
@@ -6,19 +10,25 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
-from assistant.domain import ChatTurn, GenerationOptions
+from assistant.domain import ChatTurn, GenerationOptions, ToolCall, ToolSpec
 from assistant.errors import ContextOverflow
-from assistant.llm.base import Finished, StopScanner, TextPiece
+from assistant.llm.base import Finished, StopScanner, TextPiece, ToolCalls
 
 
 class FakeModel:
     name = "fake-model"
     can_propose_memories = False
 
-    def __init__(self, context_size: int = 2048, delay: float = 0.0) -> None:
+    def __init__(
+        self, context_size: int = 2048, delay: float = 0.0, supports_tools: bool = True
+    ) -> None:
         self.context_size = context_size
         self.delay = delay
+        self.supports_tools = supports_tools
         self.replies: list[list[str]] = []
+        self.calls: dict[int, list[ToolCall]] = {}  # reply number -> the calls it asks for
+        self.tools_seen: list[list[ToolSpec] | None] = []
+        self._enqueued = 0
         self.history: list[list[ChatTurn]] = []
         self.options: list[GenerationOptions] = []
         self.fail_with: Exception | None = None
@@ -26,6 +36,12 @@ class FakeModel:
 
     def enqueue(self, pieces: Sequence[str] | str) -> None:
         self.replies.append([pieces] if isinstance(pieces, str) else list(pieces))
+        self._enqueued += 1
+
+    def enqueue_calls(self, *calls: ToolCall, text: Sequence[str] | str = ()) -> None:
+        """A reply that asks for ``calls`` (after ``text``, if any)."""
+        self.calls[self._enqueued] = list(calls)
+        self.enqueue(text if isinstance(text, str) else list(text))
 
     def count_tokens(self, turns: Sequence[ChatTurn]) -> int:
         # one token per word plus a few per turn for the role markers
@@ -36,12 +52,16 @@ class FakeModel:
         turns: Sequence[ChatTurn],
         options: GenerationOptions,
         cancel: threading.Event | None = None,
-    ) -> Iterator[TextPiece | Finished]:
+        tools: Sequence[ToolSpec] | None = None,
+    ) -> Iterator[TextPiece | ToolCalls | Finished]:
         prompt_tokens = self.count_tokens(turns)
         if prompt_tokens > self.context_size:
             raise ContextOverflow("prompt does not fit")
+        number = len(self.history)
         self.history.append(list(turns))
         self.options.append(options)
+        self.tools_seen.append(list(tools) if tools else None)
+        asked = self.calls.pop(number, None) if tools else None
         pieces = self.replies.pop(0) if self.replies else ["Hello", " from", " the", " fake."]
         scanner = StopScanner(options.stop, strip_leading=False)
         produced = 0
@@ -69,6 +89,9 @@ class FakeModel:
             rest = scanner.flush()
             if rest:
                 yield TextPiece(rest)
+        if asked and reason == "stop":
+            yield ToolCalls(tuple(asked))
+            reason = "tool_calls"
         end = time.perf_counter()
         yield Finished(reason, prompt_tokens, produced, 0, 1.0, (end - start) * 1000)
 
@@ -95,8 +118,9 @@ class ProposingFakeModel(FakeModel):
         turns: Sequence[ChatTurn],
         options: GenerationOptions,
         cancel: threading.Event | None = None,
-    ) -> Iterator[TextPiece | Finished]:
+        tools: Sequence[ToolSpec] | None = None,
+    ) -> Iterator[TextPiece | ToolCalls | Finished]:
         if turns and "Facts already kept:" in turns[-1].content:
             self.proposal_prompts.append(turns[-1].content)
             self.replies.insert(0, [self.proposals.pop(0) if self.proposals else "NONE"])
-        return super().stream(turns, options, cancel)
+        return super().stream(turns, options, cancel, tools)

@@ -309,7 +309,13 @@ class FileServer:
     chunked   no Content-Length (chunked), ending cleanly after ``cut`` bytes
     """
 
-    def __init__(self, files: dict[str, bytes | Path], ways: dict[str, str], cut: int = 1 << 20):
+    def __init__(
+        self,
+        files: dict[str, bytes | Path],
+        ways: dict[str, str],
+        cut: int = 1 << 20,
+        types: dict[str, str] | None = None,  # path -> Content-Type (default: octet-stream)
+    ):
         import http.server
 
         server = self
@@ -329,7 +335,8 @@ class FileServer:
                 size = len(data) if data is not None else Path(source).stat().st_size
                 way = server.ways.get(self.path, "full")
                 self.send_response(200)
-                self.send_header("Content-Type", "application/octet-stream")
+                kind = (server.types or {}).get(self.path, "application/octet-stream")
+                self.send_header("Content-Type", kind)
                 if way == "chunked":
                     self.send_header("Transfer-Encoding", "chunked")
                 else:
@@ -354,6 +361,7 @@ class FileServer:
         self.files = files
         self.ways = ways
         self.cut = cut
+        self.types = types
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
@@ -414,3 +422,129 @@ class FullBacklogServer:
         for s in self._fillers:
             s.close()
         self._sock.close()
+
+
+class ToolCallingServer:
+    """An OpenAI-compatible server on 127.0.0.1 that calls tools, as vLLM, the
+    llama.cpp server and Ollama do over the wire.
+
+    A request that offers ``tools`` and does not end with a tool result is
+    answered with a streamed call to the first offered tool that ``plan``
+    names (tool name -> arguments), sent as ``tool_calls`` deltas: the id and
+    name first, then the arguments in small pieces, then ``finish_reason``
+    ``tool_calls``. A request that ends with tool results is answered with
+    text built from them: ``From the tool: RESULT``. Anything else gets
+    ``answer`` (``Plain answer.``). Every request body is kept in ``bodies``;
+    ``delay`` seconds pass between pieces (0: none).
+    """
+
+    def __init__(
+        self, plan: dict[str, dict[str, object]], delay: float = 0.0, answer: str = "Plain answer."
+    ) -> None:
+        import http.server
+
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - the http.server name
+                body = json.dumps({"data": [{"id": "tool-model", "object": "model"}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                request = json.loads(self.rfile.read(length) or b"{}")
+                server.bodies.append(request)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for event in server.events(request):
+                    if server.delay:
+                        time.sleep(server.delay)
+                    self.wfile.write(_chunked(f"data: {json.dumps(event)}\n\n".encode()))
+                    self.wfile.flush()
+                self.wfile.write(_chunked(b"data: [DONE]\n\n") + b"0\r\n\r\n")
+                self.wfile.flush()
+
+        self.plan = plan
+        self.delay = delay
+        self.answer = answer
+        self.bodies: list[dict[str, object]] = []
+        self.calls_sent = 0
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @staticmethod
+    def _chunk(delta: dict[str, object], finish: str | None = None) -> dict[str, object]:
+        return {
+            "id": "tc1",
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+
+    def events(self, request: dict[str, object]) -> Iterator[dict[str, object]]:
+        messages = request.get("messages") or []
+        assert isinstance(messages, list)
+        tools = request.get("tools") or []
+        assert isinstance(tools, list)
+        last = messages[-1] if messages else {}
+        if last.get("role") == "tool":
+            results = []
+            for message in reversed(messages):
+                if message.get("role") != "tool":
+                    break
+                results.insert(0, str(message.get("content") or ""))
+            text = "From the tool: " + " | ".join(results)
+            for word in text.split(" "):
+                yield self._chunk({"content": word + " "})
+            yield self._chunk({}, "stop")
+            return
+        offered = [t["function"]["name"] for t in tools if isinstance(t, dict)]
+        wanted = next((name for name in offered if name in self.plan), None)
+        if wanted is None:
+            yield self._chunk({"content": self.answer})
+            yield self._chunk({}, "stop")
+            return
+        self.calls_sent += 1
+        arguments = json.dumps(self.plan[wanted])
+        call_id = f"call_{self.calls_sent}"
+        yield self._chunk({"role": "assistant", "content": None})
+        yield self._chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": call_id,
+                        "type": "function",
+                        "function": {"name": wanted, "arguments": ""},
+                    }
+                ]
+            }
+        )
+        for at in range(0, len(arguments), 7):
+            piece = arguments[at : at + 7]
+            yield self._chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+        yield self._chunk({}, "tool_calls")
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> ToolCallingServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

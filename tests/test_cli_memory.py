@@ -298,6 +298,6 @@ def test_on_a_terminal_a_change_offers_to_replace(capsys, monkeypatch):
         [("This changes memory 1 (“I eat meat.”)", "r")],
     )
     assert code == 0, shown
-    assert "(r replace it, a add as a new memory, n no) [r/a/N]" in shown
+    assert "[r] replace it, [a] add as a new memory, [N] no" in shown
     assert "Memory 1 replaced." in shown
     assert [m["text"] for m in memories(capsys)] == ["I am vegetarian."]

@@ -379,3 +379,24 @@ def test_a_memory_given_to_replies_then_deleted_leaves_no_trace(repo, db, memory
     memory.remove([secret.id])
     data = file_bytes(db)
     assert b"xylophonequokka" not in data and b"Porto" in data
+
+
+def test_a_reply_with_tools_gives_every_step_the_memories(repo, memory):
+    """With tools, each step of the reply is given the same memories (the
+    block stays in the cache between steps) and the first step records them."""
+    from assistant.chat.tooluse import ToolUse
+    from assistant.domain import ToolCall
+    from tests.tools.test_tool_loop import echo_tool
+
+    model = FakeModel()
+    veg, _ = memory.add("I am vegetarian.")
+    model.enqueue_calls(ToolCall("c1", "echo", {"text": "hi"}), text="Let me see.")
+    model.enqueue("Done.")
+    chat = ChatService(repo, model, system_prompt="Be brief.", flush_interval=0.0, memory=memory)
+    events = list(chat.send(None, "Dinner?", tools=ToolUse([echo_tool()])))
+    starts = [e for e in events if isinstance(e, ReplyStarted)]
+    assert [s.step for s in starts] == [0, 1]
+    assert [m.id for m in starts[0].memories] == [veg.id] and starts[1].memories == ()
+    assert all("I am vegetarian." in turns[0].content for turns in model.history)
+    stored = repo.get_message(starts[0].reply_message_id)
+    assert stored.memories == [veg.uid]

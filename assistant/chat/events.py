@@ -3,6 +3,13 @@
 A reply (a chat answer or a writing action's result) is always
 ``ReplyStarted``, then text pieces (each already on disk when it arrives) and
 progress markers, then exactly one ``ReplyDone`` with the stored message.
+
+With tools, a reply runs in steps: a step whose answer asks for tools ends
+with ``ToolCallsAsked`` (its stored message), each call is
+``ToolCallStarted`` then ``ToolCallDone`` (the stored result), and the next
+step begins with another ``ReplyStarted`` (``step`` counts them); the one
+``ReplyDone`` comes at the very end. ``ToolsUnavailable`` says in one
+sentence why a reply that was to use tools goes on without them.
 Documents too long to attach whole are read part by part before the reply
 starts: "read" progress markers may come before ``ReplyStarted``. After
 ``ReplyDone`` a chat reply may bring ``MemoryProposed``: memories the model
@@ -15,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assistant.chat.context import ContextPlan
-from assistant.domain import Citation, Memory, MemoryProposal, Message
+from assistant.domain import Citation, Memory, MemoryProposal, Message, ToolCall
 from assistant.llm.base import Finished, TextPiece
 
 
@@ -28,6 +35,7 @@ class ReplyStarted:
     citations: tuple[Citation, ...] = ()
     action: str | None = None  # the template's name, for a writing action
     memories: tuple[Memory, ...] = ()  # the memories the model was given
+    step: int = 0  # with tools: 0 for the first answer, then 1, 2... after each round of calls
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,41 @@ class MemoryProposed:
     proposals: tuple[MemoryProposal, ...]
 
 
-ChatEvent = ReplyStarted | TextPiece | ReplyProgress | ReplyDone | MemoryProposed
+@dataclass(frozen=True)
+class ToolsUnavailable:
+    sentence: str
+
+
+@dataclass(frozen=True)
+class ToolCallsAsked:
+    message: Message  # the stored answer of this step, with its tool_calls
+
+
+@dataclass(frozen=True)
+class ToolCallStarted:
+    call: ToolCall
+    source: str  # where the tool comes from: "built-in", "mcp:NAME"...
+    asks_first: bool  # the user is asked (or it is refused) before it runs
+
+
+@dataclass(frozen=True)
+class ToolCallDone:
+    call: ToolCall
+    message: Message  # the stored result (role tool); finish_reason is the outcome
+    outcome: str  # a ToolOutcome: ok, error, denied, refused, stopped, unknown
+
+
+ChatEvent = (
+    ReplyStarted
+    | TextPiece
+    | ReplyProgress
+    | ReplyDone
+    | ToolsUnavailable
+    | ToolCallsAsked
+    | ToolCallStarted
+    | ToolCallDone
+    | MemoryProposed
+)
 
 __all__ = [
     "ChatEvent",
@@ -67,4 +109,8 @@ __all__ = [
     "ReplyProgress",
     "ReplyStarted",
     "TextPiece",
+    "ToolCallDone",
+    "ToolCallStarted",
+    "ToolCallsAsked",
+    "ToolsUnavailable",
 ]

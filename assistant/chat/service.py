@@ -41,8 +41,13 @@ from assistant.chat.events import (
     ReplyDone,
     ReplyProgress,
     ReplyStarted,
+    ToolCallDone,
+    ToolCallsAsked,
+    ToolCallStarted,
+    ToolsUnavailable,
 )
 from assistant.chat.titles import title_from_text
+from assistant.chat.tooluse import Approval, ApprovalRequest, ToolOutcome, ToolUse
 from assistant.domain import (
     ChatTurn,
     Citation,
@@ -58,9 +63,10 @@ from assistant.domain import (
     MessageStatus,
     Role,
     Thread,
+    ToolCall,
 )
 from assistant.errors import AssistantError, ModelError, UsageError
-from assistant.llm.base import ChatModel, Finished, TextPiece
+from assistant.llm.base import ChatModel, Finished, TextPiece, ToolCalls
 from assistant.llm.handle import ModelHandle
 
 if TYPE_CHECKING:
@@ -197,6 +203,10 @@ class ChatService:
             raise UsageError("Memory is not available here.")
         return memory.accept(proposal, replace)
 
+    def set_tools(self, conversation_id: int, names: tuple[str, ...] | None) -> None:
+        """Remember which tools replies in the conversation may call (None: off)."""
+        self.repo.set_tools(conversation_id, names)
+
     def persona(self, name: str) -> Persona:
         return self.library().persona(name)
 
@@ -295,15 +305,43 @@ class ChatService:
             counts.memories_skipped + (len(archive.memories) - len(memories)),
         )
 
-    def history_turns(self, conversation_id: int, leaf_id: int | None = None) -> list[ChatTurn]:
-        """What the model is given: the branch ending at ``leaf_id``."""
-        turns = []
+    def history_turns(
+        self, conversation_id: int, leaf_id: int | None = None, tools: bool = False
+    ) -> list[ChatTurn]:
+        """What the model is given: the branch ending at ``leaf_id``. With
+        ``tools``, tool calls and their results (quoted as data) are part of
+        it; without, they are left out and the answers around them joined,
+        so a model that cannot call tools sees plain turns."""
+        from assistant.tools.base import quoted_for_model
+
+        turns: list[ChatTurn] = []
         for m in self.repo.messages(conversation_id, leaf_id):
-            if m.role == Role.SYSTEM or not m.content.strip():
+            if m.role == Role.SYSTEM or m.status == MessageStatus.STREAMING:
                 continue
-            if m.status == MessageStatus.STREAMING:
+            if m.role == Role.TOOL:
+                if tools and m.tool_call is not None:
+                    name = m.tool_call.name
+                    turns.append(
+                        ChatTurn(
+                            Role.TOOL,
+                            quoted_for_model(name, m.content),
+                            tool_call_id=m.tool_call.id,
+                            name=name,
+                        )
+                    )
                 continue
-            turns.append(ChatTurn(m.role, m.content))
+            calls = tuple(m.tool_calls) if tools and m.role == Role.ASSISTANT else ()
+            if not m.content.strip() and not calls:
+                continue
+            if (
+                not tools
+                and turns
+                and m.role == Role.ASSISTANT
+                and turns[-1].role == Role.ASSISTANT
+            ):  # the answers before and after a tool call, as one
+                turns[-1] = ChatTurn(Role.ASSISTANT, f"{turns[-1].content}\n\n{m.content}")
+                continue
+            turns.append(ChatTurn(m.role, m.content, tool_calls=calls))
         return turns
 
     # ------------------------------------------------------------ replies
@@ -315,6 +353,7 @@ class ChatService:
         options: GenerationOptions | None = None,
         grounding: GroundingProvider | None = None,
         answer_language: str | None = None,
+        tools: ToolUse | None = None,
         propose_memories: bool = False,
     ) -> Generator[ChatEvent, None, None]:
         """Store ``text`` as a user message, then stream and store the reply.
@@ -340,6 +379,7 @@ class ChatService:
             options,
             grounding,
             answer_language,
+            tools,
             propose_memories=propose_memories,
         )
 
@@ -350,6 +390,7 @@ class ChatService:
         options: GenerationOptions | None = None,
         grounding: GroundingProvider | None = None,
         message_id: int | None = None,
+        tools: ToolUse | None = None,
         propose_memories: bool = False,
     ) -> Generator[ChatEvent, None, None]:
         """Answer a message again: a new reply beside the old ones, which are
@@ -374,6 +415,7 @@ class ChatService:
             cancel,
             options,
             grounding,
+            tools=tools,
             propose_memories=propose_memories,
         )
 
@@ -385,6 +427,7 @@ class ChatService:
         cancel: threading.Event | None = None,
         options: GenerationOptions | None = None,
         grounding: GroundingProvider | None = None,
+        tools: ToolUse | None = None,
         propose_memories: bool = False,
     ) -> Generator[ChatEvent, None, None]:
         """Replace a message of yours by a new version and answer it. The new
@@ -406,6 +449,7 @@ class ChatService:
             cancel,
             options,
             grounding,
+            tools=tools,
             propose_memories=propose_memories,
         )
 
@@ -494,17 +538,27 @@ class ChatService:
         options: GenerationOptions | None,
         grounding: GroundingProvider | None = None,
         answer_language: str | None = None,
+        tools: ToolUse | None = None,
         *,
         propose_memories: bool = False,
     ) -> Generator[ChatEvent, None, None]:
         """Answer ``user_message_id``: the model gets the branch ending
-        there, and the reply is stored as that message's child."""
+        there, and the reply is stored as that message's child. With
+        ``tools``, the reply may call them (``_tool_reply``)."""
         options = options or self.options
         model = self.model
         conv = self.repo.get_conversation(conversation_id, messages=False)
         system_text = conv.system_prompt if conv.system_prompt is not None else self.system_prompt
         system = ChatTurn(Role.SYSTEM, system_text) if system_text else None
-        history = self.history_turns(conversation_id, user_message_id)
+        if tools is not None and tools.tools and not model.supports_tools:
+            yield ToolsUnavailable(
+                f"{model.name} cannot call tools (its chat template does not offer them; the "
+                "bundled base model has none), so this answer is written without them."
+            )
+            tools = None
+        if tools is not None and not tools.tools:
+            tools = None
+        history = self.history_turns(conversation_id, user_message_id, tools=tools is not None)
         user_text = history[-1].content if history else ""
         selection = self._memories(model, conv, user_message_id, system, history, options)
         # notes and documents get what is left once the memories have their room
@@ -533,32 +587,37 @@ class ChatService:
             history = history[:-1] + [
                 ChatTurn(Role.USER, f"{last.content}\n\n(Answer in {answer_language}.)")
             ]
-        block = selection.block if selection is not None else ""
-        plan = plan_context(model, system, history, options.max_tokens, block)
-        given: tuple[Memory, ...] = ()
-        if selection is not None and not plan.memory_dropped:
-            given = selection.memories
-        self.last_plan = plan
         engine = getattr(model, "engine", None)  # a named engine's model says which
         if conv.model != model.name or conv.engine != engine:
             self.repo.update_conversation(conversation_id, model=model.name, engine=engine)
-        reply = self.repo.add_message(
-            conversation_id,
-            Role.ASSISTANT,
-            "",
-            MessageStatus.STREAMING,
-            model=model.name,
-            parent_id=user_message_id,
-        )
-        if citations or given:
-            self.repo.update_message(
-                reply.id, citations=list(citations), memories=[m.uid for m in given]
+        given: tuple[Memory, ...]
+        if tools is not None:
+            given = yield from self._tool_reply(
+                conversation_id, user_message_id, model, system, history, options, cancel,
+                tools, citations, selection,
+            )  # fmt: skip
+        else:
+            block = selection.block if selection is not None else ""
+            plan = plan_context(model, system, history, options.max_tokens, block)
+            self.last_plan = plan
+            given = selection.memories if selection and not plan.memory_dropped else ()
+            reply = self.repo.add_message(
+                conversation_id,
+                Role.ASSISTANT,
+                "",
+                MessageStatus.STREAMING,
+                model=model.name,
+                parent_id=user_message_id,
             )
-        yield ReplyStarted(
-            conversation_id, user_message_id, reply.id, plan, citations, memories=given
-        )
-        source = model.stream(plan.turns, replace(options, max_tokens=plan.max_tokens), cancel)
-        yield from self._record(conversation_id, reply.id, source, plan)
+            if citations or given:
+                self.repo.update_message(
+                    reply.id, citations=list(citations), memories=[m.uid for m in given]
+                )
+            yield ReplyStarted(
+                conversation_id, user_message_id, reply.id, plan, citations, memories=given
+            )
+            source = model.stream(plan.turns, replace(options, max_tokens=plan.max_tokens), cancel)
+            yield from self._record(conversation_id, reply.id, source, plan)
         if given and self.memory is not None:
             self.memory.mark_used(given)
         if propose_memories and conv.memory != MemoryMode.PRIVATE:
@@ -621,6 +680,179 @@ class ChatService:
         if proposals:
             yield MemoryProposed(tuple(proposals))
 
+    # ------------------------------------------------------------- tools
+    def _tool_reply(
+        self,
+        conversation_id: int,
+        user_message_id: int,
+        model: ChatModel,
+        system: ChatTurn | None,
+        history: list[ChatTurn],
+        options: GenerationOptions,
+        cancel: threading.Event | None,
+        tools: ToolUse,
+        citations: tuple[Citation, ...],
+        selection: MemorySelection | None = None,
+    ) -> Generator[ChatEvent, None, tuple[Memory, ...]]:
+        """A reply that may call tools: each step is an answer stored as its
+        own message; one that asks for tools is followed by a message per
+        call (its result), and the model is asked again with the results,
+        up to ``max_steps`` rounds (the last answer is asked for without
+        tools). Each piece is stored as soon as it exists, so a stop at any
+        point keeps everything so far, ended by a stopped reply. Every step
+        is given the same memories (``selection``); the first step's message
+        records them, and they are returned."""
+        import json
+
+        cancel = cancel or threading.Event()
+        specs = [t.spec for t in tools.tools]
+        # the tools' descriptions take room in the prompt too (about 4 characters a token)
+        spec_tokens = len(json.dumps([s.function() for s in specs])) // 4 + 8 * len(specs)
+        parent = user_message_id
+        block = selection.block if selection is not None else ""
+        given: tuple[Memory, ...] = ()
+        for step in range(tools.max_steps + 1):
+            offer = specs if step < tools.max_steps else None
+            extra = spec_tokens if offer else 0
+            plan = plan_context(model, system, history, options.max_tokens + extra, block)
+            self.last_plan = plan
+            if step == 0 and selection is not None and not plan.memory_dropped:
+                given = selection.memories
+            room = max(16, plan.max_tokens - extra)
+            reply = self.repo.add_message(
+                conversation_id,
+                Role.ASSISTANT,
+                "",
+                MessageStatus.STREAMING,
+                model=model.name,
+                parent_id=parent,
+            )
+            shown = citations if step == 0 else ()
+            memories = given if step == 0 else ()
+            if shown or memories:
+                self.repo.update_message(
+                    reply.id, citations=list(shown), memories=[m.uid for m in memories]
+                )
+            yield ReplyStarted(
+                conversation_id,
+                user_message_id,
+                reply.id,
+                plan,
+                shown,
+                memories=memories,
+                step=step,
+            )
+            source = model.stream(
+                plan.turns, replace(options, max_tokens=room), cancel, tools=offer
+            )
+            message, finished = yield from self._record(
+                conversation_id, reply.id, source, plan, done=False
+            )
+            if not message.tool_calls or message.status != MessageStatus.COMPLETE:
+                yield ReplyDone(message, finished, plan)
+                return given
+            yield ToolCallsAsked(message)
+            history.append(
+                ChatTurn(Role.ASSISTANT, message.content, tool_calls=tuple(message.tool_calls))
+            )
+            parent = message.id
+            from assistant.tools.base import quoted_for_model
+
+            for call in message.tool_calls:
+                result = yield from self._run_tool(conversation_id, parent, call, tools, cancel)
+                parent = result.id
+                history.append(
+                    ChatTurn(
+                        Role.TOOL,
+                        quoted_for_model(call.name, result.content),
+                        tool_call_id=call.id,
+                        name=call.name,
+                    )
+                )
+            if cancel.is_set():  # stopped while tools ran: end with a stopped reply
+                yield from self._fixed_reply(conversation_id, user_message_id, "", "cancelled")
+                return given
+        return given
+
+    def _run_tool(
+        self,
+        conversation_id: int,
+        parent_id: int,
+        call: ToolCall,
+        tools: ToolUse,
+        cancel: threading.Event,
+    ) -> Generator[ChatEvent, None, Message]:
+        """Ask (when needed), run and store one call; the stored result.
+        The result row exists before the tool runs, so a kill leaves it
+        found as stopped, like a reply."""
+        from assistant.tools.base import ToolContext, ToolOutput, safe_output
+
+        tool = tools.get(call.name)
+        result = self.repo.add_message(
+            conversation_id,
+            Role.TOOL,
+            "",
+            MessageStatus.STREAMING,
+            parent_id=parent_id,
+            tool_call=call,
+        )
+        asks = tool is not None and tool.asks_first and call.name not in tools.allowed
+        if asks:
+            allowed_here = self.repo.get_conversation(conversation_id, messages=False)
+            asks = call.name not in allowed_here.tools_allowed
+        yield ToolCallStarted(call, tool.source if tool else "", asks)
+        text = ""
+        found: tuple[Citation, ...] = ()
+        outcome = ToolOutcome.OK
+        if tool is None:
+            outcome = ToolOutcome.UNKNOWN
+            names = ", ".join(t.name for t in tools.tools)
+            text = f"There is no tool named {call.name}; the tools are: {names}."
+        elif cancel.is_set():
+            outcome, text = ToolOutcome.STOPPED, "Not run: the user stopped the reply."
+        elif asks and tools.approve is None:
+            outcome = ToolOutcome.REFUSED
+            text = (
+                f"Not run: {call.name} needs the user's approval and none could be asked "
+                f"(not on a terminal); allow it with --allow {call.name}."
+            )
+        if outcome == ToolOutcome.OK and asks and tool is not None and tools.approve is not None:
+            answer = tools.approve(ApprovalRequest(conversation_id, call, tool), cancel)
+            if cancel.is_set():
+                outcome, text = ToolOutcome.STOPPED, "Not run: the user stopped the reply."
+            elif answer == Approval.DENY:
+                outcome, text = ToolOutcome.DENIED, "Not run: the user denied this call."
+            elif answer == Approval.CONVERSATION:
+                self.repo.allow_tool(conversation_id, call.name)
+        if outcome == ToolOutcome.OK and tool is not None:
+            try:  # a tool that cannot do it raises ToolFailed (an AssistantError)
+                output = tool.run(call.arguments, ToolContext(cancel, conversation_id))
+            except AssistantError as exc:
+                outcome, text = ToolOutcome.ERROR, f"Error: {exc}"
+            except Exception as exc:  # a tool's own bug: the reply goes on, the model is told
+                outcome, text = ToolOutcome.ERROR, f"Error: {call.name} failed ({exc})."
+            else:
+                if isinstance(output, ToolOutput):
+                    text, found = output.text, output.citations
+                else:
+                    text = str(output)
+                if cancel.is_set():
+                    outcome = ToolOutcome.STOPPED
+        status = {
+            ToolOutcome.STOPPED: MessageStatus.STOPPED,
+            ToolOutcome.ERROR: MessageStatus.ERROR,
+        }.get(outcome, MessageStatus.COMPLETE)
+        self.repo.update_message(
+            result.id,
+            content=safe_output(text, tools.output_chars),
+            status=status,
+            finish_reason=str(outcome),
+            citations=list(found),
+        )
+        stored = self.repo.get_message(result.id)
+        yield ToolCallDone(call, stored, str(outcome))
+        return stored
+
     def _fixed_reply(
         self, conversation_id: int, user_message_id: int | None, text: str, reason: str = "stop"
     ) -> Generator[ChatEvent, None, None]:
@@ -671,10 +903,13 @@ class ChatService:
         reply_id: int,
         source: Iterable[Any],
         plan: ContextPlan | None,
-    ) -> Generator[ChatEvent, None, None]:
+        done: bool = True,
+    ) -> Generator[ChatEvent, None, tuple[Message, Finished]]:
         """Store what ``source`` (a model stream or a writing action) produces
         and hand it on: text only once it is on disk; progress as it comes;
-        the figures of the run with the final status."""
+        the figures of the run with the final status, and the tool calls the
+        answer asked for. ``done`` False (a step of a reply with tools): no
+        ``ReplyDone``; the caller gets the stored message either way."""
         from assistant.writing.actions import ActionDone, ActionProgress
 
         parts: list[str] = []
@@ -684,10 +919,14 @@ class ChatService:
         action: ActionDone | None = None
         status = MessageStatus.STOPPED
         error: str | None = None
+        calls: tuple[ToolCall, ...] = ()
         try:
             for event in source:
                 if isinstance(event, Finished):
                     finished = event
+                    continue
+                if isinstance(event, ToolCalls):
+                    calls = event.calls
                     continue
                 if isinstance(event, ActionDone):
                     action, finished = event, event.finished
@@ -731,6 +970,8 @@ class ChatService:
             if status == MessageStatus.COMPLETE:
                 text = text.rstrip()
             fields: dict[str, object] = {"content": text, "status": status, "error": error}
+            if calls:
+                fields["tool_calls"] = list(calls)
             if finished is not None:
                 fields.update(
                     prompt_tokens=finished.prompt_tokens,
@@ -748,10 +989,12 @@ class ChatService:
             self.repo.update_message(reply_id, **fields)
             self.repo.touch(conversation_id)
         message: Message = self.repo.get_message(reply_id)
-        yield ReplyDone(
-            message,
-            finished,
-            plan,
-            empty_parts=action.empty_parts if action else (),
-            cut_parts=action.cut_parts if action else (),
-        )
+        if done:
+            yield ReplyDone(
+                message,
+                finished,
+                plan,
+                empty_parts=action.empty_parts if action else (),
+                cut_parts=action.cut_parts if action else (),
+            )
+        return message, finished

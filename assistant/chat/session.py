@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from assistant.chat.events import ChatEvent
 from assistant.chat.service import ChatService
+from assistant.chat.tooluse import Approver, ToolUse
 from assistant.domain import (
     Conversation,
     GroundingProvider,
@@ -32,7 +33,9 @@ from assistant.domain import (
 from assistant.errors import UsageError
 
 if TYPE_CHECKING:
+    from assistant.config import Settings
     from assistant.notes.service import NotesService
+    from assistant.tools.registry import ToolRegistry
     from assistant.writing.slash import SlashCommand
 
 
@@ -43,6 +46,7 @@ class ConversationState:
     use_notes: bool = False
     engine: str | None = None  # the named engine its replies came from (None: local)
     memory: MemoryMode = MemoryMode.ON  # whether replies use (and may propose) memories
+    tools: tuple[str, ...] | None = None  # tools replies may call: None off, ("*",) all
 
 
 class ChatSession:
@@ -54,9 +58,13 @@ class ChatSession:
         chat: ChatService | Callable[[], ChatService],
         notes: Callable[[], NotesService] | None = None,
         state: ConversationState | None = None,
+        tools: Callable[[], ToolRegistry] | None = None,
+        tool_settings: Callable[[], Settings] | None = None,
     ) -> None:
         self._chat = chat
         self._notes = notes
+        self._tools = tools
+        self._tool_settings = tool_settings
         self.state = state or ConversationState()
         self._lock = threading.Lock()
         # Answer in this language (``--to``); None: in the question's language.
@@ -64,6 +72,12 @@ class ChatSession:
         # The shell can ask the user about proposed memories (the CLI on a
         # terminal): replies may then bring ``MemoryProposed``.
         self.propose_memories = False
+        # Tools for this run only (``ask --tools``), over the conversation's switch.
+        self.tools_once: tuple[str, ...] | None = None
+        # Asks the user to approve a call (None: no one to ask, calls that need it are refused).
+        self.approve: Approver | None = None
+        self.allowed_tools: frozenset[str] = frozenset()  # run without asking (--allow)
+        self._tools_wanted = False
 
     @property
     def chat(self) -> ChatService:
@@ -86,6 +100,7 @@ class ChatSession:
             state.conversation_id, state.persona, state.use_notes = None, None, False
             state.engine = None
             state.memory = MemoryMode.ON
+            state.tools = None
             return None
         if at_message is not None:
             thread = self.chat.select_branch(conversation_id, at_message)
@@ -96,6 +111,7 @@ class ChatSession:
         state.persona, state.use_notes = conversation.persona, conversation.use_notes
         state.engine = conversation.engine
         state.memory = conversation.memory
+        state.tools = conversation.tools
         return thread
 
     def thread(self) -> Thread | None:
@@ -153,6 +169,37 @@ class ChatSession:
         the one it repeats or changes)."""
         return self.chat.accept_proposal(proposal, replace)
 
+    def set_tools(self, names: tuple[str, ...] | None) -> None:
+        """The conversation's tools switch: None off, ("*",) every tool, or
+        these names (an unknown one fails here); remembered with it."""
+        if names is not None and self._tools is not None:
+            self._tools().select(names)
+        if self.state.conversation_id is not None:
+            self.chat.set_tools(self.state.conversation_id, names)
+        self.state.tools = names
+
+    def tool_use(self) -> ToolUse | None:
+        """What a reply may call now: ``tools_once`` if set, else the
+        conversation's switch; None when tools are off."""
+        names = self.tools_once if self.tools_once is not None else self.state.tools
+        if names is None or self._tools is None:
+            return None
+        self._tools_wanted = True
+        registry = self._tools()
+        tools = registry.select(names)
+        use = ToolUse(tools, approve=self.approve, allowed=self.allowed_tools)
+        if self._tool_settings is not None:
+            settings = self._tool_settings()
+            use.max_steps, use.output_chars = settings.tool_max_steps, settings.tool_output_chars
+        return use
+
+    def tool_warnings(self) -> list[str]:
+        """Sentences about tool sources that failed (an MCP server that did not
+        start); none asked for (and nothing built) while tools were not used."""
+        if self._tools is None or not self._tools_wanted:
+            return []
+        return list(self._tools().warnings)
+
     def set_persona(self, name: str | None) -> None:
         """``name`` None goes back to the default system prompt."""
         if name:
@@ -175,6 +222,8 @@ class ChatSession:
                     use_notes=self.state.use_notes,
                     memory=self.state.memory,
                 )
+                if self.state.tools is not None:
+                    self.chat.set_tools(conversation.id, self.state.tools)
                 self.state.conversation_id = conversation.id
             return self.state.conversation_id
 
@@ -189,6 +238,7 @@ class ChatSession:
     ) -> Generator[ChatEvent, None, None]:
         if not text.strip():
             raise UsageError("The message is empty.")
+        tools = self.tool_use()  # an unknown tool name fails before anything is stored
         conversation_id = self._ensure_conversation(text)
         return self.chat.send(
             conversation_id,
@@ -197,6 +247,7 @@ class ChatSession:
             grounding=self.grounding(),
             answer_language=self.answer_language,
             propose_memories=self.propose_memories,
+            tools=tools,
         )
 
     def regenerate(
@@ -210,6 +261,7 @@ class ChatSession:
             grounding=self.grounding(),
             message_id=message_id,
             propose_memories=self.propose_memories,
+            tools=self.tool_use(),
         )
 
     def edit(
@@ -224,6 +276,7 @@ class ChatSession:
             cancel,
             grounding=self.grounding(),
             propose_memories=self.propose_memories,
+            tools=self.tool_use(),
         )
 
     def run_action(

@@ -41,6 +41,7 @@ from assistant.domain import (
     MessageStatus,
     Role,
     Thread,
+    ToolCall,
 )
 from assistant.errors import UsageError
 
@@ -121,6 +122,8 @@ def message_record(m: Message, memories: Mapping[str, Memory] | None = None) -> 
         "error": m.error,
         "sources": [c.to_dict() for c in m.citations],
         "memories": [memory_ref(u, memories) for u in m.memories],
+        **({"tool_calls": [c.to_dict() for c in m.tool_calls]} if m.tool_calls else {}),
+        **({"tool_call": m.tool_call.to_dict()} if m.tool_call else {}),
     }
 
 
@@ -146,6 +149,7 @@ def conversation_record(
         "persona": conversation.persona,
         "use_notes": conversation.use_notes,
         "memory": str(conversation.memory),
+        "tools": list(conversation.tools) if conversation.tools is not None else None,
         "message_count": len(chosen) if messages is not None else conversation.message_count,
         "current_leaf": conversation.current_leaf_id,
         "messages": [message_record(m, memories) for m in chosen],
@@ -214,13 +218,25 @@ def thread_markdown(thread: Thread, memories: Mapping[str, Memory] | None = None
         )
     lines.append("")
     for m in thread.messages:
-        who = {Role.USER: "You", Role.ASSISTANT: "Assistant"}.get(m.role, "System")
+        who = {Role.USER: "You", Role.ASSISTANT: "Assistant", Role.TOOL: "Tool"}.get(
+            m.role, "System"
+        )
+        if m.role == Role.TOOL and m.tool_call is not None:
+            who = f"Tool {m.tool_call.name}"
         place, count = thread.position(m.id)
         notes = [f"{place}/{count}"] if count > 1 else []
         if m.status in STATUS_NOTE:
             notes.append(STATUS_NOTE[m.status])
         note = f" ({', '.join(notes)})" if notes else ""
-        lines += [f"## {who}{note}", "", m.content.rstrip(), ""]
+        if m.role == Role.TOOL:
+            fence = "````" if "```" in m.content else "```"
+            lines += [f"## {who}{note}", "", fence, m.content.rstrip(), fence, ""]
+        else:
+            lines += [f"## {who}{note}", "", m.content.rstrip(), ""]
+        for call in m.tool_calls:
+            lines += [f"- Tool call: `{call.name}` {call.arguments_json()}"]
+        if m.tool_calls:
+            lines.append("")
         if m.error:
             lines += [f"> error: {m.error}", ""]
         if m.citations:
@@ -431,6 +447,7 @@ def _ours(item: Mapping[str, Any], path: Path, n: int) -> Conversation:
         uid=str(item.get("uid") or ""),
         current_leaf_id=_opt_int(item.get("current_leaf")),
         memory=MemoryMode.read(item.get("memory")),
+        tools=_tool_names(item.get("tools")),
     )
     seen: set[int] = set()
     previous: int | None = None
@@ -464,6 +481,16 @@ def _ours(item: Mapping[str, Any], path: Path, n: int) -> Conversation:
                 citations=[Citation.from_dict(c) for c in sources if isinstance(c, dict)],
                 parent_id=parent,
                 memories=_memory_uids(raw.get("memories")),
+                tool_calls=[
+                    ToolCall.from_dict(c)
+                    for c in raw.get("tool_calls") or []
+                    if isinstance(c, dict)
+                ],
+                tool_call=(
+                    ToolCall.from_dict(raw["tool_call"])
+                    if isinstance(raw.get("tool_call"), dict)
+                    else None
+                ),
             )
         )
         seen.add(mid)
@@ -482,6 +509,12 @@ def _memory_uids(value: Any) -> list[str]:
         if isinstance(uid, str) and uid:
             uids.append(uid)
     return uids
+
+
+def _tool_names(value: Any) -> tuple[str, ...] | None:
+    if not isinstance(value, list):
+        return None
+    return tuple(str(v) for v in value if isinstance(v, str))
 
 
 def _finish(value: Any) -> str | None:

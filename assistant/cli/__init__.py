@@ -52,6 +52,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "prompts": ("assistant.cli.write", "prompts", "List or show prompt templates and personas."),
     "models": ("assistant.cli.models", "models", "Download, list and choose models."),
+    "cmd": ("assistant.cli.cmd", "cmd", "Propose a shell command; run, explain or copy it."),
+    "tools": ("assistant.cli.tools", "tools", "List the tools a model may call."),
+    "mcp": ("assistant.cli.mcp", "mcp", "Serve your notes and history to other agents over MCP."),
     "doctor": (
         "assistant.cli.doctor",
         "doctor",

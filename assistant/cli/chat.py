@@ -68,6 +68,14 @@ def chat(ctx: click.Context, conversation_id: int | None, **_options: Any) -> in
     help="Put a whole document into the question (repeatable); same as @PATH in the text.",
 )  # fmt: skip
 @click.option(
+    "--tools", "tool_names", is_flag=False, flag_value="all", default=None, metavar="[NAMES]",
+    help="Let the model call tools for this question: all, or --tools=search_notes,now.",
+)  # fmt: skip
+@click.option(
+    "--allow", "allow", multiple=True, metavar="TOOL",
+    help="Run TOOL without asking (repeatable); off a terminal, others that ask are refused.",
+)  # fmt: skip
+@click.option(
     "--memory", "memory_mode", type=click.Choice(["on", "off", "private"]), default=None,
     help="Give the reply your memories (on), not (off), or neither use nor propose them "
     "(private); remembered for the conversation.",
@@ -84,11 +92,17 @@ def ask(
     quiet: bool,
     to: str | None,
     files: tuple[str, ...],
+    tool_names: str | None,
+    allow: tuple[str, ...],
     memory_mode: str | None,
     **_options: Any,
 ) -> int:
     """Ask one question; the answer streams to stdout (piped stdin is appended)."""
     from assistant.errors import UsageError
+
+    if tool_names is not None and any(c.isspace() for c in tool_names):
+        # `ask --tools "what time is it"`: the words are the question, not tool names
+        question, tool_names = (tool_names, *question), "all"
 
     if edit_id is not None and continue_id is None:
         raise UsageError(
@@ -130,6 +144,17 @@ def ask(
         from assistant.cli.notes import ensure_notes_ready
 
         ensure_notes_ready(rt, quiet=quiet)
+    if tool_names is not None or allow:
+        from assistant.tools.registry import parse_names
+
+        session.tools_once = parse_names(tool_names) if tool_names is not None else None
+        session.allowed_tools = frozenset(allow)
+        for name in allow:
+            if rt.tools.get(name) is None:
+                raise UsageError(
+                    f"There is no tool named {name} (tools: {', '.join(rt.tools.names())})."
+                )
+    session.approve = terminal_approver()
     if edit_id is not None:
         edited = edit_id
         return answer(session, lambda cancel: session.edit(edited, text, cancel), as_json)
@@ -164,6 +189,37 @@ def follow_engine(ctx: click.Context, rt: Any, session: ChatSession) -> None:
     rt.switch_model(rt.model_spec(engine=engine))
 
 
+def terminal_approver() -> Any:
+    """Ask the user on the terminal before a tool that asks first runs; None
+    off a terminal (such calls are then refused, unless --allow)."""
+    import sys
+
+    if sys.stdin is None or not sys.stdin.isatty():
+        return None
+    from assistant.chat.tooluse import Approval, ApprovalRequest
+    from assistant.cli.console import ask_choice
+
+    def approve(request: ApprovalRequest, cancel: threading.Event) -> Approval:
+        where = "" if request.tool.source == "built-in" else f" ({request.tool.source})"
+        what = "run this command" if request.tool.name == "run_command" else "make this call"
+        answer = ask_choice(
+            f"\nThe model wants to {what}{where}:\n  {request.shown}\n"
+            "Allow it? [y] once, [a] for this conversation, [N] no: ",
+            {"y": "once", "a": "conversation", "n": "deny"},
+            cancel,
+        )
+        return Approval(answer) if answer else Approval.DENY
+
+    return approve
+
+
+def _call_line(call: Any) -> str:
+    if call.name == "run_command" and isinstance(call.arguments.get("command"), str):
+        return f"$ {call.arguments['command']}"
+    arguments = call.arguments_json()
+    return f"{call.name} {arguments if len(arguments) <= 200 else arguments[:199] + '…'}"
+
+
 def answer(
     session: ChatSession,
     start: Callable[[threading.Event], Generator[ChatEvent, None, None]],
@@ -171,7 +227,15 @@ def answer(
 ) -> int:
     """Stream one reply (``start(cancel)``'s events) to stdout; Ctrl-C keeps
     the partial reply."""
-    from assistant.chat.events import MemoryProposed, ReplyDone, ReplyProgress, ReplyStarted
+    from assistant.chat.events import (
+        MemoryProposed,
+        ReplyDone,
+        ReplyProgress,
+        ReplyStarted,
+        ToolCallDone,
+        ToolCallStarted,
+        ToolsUnavailable,
+    )
     from assistant.domain import MessageStatus
     from assistant.errors import AssistantError
     from assistant.llm.base import TextPiece
@@ -179,13 +243,47 @@ def answer(
     done: ReplyDone | None = None
     started: ReplyStarted | None = None
     proposed: MemoryProposed | None = None
+    first: ReplyStarted | None = None
     shown = False
+    line_open = False  # streamed text not yet ended by a new line
+    calls: list[dict[str, Any]] = []
     with CancelOnSigint() as cancel:
         events = start(cancel)
+        for warning in session.tool_warnings():
+            say(warning)  # an MCP server that did not start: the chat goes on
         try:
             for event in events:
-                if isinstance(event, ReplyStarted):
+                if isinstance(event, ToolsUnavailable):
+                    say(event.sentence)
+                elif isinstance(event, ToolCallStarted):
+                    if line_open:
+                        stream_text("\n")
+                        line_open = False
+                    source = "" if event.source in ("built-in", "") else f" [{event.source}]"
+                    say(f"→ {_call_line(event.call)}{source}")
+                elif isinstance(event, ToolCallDone):
+                    result = event.message
+                    size = f"{len(result.content)} characters"
+                    detail = size if event.outcome == "ok" else result.content.splitlines()[0]
+                    say(f"← {event.call.name}: {event.outcome} ({detail})")
+                    calls.append(
+                        {
+                            "call": event.call.to_dict(),
+                            "outcome": event.outcome,
+                            "message_id": result.id,
+                            "result": result.content,
+                            **(
+                                {"sources": [c.to_dict() for c in result.citations]}
+                                if result.citations
+                                else {}
+                            ),
+                        }
+                    )
+                elif isinstance(event, ReplyStarted):
                     started = event
+                    first = first or event
+                    if event.step:
+                        continue
                     notice = getattr(session.chat.handle.loaded, "fit_notice", None)
                     if notice:  # the model will not fit: say what would, once
                         say(notice)
@@ -200,12 +298,12 @@ def answer(
                 elif isinstance(event, TextPiece):
                     if not as_json:
                         stream_text(event.text)
-                        shown = True
+                        shown = line_open = True
                 elif isinstance(event, ReplyDone):
                     done = event
-                    if not as_json and started is not None:
+                    if not as_json and first is not None:
                         # all of the reply is shown before proposals are asked for
-                        after_reply(session, started, event)
+                        after_reply(session, first, event)
                 elif isinstance(event, MemoryProposed):
                     proposed = event
         except AssistantError:
@@ -216,10 +314,11 @@ def answer(
             raise
         finally:
             events.close()
-    if done is None or started is None:  # the service always ends with ReplyDone
+    if done is None or started is None or first is None:  # the service ends with ReplyDone
         raise RuntimeError("the reply ended without its final event")
     msg, fin = done.message, done.finished
     use_notes = session.state.use_notes
+    cited = first.citations
     decisions = ask_about_proposals(session, proposed.proposals if proposed else ())
     if as_json:
         print_json(
@@ -238,13 +337,10 @@ def answer(
                 "time_to_first_token_ms": msg.time_to_first_token_ms,
                 "generation_ms": msg.generation_ms,
                 "dropped_turns": done.plan.dropped_turns if done.plan else 0,
-                **(
-                    {"sources": [c.to_dict() for c in started.citations]}
-                    if use_notes or started.citations
-                    else {}
-                ),
-                "memories": [{"id": m.id, "uid": m.uid, "text": m.text} for m in started.memories],
-                "memory_tokens": done.plan.memory_tokens if done.plan else 0,
+                **({"sources": [c.to_dict() for c in cited]} if use_notes or cited else {}),
+                **({"tool_calls": calls} if calls else {}),
+                "memories": [{"id": m.id, "uid": m.uid, "text": m.text} for m in first.memories],
+                "memory_tokens": first.plan.memory_tokens if first.plan else 0,
                 "memory_proposals": decisions,
             }
         )
@@ -282,33 +378,38 @@ def ask_about_proposals(
     session: ChatSession, proposals: Sequence[MemoryProposal]
 ) -> list[dict[str, Any]]:
     """Ask the user about each proposed memory (the session only proposes on
-    a terminal) and keep what they say yes to; returns what was decided."""
-    from assistant.cli.console import choose
+    a terminal) and keep what they say yes to; returns what was decided.
+    Enter, Ctrl-C or the end of input is no."""
+    from assistant.cli.console import CancelOnSigint, ask_choice
     from assistant.domain import ProposalKind
 
     decisions: list[dict[str, Any]] = []
-    for proposal in proposals:
-        related = proposal.related
-        if proposal.kind == ProposalKind.NEW or related is None:
-            answer = choose(proposal.question(), {"y": "yes", "n": "no"}, "n")
-        else:
-            answer = choose(
-                proposal.question(),
-                {"r": "replace it", "a": "add as a new memory", "n": "no"},
-                "n",
+    if not proposals:
+        return decisions
+    with CancelOnSigint() as cancel:
+        for proposal in proposals:
+            related = proposal.related
+            if proposal.kind == ProposalKind.NEW or related is None:
+                answer = ask_choice(
+                    f"{proposal.question()} [y/N] ", {"y": "keep", "n": "no"}, cancel
+                )
+            else:
+                answer = ask_choice(
+                    f"{proposal.question()} [r] replace it, [a] add as a new memory, [N] no: ",
+                    {"r": "replace", "a": "keep", "n": "no"},
+                    cancel,
+                )
+            kept = None
+            if answer in ("keep", "replace"):
+                kept = session.accept_proposal(proposal, replace=answer == "replace")
+                say(f"Memory {kept.id} {'replaced' if answer == 'replace' else 'kept'}.")
+            decisions.append(
+                {
+                    "text": proposal.text,
+                    "kind": str(proposal.kind),
+                    "related_id": related.id if related else None,
+                    "answer": {"keep": "kept", "replace": "replaced"}.get(answer or "", "declined"),
+                    "memory_id": kept.id if kept else None,
+                }
             )
-        kept = None
-        if answer in ("y", "a", "r"):
-            kept = session.accept_proposal(proposal, replace=answer == "r")
-            what = "replaced" if answer == "r" else "kept"
-            say(f"Memory {kept.id} {what}.")
-        decisions.append(
-            {
-                "text": proposal.text,
-                "kind": str(proposal.kind),
-                "related_id": related.id if related else None,
-                "answer": {"y": "kept", "a": "kept", "r": "replaced"}.get(answer, "declined"),
-                "memory_id": kept.id if kept else None,
-            }
-        )
     return decisions

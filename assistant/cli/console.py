@@ -138,31 +138,34 @@ def confirm(question: str, assume_yes: bool) -> bool:
     return answer in ("y", "yes")
 
 
-def choose(question: str, choices: dict[str, str], default: str) -> str:
-    """Ask ``question`` on the terminal with one-letter ``choices`` (letter:
-    what it does); Enter, end of input or no terminal gives ``default``."""
+def ask_choice(question: str, choices: dict[str, str], cancel: threading.Event) -> str | None:
+    """Ask on the terminal for one of ``choices`` (key -> value; an empty
+    answer is the last one, which should be the safest); None when there
+    is no terminal or ``cancel`` is set while waiting (the first Ctrl-C
+    ends the wait)."""
+    import select
+
     if sys.stdin is None or not sys.stdin.isatty():
-        return default
-    letters = "/".join(k.upper() if k == default else k for k in choices)
-    words = ", ".join(f"{k} {v}" for k, v in choices.items())
-    prompt = (
-        f"{sanitize(question)} [{letters}] "
-        if len(choices) == 2
-        else (f"{sanitize(question)} ({words}) [{letters}] ")
-    )
-    while True:
-        sys.stderr.write(prompt)
-        sys.stderr.flush()
-        line = sys.stdin.readline()
-        if not line:
-            return default
-        answer = line.strip().lower()
-        if not answer:
-            return default
-        for key in choices:
-            if answer == key or answer == choices[key].split()[0]:
-                return key
-        sys.stderr.write(f"Answer {' or '.join(choices)}.\n")
+        return None
+    sys.stderr.write(sanitize(question))
+    sys.stderr.flush()
+    while not cancel.is_set():
+        try:
+            ready, _, _ = select.select([sys.stdin], [], [], 0.1)
+        except (OSError, ValueError):
+            return None
+        if ready:
+            answer = sys.stdin.readline().strip().lower()
+            keys = list(choices)
+            if not answer:
+                return choices[keys[-1]]
+            for key in keys:
+                if answer == key or choices[key].startswith(answer):
+                    return choices[key]
+            sys.stderr.write(f"Answer {', '.join(keys)}: ")
+            sys.stderr.flush()
+    sys.stderr.write("\n")
+    return None
 
 
 class CancelOnSigint:

@@ -38,6 +38,7 @@ def conversation_dict(conv: Conversation) -> dict[str, Any]:
         "persona": conv.persona,
         "use_notes": conv.use_notes,
         "memory": str(conv.memory),
+        "tools": list(conv.tools) if conv.tools is not None else None,
         "message_count": conv.message_count,
     }
 
@@ -48,7 +49,7 @@ def fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-WHO = {Role.USER: "You", Role.ASSISTANT: "Assistant", Role.SYSTEM: "System"}
+WHO = {Role.USER: "You", Role.ASSISTANT: "Assistant", Role.SYSTEM: "System", Role.TOOL: "Tool"}
 
 
 def tree_lines(conversation: Conversation, current: set[int]) -> list[str]:
@@ -72,8 +73,14 @@ def tree_lines(conversation: Conversation, current: set[int]) -> list[str]:
         note = ""
         if message.status in (MessageStatus.STOPPED, MessageStatus.ERROR):
             note = f" ({message.status})"
-        head = f"{mark} {prefix}{connector}#{message.id} {WHO.get(message.role, '?')}{note}: "
-        lines.append(head + fit(message.content, max(20, LINE_WIDTH - len(head))))
+        who = WHO.get(message.role, "?")
+        if message.tool_call is not None:
+            who += f" {message.tool_call.name}"
+        head = f"{mark} {prefix}{connector}#{message.id} {who}{note}: "
+        body = message.content
+        if message.tool_calls:
+            body += " " + " ".join(f"[calls {c.name}]" for c in message.tool_calls)
+        lines.append(head + fit(body, max(20, LINE_WIDTH - len(head))))
         below = children.get(message.id, [])
         going_on = prefix + {"├─ ": "│  ", "└─ ": "   "}.get(connector, "")
         if len(below) == 1:

@@ -3,6 +3,12 @@
 A backend renders chat turns into its own prompt, streams text pieces, checks a
 cancel flag between tokens, and ends every stream with exactly one
 ``Finished`` event that carries token counts and timings.
+
+Tools: a model that can call them says so with ``supports_tools`` (a flag
+set when it is loaded, never probed for at the call site). Given ``tools``,
+its reply may end with one ``ToolCalls`` event just before ``Finished``
+(whose reason is then ``"tool_calls"``); running them and asking again is
+the application layer's job, not the backend's.
 """
 
 from __future__ import annotations
@@ -12,10 +18,20 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from assistant.domain import ChatTurn, GenerationOptions
+from assistant.domain import ChatTurn, GenerationOptions, ToolCall, ToolSpec
 from assistant.errors import ContextOverflow, ModelError
 
-__all__ = ["ChatModel", "ContextOverflow", "Finished", "ModelError", "StopScanner", "TextPiece"]
+__all__ = [
+    "ChatModel",
+    "ContextOverflow",
+    "Finished",
+    "ModelError",
+    "StopScanner",
+    "TextPiece",
+    "ToolCall",
+    "ToolCalls",
+    "ToolSpec",
+]
 
 
 @dataclass(frozen=True)
@@ -24,8 +40,15 @@ class TextPiece:
 
 
 @dataclass(frozen=True)
+class ToolCalls:
+    """The reply asks for these tools to be run (in order) before it goes on."""
+
+    calls: tuple[ToolCall, ...]
+
+
+@dataclass(frozen=True)
 class Finished:
-    finish_reason: str  # "stop", "length" or "cancelled"
+    finish_reason: str  # "stop", "length", "cancelled" or "tool_calls"
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int = 0
@@ -39,7 +62,7 @@ class Finished:
         return (self.completion_tokens - 1) / (self.generation_ms / 1000)
 
 
-StreamEvent = TextPiece | Finished
+StreamEvent = TextPiece | ToolCalls | Finished
 
 
 @runtime_checkable
@@ -49,6 +72,8 @@ class ChatModel(Protocol):
     # Follows an instruction well enough to propose memories after a reply:
     # a chat (instruction-tuned) model; not a base model fed a plain transcript.
     can_propose_memories: bool
+    # True when the model can be offered tools and its calls can be read back.
+    supports_tools: bool
 
     def count_tokens(self, turns: Sequence[ChatTurn]) -> int:
         """Tokens the rendered prompt for ``turns`` takes, generation prompt included."""
@@ -59,7 +84,11 @@ class ChatModel(Protocol):
         turns: Sequence[ChatTurn],
         options: GenerationOptions,
         cancel: threading.Event | None = None,
-    ) -> Iterator[StreamEvent]: ...
+        tools: Sequence[ToolSpec] | None = None,
+    ) -> Iterator[StreamEvent]:
+        """Stream the reply to ``turns``; with ``tools`` (only when
+        ``supports_tools``), the reply may be calls to them."""
+        ...
 
 
 class StopScanner:

@@ -22,12 +22,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from assistant.domain import ChatTurn, GenerationOptions
+from assistant.domain import ChatTurn, GenerationOptions, ToolCall, ToolSpec
 from assistant.errors import ContextOverflow, ModelError
-from assistant.llm.base import Finished, StopScanner, TextPiece
+from assistant.llm.base import Finished, StopScanner, TextPiece, ToolCalls
 from assistant.llm.catalog import check_gguf
 from assistant.llm.prompting import RenderedPrompt, TemplateFormatter, TranscriptFormatter
 from assistant.llm.state_cache import MIN_SAVE_TOKENS, StateCache
+from assistant.llm.toolcalls import ToolCallFormat, ToolCallScanner, detect_format
 
 
 def physical_cores() -> int:
@@ -190,6 +191,14 @@ class LlamaCppModel:
         # a chat template means an instruction-tuned model; a base model
         # continuing a transcript cannot be asked for memories reliably
         self.can_propose_memories = isinstance(self.formatter, TemplateFormatter)
+        # Tools only through a chat template that renders them; the calls are
+        # read back in the format that template teaches (None: any format).
+        self.supports_tools = (
+            isinstance(self.formatter, TemplateFormatter) and self.formatter.renders_tools()
+        )
+        self.tool_format: ToolCallFormat | None = (
+            detect_format(template) if self.supports_tools and template else None
+        )
         self._lock = threading.Lock()
         self.state_cache: StateCache | None = state_cache(self) if state_cache else None
         self.last_restore: int = 0  # tokens read back from a saved state for the last reply
@@ -200,8 +209,10 @@ class LlamaCppModel:
             self.llm.close()
 
     # ------------------------------------------------------------------
-    def render(self, turns: Sequence[ChatTurn]) -> RenderedPrompt:
-        return self.formatter.render(turns)
+    def render(
+        self, turns: Sequence[ChatTurn], tools: Sequence[ToolSpec] | None = None
+    ) -> RenderedPrompt:
+        return self.formatter.render(turns, tools)
 
     def _tokens(self, rendered: RenderedPrompt) -> list[int]:
         return self.llm.tokenize(
@@ -302,8 +313,10 @@ class LlamaCppModel:
         turns: Sequence[ChatTurn],
         options: GenerationOptions,
         cancel: threading.Event | None = None,
-    ) -> Iterator[TextPiece | Finished]:
-        rendered = self.render(turns)
+        tools: Sequence[ToolSpec] | None = None,
+    ) -> Iterator[TextPiece | ToolCalls | Finished]:
+        tools = tools if tools and self.supports_tools else None
+        rendered = self.render(turns, tools)
         tokens = self._tokens(rendered)
         room = self.context_size - len(tokens)
         if room < 1:
@@ -313,6 +326,9 @@ class LlamaCppModel:
             )
         max_new = min(options.max_tokens, room)
         scanner = StopScanner(tuple(rendered.stop) + tuple(options.stop))
+        # With tools, call markers may be control tokens ([TOOL_CALLS],
+        # <|python_tag|>): they are decoded as text so the calls can be read.
+        calls = ToolCallScanner(self.tool_format, {t.name for t in tools}) if tools else None
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         with self._lock:
             if options.seed is not None:
@@ -349,8 +365,10 @@ class LlamaCppModel:
                         reason = "stop"
                         break
                     produced += 1
-                    piece = decoder.decode(self.llm.detokenize([token]))
+                    piece = decoder.decode(self.llm.detokenize([token], special=calls is not None))
                     out = scanner.feed(piece) if piece else ""
+                    if out and calls is not None:
+                        out = calls.feed(out)
                     if out:
                         yield TextPiece(out)
                     if scanner.stopped:
@@ -366,8 +384,16 @@ class LlamaCppModel:
             tail = decoder.decode(b"", final=True)
             rest = scanner.feed(tail) if tail else ""
             rest += scanner.flush() if reason != "stop" else ""
+            asked: list[ToolCall] = []
+            if calls is not None:
+                rest = calls.feed(rest) if rest else ""
+                tail, asked = calls.finish()
+                rest += tail
             if rest:
                 yield TextPiece(rest)
+            if asked and reason == "stop":
+                yield ToolCalls(tuple(asked))
+                reason = "tool_calls"
             end = time.perf_counter()
             if self.state_cache is not None:
                 self._save_state()

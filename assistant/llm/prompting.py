@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.domain import ChatTurn, Role
+from assistant.domain import ChatTurn, Role, ToolSpec
 
-_LABEL = {Role.USER: "User", Role.ASSISTANT: "Assistant"}
+_LABEL = {Role.USER: "User", Role.ASSISTANT: "Assistant", Role.TOOL: "Tool"}
 # Every label our prompts use to mark a turn or a part (the transcript's
 # roles, grounding's "Question:", the templates' "Text:" and "Email:"), in the
 # languages a reply may be written in. A base model that runs on past its
@@ -61,7 +61,10 @@ class RenderedPrompt:
 class TranscriptFormatter:
     name = "transcript"
 
-    def render(self, turns: Sequence[ChatTurn]) -> RenderedPrompt:
+    def render(
+        self, turns: Sequence[ChatTurn], tools: Sequence[ToolSpec] | None = None
+    ) -> RenderedPrompt:
+        """``tools`` are never shown: a plain transcript cannot teach calls."""
         lines: list[str] = []
         for turn in turns:
             body = turn.content.strip()
@@ -78,8 +81,34 @@ class TranscriptFormatter:
         return RenderedPrompt("\n".join(lines), stops, add_bos=True)
 
 
+def template_message(turn: ChatTurn) -> dict[str, Any]:
+    """A turn as chat templates (and the OpenAI API, but for the arguments,
+    which templates want as an object) expect it: a reply's ``tool_calls``,
+    a tool result's ``tool_call_id`` and ``name``."""
+    message: dict[str, Any] = {"role": str(turn.role), "content": turn.content}
+    if turn.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": dict(call.arguments)},
+            }
+            for call in turn.tool_calls
+        ]
+    if turn.role == Role.TOOL:
+        message["tool_call_id"] = turn.tool_call_id or ""
+        message["name"] = turn.name or ""
+    return message
+
+
+_PROBE_TOOL = ToolSpec(
+    "probe_tool_a7c3", "Checks whether the template renders tools.", {"type": "object"}
+)
+
+
 class TemplateFormatter:
-    """Render the GGUF's own chat template in llama-cpp-python's sandbox."""
+    """Render the GGUF's own chat template in llama-cpp-python's sandbox
+    (``Jinja2ChatFormatter``, which passes ``tools`` on to the template)."""
 
     name = "gguf-template"
 
@@ -90,10 +119,27 @@ class TemplateFormatter:
             template=template, eos_token=eos_token, bos_token=bos_token
         )
         self._eos = eos_token
+        self.template = template
 
-    def render(self, turns: Sequence[ChatTurn]) -> RenderedPrompt:
-        messages: list[Any] = [{"role": str(t.role), "content": t.content} for t in turns]
-        result = self._formatter(messages=messages)
+    def renders_tools(self) -> bool:
+        """Whether the template shows the model the tools it is given: a
+        probe tool's name must appear in the prompt (a template that ignores
+        ``tools`` cannot have taught the model to call them)."""
+        turns = [ChatTurn(Role.USER, "Hello")]
+        try:
+            return _PROBE_TOOL.name in self.render(turns, [_PROBE_TOOL]).text
+        except Exception:  # a template that fails with tools cannot use them
+            return False
+
+    def render(
+        self, turns: Sequence[ChatTurn], tools: Sequence[ToolSpec] | None = None
+    ) -> RenderedPrompt:
+        messages: list[Any] = [template_message(t) for t in turns]
+        if tools:
+            functions: list[Any] = [t.function() for t in tools]
+            result = self._formatter(messages=messages, tools=functions)
+        else:
+            result = self._formatter(messages=messages)
         stop = result.stop
         stops: tuple[str, ...]
         if isinstance(stop, str):

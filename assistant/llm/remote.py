@@ -19,6 +19,11 @@ fail is one sentence too: a refused or slow connection, an error status, a
 body that is not an event stream (a web page, binary data), a connection cut
 mid-reply, a stream that ends without its final event. A server that ignores
 ``stream`` and answers with one JSON completion is accepted.
+
+Tools go out as OpenAI ``tools``; the calls come back as ``tool_calls``
+deltas (an index, then the id and name, then the arguments a piece at a
+time), put together by index and handed on as one ``ToolCalls`` event at the
+end of the reply.
 """
 
 from __future__ import annotations
@@ -32,9 +37,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from assistant.domain import ChatTurn, GenerationOptions
+from assistant.domain import ChatTurn, GenerationOptions, Role, ToolCall, ToolSpec
 from assistant.errors import ModelError
-from assistant.llm.base import Finished, StopScanner, TextPiece
+from assistant.llm.base import Finished, StopScanner, TextPiece, ToolCalls
 
 if TYPE_CHECKING:
     import httpx
@@ -194,9 +199,67 @@ def list_models(
     return found
 
 
+def openai_message(turn: ChatTurn) -> dict[str, Any]:
+    """A turn in the chat completions API's shape (arguments as a JSON string)."""
+    message: dict[str, Any] = {"role": str(turn.role), "content": turn.content}
+    if turn.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments_json()},
+            }
+            for call in turn.tool_calls
+        ]
+    if turn.role == Role.TOOL:
+        message["tool_call_id"] = turn.tool_call_id or ""
+    return message
+
+
+class _CallParts:
+    """A tool call arriving in deltas: id and name once, the arguments in pieces."""
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.name = ""
+        self.arguments: list[str] = []
+
+    def add(self, delta: dict[str, Any]) -> None:
+        if isinstance(delta.get("id"), str) and delta["id"]:
+            self.id = delta["id"]
+        function = delta.get("function")
+        if isinstance(function, dict):
+            name = function.get("name")
+            if isinstance(name, str) and name and not self.name:
+                self.name = name
+            arguments = function.get("arguments")
+            if isinstance(arguments, str):
+                self.arguments.append(arguments)
+            elif isinstance(arguments, dict):  # a server that sends an object
+                self.arguments.append(json.dumps(arguments))
+
+    def call(self, base_url: str) -> ToolCall:
+        from assistant.llm.toolcalls import new_call_id
+
+        text = "".join(self.arguments).strip()
+        try:
+            arguments = json.loads(text) if text else {}
+        except ValueError:
+            raise ModelError(
+                f"The model server at {base_url} sent the arguments of a call to "
+                f"{self.name or 'a tool'} that are not JSON ('{text[:60]}')."
+            ) from None
+        if not isinstance(arguments, dict):
+            arguments = {"value": arguments}
+        return ToolCall(self.id or new_call_id(), self.name, arguments)
+
+
 class OpenAICompatibleModel:
     # a chat-completions server answers instructions (its chat template is its own)
     can_propose_memories = True
+    # Servers that speak OpenAI's chat completions take ``tools``; one that
+    # cannot says so in its answer, which becomes the reply's one sentence.
+    supports_tools = True
 
     def __init__(
         self,
@@ -208,12 +271,17 @@ class OpenAICompatibleModel:
         timeout: float = DEFAULT_TIMEOUT,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         engine: str | None = None,
+        tool_choice: str | dict[str, Any] = "auto",
     ) -> None:
+        """``tool_choice`` goes with ``tools``: "auto" (OpenAI's default, said
+        outright because llama.cpp's Python server offers no tools without
+        it), "required", or ``{"type": "function", "function": {"name": N}}``."""
         import httpx
 
         self.base_url = base_url.rstrip("/")
         self.model_id = model or "default"
         self.engine = engine
+        self.tool_choice = tool_choice
         self.name = f"{engine}/{self.model_id}" if engine else self.model_id
         self.context_size = context_size
         self.timeout = timeout
@@ -238,10 +306,11 @@ class OpenAICompatibleModel:
         turns: Sequence[ChatTurn],
         options: GenerationOptions,
         cancel: threading.Event | None = None,
-    ) -> Iterator[TextPiece | Finished]:
+        tools: Sequence[ToolSpec] | None = None,
+    ) -> Iterator[TextPiece | ToolCalls | Finished]:
         body: dict[str, Any] = {
             "model": self.model_id,
-            "messages": [{"role": str(t.role), "content": t.content} for t in turns],
+            "messages": [openai_message(t) for t in turns],
             "stream": True,
             "max_tokens": options.max_tokens,
             "temperature": options.temperature,
@@ -252,6 +321,10 @@ class OpenAICompatibleModel:
             body["seed"] = options.seed
         if options.stop:
             body["stop"] = list(options.stop)
+        if tools:
+            body["tools"] = [t.function() for t in tools]
+            body["tool_choice"] = self.tool_choice
+        calls: dict[int, _CallParts] = {}
         scanner = StopScanner(options.stop)
         start = time.perf_counter()
         first: float | None = None
@@ -310,6 +383,15 @@ class OpenAICompatibleModel:
                         emitted = scanner.feed(text)
                         if emitted:
                             yield TextPiece(emitted)
+                    deltas = message.get("tool_calls") if isinstance(message, dict) else None
+                    if tools and isinstance(deltas, list):
+                        if first is None:
+                            first = time.perf_counter()
+                        for n, delta in enumerate(deltas):
+                            if isinstance(delta, dict):
+                                index = delta.get("index")
+                                key = index if isinstance(index, int) else n
+                                calls.setdefault(key, _CallParts()).add(delta)
                     if choice.get("finish_reason"):
                         reason = "length" if choice["finish_reason"] == "length" else "stop"
                 if ended:
@@ -329,6 +411,12 @@ class OpenAICompatibleModel:
         rest = scanner.flush()
         if rest and reason != "cancelled":
             yield TextPiece(rest)
+        if calls and reason not in ("cancelled", "length"):
+            asked = [calls[k].call(self.base_url) for k in sorted(calls)]
+            asked = [c for c in asked if c.name]
+            if asked:
+                yield ToolCalls(tuple(asked))
+                reason = "tool_calls"
         end = time.perf_counter()
         first = first or end
         yield Finished(

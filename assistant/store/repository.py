@@ -32,6 +32,7 @@ from assistant.domain import (
     MessageStatus,
     Role,
     Thread,
+    ToolCall,
 )
 from assistant.errors import NotFound, UsageError
 from assistant.store.database import Database
@@ -51,6 +52,7 @@ _MESSAGE_FIELDS = {
     "error",
     "citations",
     "memories",
+    "tool_calls",
 }
 
 
@@ -126,7 +128,13 @@ def _message(row: MessageRow) -> Message:
         citations=[Citation.from_dict(c) for c in row.citations or [] if isinstance(c, dict)],
         parent_id=row.parent_id,
         memories=[u for u in row.memories or [] if isinstance(u, str)],
+        tool_calls=[ToolCall.from_dict(c) for c in row.tool_calls or [] if isinstance(c, dict)],
+        tool_call=ToolCall.from_dict(row.tool_call) if isinstance(row.tool_call, dict) else None,
     )
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
 def _conversation(row: ConversationRow, count: int = 0) -> Conversation:
@@ -144,6 +152,8 @@ def _conversation(row: ConversationRow, count: int = 0) -> Conversation:
         uid=row.uid or "",
         current_leaf_id=row.current_leaf_id,
         memory=MemoryMode.read(row.memory),
+        tools=_names(row.tools) if row.tools is not None else None,
+        tools_allowed=_names(row.tools_allowed),
     )
 
 
@@ -317,6 +327,20 @@ class ConversationRepository:
         """Remember the conversation's memory switch (not an edit: the order stays)."""
         self._update(conversation_id, memory=str(MemoryMode(mode)))
 
+    def set_tools(self, conversation_id: int, tools: Sequence[str] | None) -> None:
+        """Which tools replies may call: None off, ``["*"]`` all, or names."""
+        self._update(conversation_id, tools=list(tools) if tools is not None else None)
+
+    def allow_tool(self, conversation_id: int, name: str) -> None:
+        """Remember that the user allowed ``name`` for this conversation."""
+        with self.db.session() as s, s.begin():
+            row = s.get(ConversationRow, conversation_id)
+            if row is None:
+                raise NotFound(f"There is no conversation {conversation_id}.")
+            allowed = list(row.tools_allowed or [])
+            if name not in allowed:
+                row.tools_allowed = allowed + [name]
+
     def _update(self, conversation_id: int, **values: object) -> None:
         with self.db.session() as s, s.begin():
             result = cast(
@@ -361,9 +385,11 @@ class ConversationRepository:
         status: MessageStatus = MessageStatus.COMPLETE,
         model: str | None = None,
         parent_id: int | None = CURRENT_LEAF,
+        tool_call: ToolCall | None = None,
     ) -> Message:
         """Store a message under ``parent_id`` (by default the current leaf;
-        None makes a new root); it becomes the conversation's current leaf."""
+        None makes a new root); it becomes the conversation's current leaf.
+        A tool result names the ``tool_call`` it answers."""
         with self.db.session() as s, s.begin():
             conversation = s.get(ConversationRow, conversation_id)
             if conversation is None:
@@ -380,6 +406,7 @@ class ConversationRepository:
                 model=model,
                 owner_pid=os.getpid() if status == MessageStatus.STREAMING else None,
                 parent_id=parent_id,
+                tool_call=tool_call.to_dict() if tool_call is not None else None,
             )
             s.add(row)
             s.flush()
@@ -413,6 +440,9 @@ class ConversationRepository:
         citations = fields.get("citations")
         if isinstance(citations, list | tuple):
             values["citations"] = [c.to_dict() if isinstance(c, Citation) else c for c in citations]
+        calls = fields.get("tool_calls")
+        if isinstance(calls, list | tuple):
+            values["tool_calls"] = [c.to_dict() if isinstance(c, ToolCall) else c for c in calls]
         if "status" in values and values["status"] != MessageStatus.STREAMING:
             values["owner_pid"] = None
         with self.db.session() as s, s.begin():
@@ -521,6 +551,7 @@ class ConversationRepository:
             persona=source.persona,
             uid=new_uid(),
             memory=source.memory,
+            tools=source.tools,
         )
         previous: int | None = None
         for m in thread.messages:
@@ -760,6 +791,8 @@ class ConversationRepository:
                         "error": m.error,
                         "citations": [c.to_dict() for c in m.citations] or None,
                         "memories": list(m.memories) or None,
+                        "tool_calls": [c.to_dict() for c in m.tool_calls] or None,
+                        "tool_call": m.tool_call.to_dict() if m.tool_call else None,
                     }
                 )
             conversation_rows.append(
@@ -774,6 +807,8 @@ class ConversationRepository:
                     "use_notes": conversation.use_notes,
                     "persona": conversation.persona,
                     "memory": str(conversation.memory),
+                    "tools": list(conversation.tools) if conversation.tools is not None else None,
+                    "tools_allowed": list(conversation.tools_allowed) or None,
                 }
             )
             leaf = local.get(conversation.current_leaf_id or 0)

@@ -49,6 +49,10 @@ class ConversationRow(Base):
     use_notes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     persona: Mapped[str | None] = mapped_column(String(64))
     engine: Mapped[str | None] = mapped_column(String(64))  # [engines.NAME]; None: local
+    # Tools replies may call (migration 0009): null off, ["*"] all, or names;
+    # and the tools the user allowed for this conversation.
+    tools: Mapped[list[str] | None] = mapped_column(JSON)
+    tools_allowed: Mapped[list[str] | None] = mapped_column(JSON)
     # Stable identity across export and import ("chatgpt-<id>", "llm-<id>" for
     # imported ones): importing a conversation whose uid exists adds nothing.
     uid: Mapped[str | None] = mapped_column(String(200), default=new_uid, unique=True, index=True)
@@ -96,8 +100,11 @@ class MessageRow(Base):
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), index=True
     )
-    # The uids of the memories a reply was given (migration 0009).
+    # The uids of the memories a reply was given (migration 0010).
     memories: Mapped[list[str] | None] = mapped_column(JSON)
+    # A reply's calls ([{"id", "name", "arguments"}]); a tool result's call.
+    tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    tool_call: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     conversation: Mapped[ConversationRow] = relationship(
         back_populates="messages", foreign_keys=[conversation_id]
@@ -134,7 +141,7 @@ class DraftRow(Base):
 
 
 class MemoryRow(Base):
-    """A memory (migration 0009). Its words are in the ``memories_fts``
+    """A memory (migration 0010). Its words are in the ``memories_fts``
     virtual table (rowid = id), which the repository writes; ``vector`` is
     its embedding as float32 bytes, by ``vector_model``."""
 

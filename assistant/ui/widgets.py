@@ -225,6 +225,9 @@ class MessageView(Vertical):
         return self._text
 
     def _who(self) -> str:
+        if self.role == Role.TOOL:  # a tool result (its collapsed entry comes with TUI tools)
+            call = self.message.tool_call if self.message else None
+            return f"Tool · {call.name}" if call else "Tool"
         who = "You" if self.role == Role.USER else "Assistant"
         if self.role == Role.ASSISTANT and self.message and self.message.model:
             who = f"Assistant · {self.message.model}"

@@ -251,10 +251,11 @@ class ActionRunner:
         cancel: threading.Event | None,
         tally: _Tally,
     ) -> Iterator[TextPiece | Finished]:
-        for event in self.model.stream(turns, options, cancel):
+        for event in self.model.stream(turns, options, cancel):  # no tools: no calls
             if isinstance(event, Finished):
                 tally.add(event)
-            yield event
+            if isinstance(event, TextPiece | Finished):
+                yield event
 
     def _stream_answer(
         self,

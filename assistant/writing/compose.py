@@ -930,7 +930,7 @@ class Composer:
         for event in self.model.stream(turns, options, cancel):
             if isinstance(event, Finished):
                 finished = event
-            else:
+            elif isinstance(event, TextPiece):
                 parts.append(event.text)
         if finished is not None and finished.finish_reason == "cancelled":
             return PlanResult((), "model", finished, cancelled=True)
@@ -1100,7 +1100,7 @@ class Composer:
                     tally.add(event)
                     reason = event.finish_reason
                     continue
-                if stop.trimmed:
+                if stop.trimmed or not isinstance(event, TextPiece):
                     continue  # the section has its words, or the call is copying
                 piece = text.feed(event.text)
                 if text.copied or text.closed:

@@ -7,8 +7,8 @@ memory's entry when its row goes, so no path leaves its words behind.
 ``vector`` is the memory's embedding (float32 bytes) by ``vector_model``,
 filled when selection first needs it.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-01
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
