@@ -4,7 +4,11 @@ Sources, strongest first: command-line options (passed as keyword arguments),
 ``ASSISTANT_*`` environment variables, ``config.toml`` in the config folder,
 then the defaults below (gathered by ``assistant.config_sources``). A bad
 value in any source is a ``ConfigError`` with one sentence that names the
-setting, never a pydantic traceback.
+setting, never a pydantic traceback. A key of config.toml that no setting
+has (``n_cxt``, ``temprature``, a ``[engines.NAME]`` key) is one of those
+sentences too, with the nearest known key: every model here forbids extra
+keys, and the known ones are read from the models themselves, so a new field
+or a new table of settings needs nothing more.
 
 Named engines are ``[engines.NAME]`` tables of config.toml. An engine's API
 key is never a setting: the table names the environment variable that holds
@@ -21,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from assistant.config_sources import read_settings
+from assistant.config_sources import ENVIRONMENT, base_url_problem, read_settings
 from assistant.errors import ConfigError
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful, concise assistant."
@@ -64,6 +68,16 @@ class EngineSettings(BaseModel):
             )
         return data
 
+    def problem(self, name: str) -> str | None:
+        """The sentence that says why engine ``name`` cannot be used, or None."""
+        why = base_url_problem(self.base_url)
+        if why is None:
+            return None
+        return (
+            f"The base_url of engine '{name}' in config.toml ({_shown(self.base_url)}) is not "
+            f"a web address: {why}; set it to the server's root, e.g. http://host:8080/v1."
+        )
+
     def api_key(self) -> str | None:
         """The key, read from its environment variable now (None when unset)."""
         if not self.api_key_env:
@@ -100,7 +114,7 @@ class McpServerSettings(BaseModel):
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     model_path: Path | None = Field(
         default=None, description="GGUF file to load; empty means the bundled model."
@@ -184,6 +198,10 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _engines_exist(self) -> Settings:
+        """The engines in use exist and can be reached by their address. An
+        engine nobody uses yet may be broken: it is refused when chosen
+        (``engine_settings``) and shown with its sentence where engines are
+        listed, so one bad table does not stop every command."""
         for key in ("engine", "embedding_engine"):
             name = getattr(self, key)
             if name and name not in self.engines:
@@ -192,22 +210,46 @@ class Settings(BaseModel):
                     f"there is no engine '{name}' (engines defined in config.toml: {known}); "
                     f"add an [engines.{name}] table with its base_url"
                 )
+            problem = self.engines[name].problem(name) if name else None
+            if problem:
+                raise ValueError(problem)
+        if self.base_url:  # the unnamed server (ASSISTANT_BASE_URL); empty means none
+            why = base_url_problem(self.base_url)
+            if why:
+                raise ValueError(
+                    f"the setting base_url ({_shown(self.base_url)}) is not a web address: "
+                    f"{why}; set it to the server's root, e.g. http://host:8080/v1"
+                )
         return self
 
     def engine_settings(self, name: str) -> EngineSettings:
-        """The ``[engines.NAME]`` table; a ``ConfigError`` naming the known ones if absent."""
+        """The ``[engines.NAME]`` table; a ``ConfigError`` naming the known ones
+        if absent, or saying why it cannot be used."""
         try:
-            return self.engines[name]
+            engine = self.engines[name]
         except KeyError:
             known = ", ".join(sorted(self.engines)) or "none"
             raise ConfigError(
                 f"There is no engine '{name}' in config.toml (defined: {known})."
             ) from None
+        problem = engine.problem(name)
+        if problem:
+            raise ConfigError(problem)
+        return engine
+
+
+def _shown(value: str) -> str:
+    """A setting's value quoted for a sentence, control bytes escaped."""
+    return repr(value[:120])
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings; ``overrides`` (command-line options) win over everything."""
-    raw = read_settings(strict=True, **overrides)
+    origins: dict[str, str] = {}
+    raw = read_settings(strict=True, origins=origins, **overrides)
+    # Some ASSISTANT_* variables are not settings (ASSISTANT_HOME): the
+    # environment only ever sets the settings there are.
+    raw = {k: v for k, v in raw.items() if k in Settings.model_fields or origins[k] != ENVIRONMENT}
     try:
         return Settings(**raw)
     except ValidationError as exc:
@@ -215,15 +257,76 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def validation_sentence(exc: ValidationError) -> str:
-    """The first problem pydantic found, as one sentence naming the setting."""
+    """The first problem pydantic found, as one sentence naming the setting;
+    unknown keys first (a misspelt key often leaves a required one missing),
+    all of them in one sentence."""
+    unknown = [tuple(e["loc"]) for e in exc.errors() if e.get("type") == "extra_forbidden"]
+    if unknown:
+        return unknown_keys_sentence(unknown)
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err.get("loc", ())) or "settings"
     if err.get("type") == "value_error" and "ctx" in err:
         why = str(err["ctx"].get("error", err.get("msg", "bad value")))
         if where == "settings":
-            return f"{why[:1].upper()}{why[1:]}."
+            return f"{why[:1].upper()}{why[1:].rstrip('.')}."
         return f"Setting '{where}' is invalid: {why}."
     return f"Setting '{where}' is invalid: {err.get('msg', 'bad value')}."
+
+
+def unknown_keys_sentence(locations: Iterable[tuple[str | int, ...]]) -> str:
+    """One sentence naming each unknown key of config.toml, where it is, and
+    the nearest key that setting or table knows (or, with none near, the keys
+    it knows)."""
+    import difflib
+
+    from assistant.paths import app_paths
+
+    parts: list[str] = []
+    listed: dict[str, list[str]] = {}  # where -> the keys known there, for keys with no near one
+    for loc in locations:
+        *table, key = (str(p) for p in loc)
+        where = f"[{'.'.join(table)}]" if table else ""
+        known = known_keys(Settings, tuple(table))
+        near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        part = f"'{key}'" + (f" in {where}" if where else "")
+        if near:
+            part += f" (did you mean '{near[0]}'?)"
+        else:
+            listed[where] = known
+        parts.append(part)
+    noun = "setting" if len(parts) == 1 else "settings"
+    sentence = f"Unknown {noun} in {app_paths().config_file}: {_joined(parts)}"
+    for where, known in listed.items():
+        place = f"keys of {where}" if where else "settings"
+        sentence += f"; the {place} are {', '.join(known) or 'none'}"
+    return sentence + "."
+
+
+def _joined(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def known_keys(model: type[BaseModel], table: tuple[str, ...]) -> list[str]:
+    """The keys allowed in ``table`` (``()``: the top level, ``("engines", "box")``:
+    one engine), read from the field types: a nested model's fields, through
+    ``dict[str, Model]`` and optional types."""
+    from typing import Union, get_args, get_origin
+
+    current: Any = model
+    for part in table:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(part)
+            current = field.annotation if field is not None else None
+        elif get_origin(current) is dict:
+            current = get_args(current)[1]
+        else:
+            return []
+        origin = get_origin(current)
+        if origin is Union or (origin is not None and origin.__name__ == "UnionType"):
+            current = next((a for a in get_args(current) if a is not type(None)), None)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
 
 
 def update_config(

@@ -6,8 +6,11 @@ pydantic); this module only gathers the raw values, with nothing heavier than
 ``tomllib``, so a one-shot command can start loading the model before the
 validation library is even imported.
 
-Tables of the config file are kept only where a setting is a table
-(``[engines.NAME]``); any other table is left out, as before.
+Everything in the config file is kept, tables too (``[engines.NAME]``), so the
+validation can name a key it does not know instead of dropping it. Of the
+environment, every ``ASSISTANT_*`` variable is gathered; ``origins`` says where
+each value came from, since some of those variables are not settings
+(``ASSISTANT_HOME``).
 """
 
 from __future__ import annotations
@@ -16,14 +19,17 @@ import os
 from typing import Any
 
 ENV_PREFIX = "ASSISTANT_"
-# Settings whose value is a table in config.toml ([engines.NAME] ...).
-TABLE_SETTINGS = frozenset({"engines", "mcp"})
+FILE, ENVIRONMENT, OPTION = "file", "env", "option"  # where a value came from
 
 
-def read_settings(*, strict: bool, **overrides: Any) -> dict[str, Any]:
+def read_settings(
+    *, strict: bool, origins: dict[str, str] | None = None, **overrides: Any
+) -> dict[str, Any]:
     """The raw value of every setting given anywhere (unvalidated; strings
     from the environment stay strings). With ``strict``, a config file that
-    cannot be read is a ``ConfigError``; without, it is skipped."""
+    cannot be read is a ``ConfigError``; without, it is skipped. ``origins``,
+    when given, is filled with where each value came from (``FILE``,
+    ``ENVIRONMENT`` or ``OPTION``)."""
     import tomllib
 
     from assistant.errors import ConfigError
@@ -34,9 +40,7 @@ def read_settings(*, strict: bool, **overrides: Any) -> dict[str, Any]:
     try:
         with open(config_file, "rb") as fh:
             data = tomllib.load(fh)
-        raw.update(
-            {k: v for k, v in data.items() if not isinstance(v, dict) or k in TABLE_SETTINGS}
-        )
+        raw.update(data)
     except FileNotFoundError:
         pass
     except IsADirectoryError:
@@ -53,13 +57,45 @@ def read_settings(*, strict: bool, **overrides: Any) -> dict[str, Any]:
     except ValueError as exc:
         if strict:
             raise ConfigError(f"Could not read {config_file}: {exc}.") from None
+    where = dict.fromkeys(raw, FILE)
     for key, value in os.environ.items():
         if key.startswith(ENV_PREFIX):
-            raw[key[len(ENV_PREFIX) :].lower()] = value
-    raw.update({k: v for k, v in overrides.items() if v is not None})
+            name = key[len(ENV_PREFIX) :].lower()
+            raw[name] = value
+            where[name] = ENVIRONMENT
+    given = {k: v for k, v in overrides.items() if v is not None}
+    raw.update(given)
+    where.update(dict.fromkeys(given, OPTION))
+    if origins is not None:
+        origins.update(where)
     return raw
 
 
 def peek_settings(**overrides: Any) -> dict[str, Any]:
     """``read_settings`` that never fails: for a look ahead of validation."""
     return read_settings(strict=False, **overrides)
+
+
+def base_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a model server's root (an engine's ``base_url``),
+    or None when it can: a check of the text only, nothing is asked of the
+    network. Light enough for the look ahead of validation."""
+    from urllib.parse import urlsplit
+
+    if not url.strip():
+        return "it is empty"
+    if any(ord(ch) < 0x21 or 0x7F <= ord(ch) <= 0x9F for ch in url):
+        return "it holds a space or a control character"
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an IPv6 host without its closing bracket
+        return f"it cannot be read as an address ({str(exc).rstrip('.')})"
+    if parts.scheme not in ("http", "https"):
+        return "it does not start with http:// or https://"
+    if not parts.hostname:
+        return "it names no host"
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number in range
+    except ValueError:
+        return "its port is not a number from 0 to 65535"
+    return None

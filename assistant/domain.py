@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 
 class Role(StrEnum):
@@ -16,19 +17,42 @@ class Role(StrEnum):
     TOOL = "tool"  # the result of a tool call, answering the assistant message that asked
 
 
-class MessageStatus(StrEnum):
-    """How a message ended. A reply that ended before it was finished, whether
-    the user stopped it or the app closed under it, is ``stopped``: the one
-    word the CLI, JSON, exports and the UI use (migration 0005 renamed the
-    older "cancelled" and "interrupted")."""
+class Status(StrEnum):
+    """How a message or a draft stands: one enum for both, one word for each
+    state wherever it is shown (``status_word``). A reply or a piece that
+    ended before it was finished, whether the user stopped it or the app
+    closed under it, is ``stopped``: the CLI, JSON, exports and the UI say
+    that one word (migrations 0005 and 0011 renamed the older "cancelled"
+    and "interrupted" of messages and of drafts)."""
 
+    PLANNED = "planned"  # a draft whose outline exists, no text yet
+    WRITING = "writing"  # a draft being written (a process owns it)
+    STREAMING = "streaming"  # a reply being written
     COMPLETE = "complete"
-    STREAMING = "streaming"
     STOPPED = "stopped"
     ERROR = "error"
     # Older names of STOPPED, kept so code written against them still reads right.
     CANCELLED = "stopped"
     INTERRUPTED = "stopped"
+
+
+MessageStatus = Status
+DraftStatus = Status
+
+# What each state is called on screen, in the terminal and in exports.
+STATUS_WORDS: dict[str, str] = {
+    Status.PLANNED: "outline only",
+    Status.WRITING: "being written",
+    Status.STREAMING: "being written",
+    Status.COMPLETE: "complete",
+    Status.STOPPED: "stopped",
+    Status.ERROR: "error",
+}
+
+
+def status_word(status: str) -> str:
+    """The one word (or words) for ``status`` wherever it is shown."""
+    return STATUS_WORDS.get(status, str(status))
 
 
 @dataclass(frozen=True)
@@ -91,6 +115,11 @@ class ChatTurn:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+    # For a model without a chat template (a base model), a last user turn
+    # with a cue is shown as written and followed by the cue ("Answer:")
+    # instead of the reply's role label: such a model completes a document
+    # far better than it follows an instruction (bench/answers.py).
+    cue: str = ""
 
 
 @dataclass
@@ -118,6 +147,9 @@ class Message:
     tool_call: ToolCall | None = None  # a tool result: the call it answers
 
 
+USED_MARK = "→ "  # before a source the answer comes from, in every shell and export
+
+
 @dataclass(frozen=True)
 class Citation:
     """A passage of the user's notes that a reply was given, numbered as the
@@ -136,6 +168,9 @@ class Citation:
     score: float | None = None
     chunk_id: int | None = None
     kind: str | None = None  # the file's kind (pdf, pptx, xlsx, ...): names the page unit
+    # The reply's answer comes from this passage: it cites it as [n], or
+    # (a model that writes no marks) its answering words are found here.
+    used: bool = False
 
     @property
     def place(self) -> str:
@@ -164,8 +199,9 @@ class Citation:
 
     @property
     def label(self) -> str:
-        """``[n] collection/path:start-end (page p) — heading``."""
-        text = f"[{self.n}] {self.source}"
+        """``[n] collection/path:start-end (page p) — heading``, after ``→ ``
+        when the answer comes from it."""
+        text = f"{USED_MARK if self.used else ''}[{self.n}] {self.source}"
         if self.place:
             text += f" ({self.place})"
         if self.heading:
@@ -200,6 +236,7 @@ class Citation:
             score=float(score) if isinstance(score, int | float) else None,
             chunk_id=opt_int("chunk_id"),
             kind=str(d["kind"]) if isinstance(d.get("kind"), str) else None,
+            used=d.get("used") is True,
         )
 
 
@@ -211,6 +248,14 @@ class Grounding:
 
     prompt: str
     citations: tuple[Citation, ...] = ()
+    # The passages' texts, in the order of ``citations``: what the reply is
+    # checked against to mark the sources its answer comes from.
+    passages: tuple[str, ...] = ()
+    # The same passages and question laid out for a base model: a document
+    # to complete after ``cue`` (see ``ChatTurn.cue``).
+    document: str = ""
+    cue: str = ""
+    document_stops: tuple[str, ...] = ()  # what ends an answer to ``document``
     # Set when the notes do not cover the question: this is the reply, and the
     # model is not asked (rather than letting it answer from nothing).
     no_answer: str | None = None
@@ -349,19 +394,9 @@ class GenerationOptions:
     stop: tuple[str, ...] = ()
     # Keep going past end-of-generation tokens (benchmarks, "continue writing").
     ignore_eos: bool = False
-
-
-class DraftStatus(StrEnum):
-    """Where a composed draft stands. ``planned``: its outline exists, no text
-    yet; ``writing``: text is being written (a process owns it); the others
-    as for a message."""
-
-    PLANNED = "planned"
-    WRITING = "writing"
-    COMPLETE = "complete"
-    CANCELLED = "cancelled"
-    ERROR = "error"
-    INTERRUPTED = "interrupted"
+    # The fields the user set (config.toml, ASSISTANT_*, the command line):
+    # a model's own defaults (``ChatModel.sampling_defaults``) fill the others.
+    chosen: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -404,3 +439,44 @@ class Draft:
 
 # (question, token budget for the passages and their delimiters, token counter)
 GroundingProvider = Callable[[str, int, Callable[[str], int]], Grounding]
+
+
+# Around each matched term of a search snippet; each shell draws them its own way.
+MARK_START: Final = "\ue000"
+MARK_END: Final = "\ue001"
+_MARKS = re.compile(f"{MARK_START}(.*?){MARK_END}", re.S)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A message found by a history search, with a one-line snippet."""
+
+    conversation_id: int
+    conversation_title: str
+    message_id: int
+    role: str
+    snippet: str  # one line; matched terms between MARK_START and MARK_END
+    created_at: datetime
+    rank: float = 0.0  # bm25: lower is better
+
+    def marked(self, start: str = "[", end: str = "]") -> str:
+        """The snippet with its matches between ``start`` and ``end``."""
+        return _MARKS.sub(lambda m: f"{start}{m.group(1)}{end}", self.snippet)
+
+    def pieces(self) -> list[tuple[str, bool]]:
+        """The snippet as (text, matched) pieces, for a shell that styles matches."""
+        pieces: list[tuple[str, bool]] = []
+        at = 0
+        for m in _MARKS.finditer(self.snippet):
+            if m.start() > at:
+                pieces.append((self.snippet[at : m.start()], False))
+            pieces.append((m.group(1), True))
+            at = m.end()
+        if at < len(self.snippet):
+            pieces.append((self.snippet[at:], False))
+        return pieces
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 file``, ``2 files``: the count and the word that goes with it."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"

@@ -49,6 +49,12 @@ class DatabaseDamaged(StoreError):
     detail = ""  # what SQLite said, for the longer sentence that says what to do
 
 
+class DatabaseFilesLost(StoreError):
+    """The database's WAL and shared-memory files were deleted (or replaced)
+    under an open connection: what it wrote since the last checkpoint lives
+    only in a file that no longer has a name."""
+
+
 class NotFound(StoreError, LookupError):
     """A conversation or message with that id does not exist."""
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from typing import Any
 
 UNDETERMINED = "und"
 
@@ -151,3 +152,49 @@ def language_name(code: str) -> str | None:
 def answer_language(text: str) -> str | None:
     """The name of the language to answer ``text`` in, when it is clear."""
     return language_name(detect(text))
+
+
+# ------------------------------------------------- words of Chinese text
+_HAN_RUN = re.compile(f"[{HAN}]{{2,}}")
+_KANA_NEAR = re.compile(f"[{KANA}]")
+
+
+def _jieba() -> Any:
+    import rjieba
+
+    return rjieba
+
+
+def segment_han(text: str, *, index: bool = False) -> str:
+    """``text`` with its Chinese words set apart by spaces, so a full-text
+    index that splits at spaces (SQLite FTS5) finds each word: FTS5 keeps a
+    run of Han characters whole, so 钥匙 was never found in 备用钥匙在哪里.
+    The words are rjieba's (the Rust port of jieba, as the notes use);
+    Japanese text (kana near the run) is left as it is. For the ``index``,
+    the shorter words inside a long one (移动硬盘: 移动, 硬盘) follow the
+    text, so a search for either finds it."""
+    if not _HAN_RUN.search(text):
+        return text
+    cutter = _jieba()
+    extra: list[str] = []
+
+    def words(match: re.Match[str]) -> str:
+        run = match.group(0)
+        around = text[max(0, match.start() - 2) : match.end() + 2]
+        if _KANA_NEAR.search(around):
+            return run
+        pieces = [w for w in cutter.cut(run) if w.strip()]
+        if index:
+            inside = [w for w in cutter.cut_for_search(run) if w.strip()]
+            extra.extend(w for w in inside if w not in pieces)
+        return " ".join(pieces)
+
+    segmented = _HAN_RUN.sub(words, text)
+    if extra:
+        segmented += " " + " ".join(dict.fromkeys(extra))
+    return segmented
+
+
+def has_han(text: str) -> bool:
+    """True when ``text`` holds Chinese characters (a run of two or more)."""
+    return _HAN_RUN.search(text) is not None

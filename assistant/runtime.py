@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from assistant.domain import GenerationOptions
@@ -157,6 +158,10 @@ class Runtime:
         self._lock = threading.Lock()
         self._locks: dict[str, threading.RLock] = {}  # one per piece
         self._built: dict[str, Any] = {}
+        self.defer_database_check = False
+        self._recover_later = False
+        """Set by a UI before the database opens: the integrity check runs
+        when ``check_database`` is called (after the history is on screen)."""
         if preload is not None and preload.spec == self.model_spec():
             self._built["model_handle"] = preload.handle
 
@@ -186,12 +191,23 @@ class Runtime:
         from assistant.store.database import Database
 
         def build() -> Database:
-            db = Database(self.paths.database)
+            db = Database(self.paths.database, defer_check=self.defer_database_check)
             if db.damage is not None:
                 self.warn(db.damage)
             return db
 
         return self._once("db", build)
+
+    def check_database(self) -> str | None:
+        """The integrity check ``defer_database_check`` put off: the sentence
+        of what it found (also a warning), or None."""
+        found = self.db.check_deferred()
+        if found is not None and found not in self.warnings:
+            self.warn(found)
+        if self._recover_later and self.db.writable:
+            self._recover_later = False
+            self.repo.recover_interrupted()
+        return found
 
     @property
     def repo(self) -> ConversationRepository:
@@ -199,7 +215,9 @@ class Runtime:
 
         def build() -> ConversationRepository:
             repo = ConversationRepository(self.db)
-            if self.db.writable:  # a read-only or damaged database is only read
+            if self.db.check_pending:  # after the check (check_database), not before
+                self._recover_later = True
+            elif self.db.writable:  # a read-only or damaged database is only read
                 repo.recover_interrupted()
             return repo
 
@@ -219,8 +237,13 @@ class Runtime:
     # ------------------------------------------------------------- model
     def generation_options(self) -> GenerationOptions:
         s = self.settings
+        fields = ("max_tokens", "temperature", "top_p", "seed")
         return GenerationOptions(
-            max_tokens=s.max_tokens, temperature=s.temperature, top_p=s.top_p, seed=s.seed
+            max_tokens=s.max_tokens,
+            temperature=s.temperature,
+            top_p=s.top_p,
+            seed=s.seed,
+            chosen=frozenset(f for f in fields if f in s.model_fields_set),
         )
 
     def model_spec(self, engine: str | None = None, model: str | None = None) -> ModelSpec:
@@ -298,6 +321,14 @@ class Runtime:
         if spec.model_path:
             return spec.model_path.name
         return BUNDLED_MODEL_NAME
+
+    def drafts_folder(self) -> Path:
+        """Where a stopped piece streamed to the terminal is kept (owner-only)."""
+        from assistant.paths import private_dir
+
+        folder = self.paths.data / "drafts"
+        private_dir(folder)
+        return folder
 
     # ----------------------------------------------------------- writing
     def library(self) -> PromptLibrary:

@@ -11,11 +11,14 @@ figure is printed for 10k and 100 conversations and as their ratio; the aim is
 under 100 ms at 10k.
 
 - sidebar first paint: a headless app launched on the database until its
-  sidebar shows the first page (and, for reference, until its first frame);
+  sidebar shows the first page (and, for reference, until its first frame,
+  and from the first frame to the first page);
 - search: FTS5 queries of one or two words (some as prefixes, as typed in the
   palette), p50 and p95;
 - open: the long conversation read on its 200-message branch (ChatSession.
-  open), and drawn in the app (read + the chat view's window mounted);
+  open), and drawn in the app (read + the chat view's window mounted; then
+  until the replies on screen are drawn as Markdown, for those that have
+  any: the bench's replies are prose, drawn as text);
 - switch: moving the long conversation to the other branch at its second
   message (ChatSession.step_branch), read and drawn;
 - import: a 1,000-conversation conversations.json imported by a fresh
@@ -23,6 +26,9 @@ under 100 ms at 10k.
   memory, next to the peak of a process that only loads the same modules.
 
 Run: ``python -m bench.history [--conversations 10000]`` (temporary homes).
+``--against CHECKOUT`` draws with this checkout and another one (main, say)
+in turns instead, with the CPU time of opening and switching beside the
+wall-clock times: on a shared machine the load moves the latter.
 """
 
 from __future__ import annotations
@@ -186,7 +192,10 @@ def measure_reads(home: Path, ids: dict[str, int]) -> dict[str, Any]:
 
 def measure_app(home: Path, ids: dict[str, int]) -> dict[str, float]:
     """Launch the app headless: first frame, sidebar painted, then open the
-    long conversation and switch its branch on screen."""
+    long conversation and switch its branch on screen. Wall-clock times, and
+    the process's CPU time for opening and switching (what the app did,
+    whatever else the machine was doing). Works on this app and on the one
+    before the chat became a screen over a controller (``--against``)."""
     os.environ["ASSISTANT_HOME"] = str(home)
     from assistant.runtime import Runtime
     from assistant.ui.app import AssistantApp
@@ -202,31 +211,140 @@ def measure_app(home: Path, ids: dict[str, int]) -> dict[str, float]:
         started = time.time()
         app = AssistantApp(Runtime(), sync_notes=False)
         async with app.run_test(size=(120, 40)) as pilot:
-            while app.sidebar_ready_at is None:
+            chat: Any = getattr(app, "chat", None)
+            controller = getattr(chat, "controller", None)
+            screen: Any = chat if controller is not None else app
+            while screen.sidebar_ready_at is None:
                 await pilot.pause(0.005)
             out["first_screen"] = (app.first_screen_at or started) - started
-            out["sidebar_paint"] = app.sidebar_ready_at - started
+            out["sidebar_paint"] = screen.sidebar_ready_at - started
+            out["sidebar_after_frame"] = screen.sidebar_ready_at - (app.first_screen_at or started)
             await app.workers.wait_for_complete()
             await pilot.pause()
-            t = time.perf_counter()
-            await app.open_conversation(ids["long"]).wait()
+            t, cpu = time.perf_counter(), time.process_time()
+            if controller is not None:
+                await controller.open(ids["long"])
+            else:
+                await screen.open_conversation(ids["long"]).wait()
             await pilot.pause()
             out["open_screen"] = time.perf_counter() - t
-            assert len(app.chat_view.views) == app.chat_view.WINDOW
-            view = app.chat_view.view_for(ids["branch_point"])
-            t = time.perf_counter()
-            if view is None:  # the branch point is above the window
-                thread = await asyncio.to_thread(app.session.step_branch, ids["branch_point"], 1)
-                await app.chat_view.show(thread)
-            else:
-                app.move_branch(view, 1)
-                await app.workers.wait_for_complete()
+            await app.workers.wait_for_complete()  # replies on screen drawn as Markdown
+            await pilot.pause()
+            out["open_formatted"] = time.perf_counter() - t
+            out["open_cpu"] = time.process_time() - cpu
+            view_of = screen.chat_view
+            assert 0 < len(view_of.views) <= view_of.WINDOW
+            t, cpu = time.perf_counter(), time.process_time()
+            if controller is not None:
+                thread = controller.thread
+                assert thread is not None
+                place = thread.position(ids["branch_point"])
+                await controller.step_branch(ids["branch_point"], 1, place)
+            else:  # as the bench did before: the branch point is above the window
+                switched = await asyncio.to_thread(
+                    screen.session.step_branch, ids["branch_point"], 1
+                )
+                await view_of.show(switched)
             await pilot.pause()
             out["switch_screen"] = time.perf_counter() - t
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            out["switch_formatted"] = time.perf_counter() - t
+            out["switch_cpu"] = time.process_time() - cpu
+            # and back: the second switch, once the first drew what any
+            # switch draws (the first pays for Textual's first render of it)
+            t, cpu = time.perf_counter(), time.process_time()
+            if controller is not None:
+                thread = controller.thread
+                assert thread is not None
+                back = thread.messages[1].id
+                await controller.step_branch(back, -1, thread.position(back))
+            else:
+                back = switched.messages[1].id
+                switched = await asyncio.to_thread(screen.session.step_branch, back, -1)
+                await view_of.show(switched)
+            await pilot.pause()
+            out["switch_back_screen"] = time.perf_counter() - t
+            out["switch_back_cpu"] = time.process_time() - cpu
             app.exit()
 
     asyncio.run(run())
     return out
+
+
+CHILD = r"""
+import json, sys
+sys.path.insert(1, sys.argv[1])  # this bench's folder, after the checkout measured
+from history import build, measure_app
+from pathlib import Path
+what, home = sys.argv[2], Path(sys.argv[3])
+if what == "build":
+    result = build(home, int(sys.argv[4]))
+else:
+    result = measure_app(home, json.loads(sys.argv[4]))
+print("BENCH " + json.dumps(result))
+"""
+
+
+def in_checkout(checkout: Path, *args: str) -> Any:
+    """Run ``build`` or ``measure_app`` of this file on another checkout's
+    code (its ``assistant`` and ``tests`` first on the path)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    env["PYTHONPATH"] = str(checkout)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(Path(__file__).parent), *args],
+        env=env,
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    line = [x for x in proc.stdout.splitlines() if x.startswith("BENCH ")]
+    if proc.returncode or not line:
+        raise SystemExit(f"{args[0]} in {checkout} failed:\n{proc.stdout}\n{proc.stderr}")
+    return json.loads(line[-1][6:])
+
+
+def compare(against: Path, conversations: int) -> int:
+    """The app's drawing, this checkout and ``against`` side by side, in
+    turns (so a change of load weighs on both), at ``conversations``."""
+    here = Path(__file__).resolve().parents[1]
+    work = Path(tempfile.mkdtemp(prefix="assistant-bench-history-"))
+    trees = {"this": here, "before": against.resolve()}
+    try:
+        ids = {}
+        for name, tree in trees.items():
+            ids[name] = in_checkout(tree, "build", str(work / name), str(conversations))
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+        for _ in range(SIDEBAR_RUNS):
+            for name, tree in trees.items():
+                runs[name].append(
+                    in_checkout(tree, "measure", str(work / name), json.dumps(ids[name]))
+                )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"history: cpu {cpu_flags()}")
+    print(f"history: {conversations} conversations; this checkout against {against}")
+    for key, label in [
+        ("sidebar_paint", "sidebar first paint (app launch to first page shown)"),
+        ("first_screen", "  first frame (for reference)"),
+        ("sidebar_after_frame", "  first frame to first page shown"),
+        ("open_screen", "open a 200-message branch: on screen"),
+        ("open_cpu", "  its CPU time"),
+        ("switch_screen", "switch branch: on screen"),
+        ("switch_cpu", "  its CPU time"),
+        ("switch_back_screen", "switch back (the second switch): on screen"),
+        ("switch_back_cpu", "  its CPU time"),
+    ]:
+        now = statistics.median(r[key] for r in runs["this"])
+        then = statistics.median(r[key] for r in runs["before"])
+        print(
+            f"history: {label:<52} before: {then * 1000:8.1f} ms   now: {now * 1000:8.1f} ms"
+            f"   now/before {now / then if then else float('nan'):5.2f}"
+        )
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"history: machine load average (1 min) {load:.2f} on {os.cpu_count()} CPUs")
+    return 0
 
 
 IMPORT_CHILD = r"""
@@ -338,7 +456,15 @@ def run_import(work: Path) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--conversations", type=int, default=10_000)
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="CHECKOUT",
+        help="draw side by side with another checkout (e.g. main) instead",
+    )
     args = parser.parse_args()
+    if args.against is not None:
+        return compare(args.against, args.conversations)
     big_n, small_n = args.conversations, SMALL
     work = Path(tempfile.mkdtemp(prefix="assistant-bench-history-"))
     try:
@@ -369,6 +495,8 @@ def main() -> int:
          app_median(big_n, "sidebar_paint"), app_median(small_n, "sidebar_paint")),
         ("  first frame (for reference)",
          app_median(big_n, "first_screen"), app_median(small_n, "first_screen")),
+        ("  first frame to first page shown",
+         app_median(big_n, "sidebar_after_frame"), app_median(small_n, "sidebar_after_frame")),
         ("  sidebar page read", reads[big_n]["sidebar_read"], reads[small_n]["sidebar_read"]),
         ("search p50", reads[big_n]["search_p50"], reads[small_n]["search_p50"]),
         ("search p95", reads[big_n]["search_p95"], reads[small_n]["search_p95"]),
@@ -376,9 +504,15 @@ def main() -> int:
          reads[big_n]["open_read"], reads[small_n]["open_read"]),
         ("open a 200-message branch: on screen",
          app_median(big_n, "open_screen"), app_median(small_n, "open_screen")),
+        ("  and its replies on screen formatted",
+         app_median(big_n, "open_formatted"), app_median(small_n, "open_formatted")),
         ("switch branch: read", reads[big_n]["switch_read"], reads[small_n]["switch_read"]),
         ("switch branch: on screen",
          app_median(big_n, "switch_screen"), app_median(small_n, "switch_screen")),
+        ("  and its replies on screen formatted",
+         app_median(big_n, "switch_formatted"), app_median(small_n, "switch_formatted")),
+        ("switch back (the second switch): on screen",
+         app_median(big_n, "switch_back_screen"), app_median(small_n, "switch_back_screen")),
     ]  # fmt: skip
     print(f"history: cpu {cpu_flags()}")
     for label, big, small in rows:

@@ -27,9 +27,17 @@ names no file system should hold but Linux does.
   sentence, nothing is written, ``doctor`` says it, never a traceback; and
   what the start-up check costs;
 - memory peak of a notes sync over a zip-bomb .docx (aim < 200 MB);
-- escape payloads and over-long prompts (as before).
+- escape payloads and over-long prompts (as before);
+- the second adversarial pass (issue 17): reads while another process holds
+  the write lock, contexts that cannot fit, engine base_urls that are not
+  addresses, misspelt config keys, the -wal/-shm files deleted under `ask`
+  (alone, and with another process on the database), a lost or broken index
+  manifest, chat templates that run code, a zip bomb for `history import`,
+  concurrent `ask -c` pairs, and a 10 MB note on one line.
 
-Run: ``python -m bench.reliability [RUNS]`` (RUNS kills per area, default 10).
+Run: ``python -m bench.reliability [RUNS] [AREA...]`` (RUNS kills per area, default
+10; AREA names a function below, e.g. ``reads_beside_a_writer``, or ``second_pass``
+for the areas of issue 17; none: every area).
 """
 
 from __future__ import annotations
@@ -812,8 +820,438 @@ def overlong_prompts(template: Path) -> None:
     area.report("each must end in a sentence (exit 2) or an answer, never a traceback")
 
 
+# ------------------------------------------------ second adversarial pass
+WRITE_HOLDER = """
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=0)
+con.execute("BEGIN IMMEDIATE")
+con.execute("UPDATE conversations SET title = title")
+print("holding", flush=True)
+sys.stdin.readline()
+con.execute("ROLLBACK")
+"""
+
+OPEN_HOLDER = """
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+con.execute("SELECT count(*) FROM conversations").fetchone()
+print("holding", flush=True)
+sys.stdin.readline()
+"""
+
+
+class Holder:
+    """Another process on the database: one of the scripts above, until closed."""
+
+    def __init__(self, script: str, database: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", script, str(database)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != "holding":
+            raise RuntimeError("the holder did not start")
+
+    def __enter__(self) -> Holder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("\n")
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def reads_beside_a_writer(template: Path) -> None:
+    area = Area("reads beside a writer")
+    home = _new_home(template, "reads")
+    database = _seed_database(home, 50)
+    reads: list[tuple[str, ...]] = [
+        ("history", "list"),
+        ("history", "show", "1"),
+        ("history", "search", "lorem"),
+        ("history", "export", "1", "--format", "md"),
+        ("notes", "list"),
+        ("doctor",),
+    ]
+    slowest = 0.0
+    stamp = database.with_name(database.name + "-checked")
+    with Holder(WRITE_HOLDER, database):
+        for args in reads + [("history", "list")]:
+            if area.tried == len(reads):
+                stamp.write_text("0 0 0\n")  # the last one: the integrity check runs again
+            started = time.monotonic()
+            result = _cli(home, *args, timeout=60)
+            took = time.monotonic() - started
+            slowest = max(slowest, took)
+            text = result.stdout + result.stderr
+            ok = result.returncode == 0 and b"locked" not in text and not _shows_a_traceback(text)
+            area.case(ok, f"{' '.join(args)} (exit {result.returncode}, {took:.1f} s)")
+    area.report(
+        f"another process held BEGIN IMMEDIATE throughout (busy timeout 10 s); slowest read "
+        f"{slowest:.1f} s, the last one with the integrity check run again"
+    )
+
+
+def _limited(limit: int) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
+
+
+def contexts_that_cannot_fit(template: Path) -> None:
+    area = Area("contexts that cannot fit")
+    home = _new_home(template, "context")
+    slowest = 0.0
+    for n_ctx in ("99999999999", "4000000000", "10000000"):
+        started = time.monotonic()
+        try:  # under ulimit -v 8 GB: a safety net for a shared machine
+            result = subprocess.run(
+                [sys.executable, "-m", "assistant", "ask", "--n-ctx", n_ctx, "Hello"],
+                env=_env(home),
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+                timeout=300,
+                preexec_fn=_limited(8 << 30),
+            )
+        except subprocess.TimeoutExpired:
+            area.case(False, f"n_ctx {n_ctx} (timed out)")
+            continue
+        took = time.monotonic() - started
+        slowest = max(slowest, took)
+        lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        ok = (
+            result.returncode == 2
+            and len(lines) == 1
+            and "Not loaded" in lines[0]
+            and "would fit" in lines[0]
+            and "damaged" not in lines[0]
+        )
+        area.case(ok, f"n_ctx {n_ctx} (exit {result.returncode})")
+    area.report(f"each refused before loading with the fit sentence; slowest {slowest:.1f} s")
+
+
+BAD_BASE_URLS = [
+    ("broken IPv6 host", "http://[::1/v1"),
+    ("an escape byte", "http://127.0.0.1:9/\x1b[31mv1"),
+    ("no scheme", "127.0.0.1:8080/v1"),
+    ("empty", ""),
+    ("no host", "http:///v1"),
+    ("a port out of range", "http://127.0.0.1:99999/v1"),
+    ("another scheme", "ftp://127.0.0.1/v1"),
+]
+
+
+def bad_engine_urls(template: Path) -> None:
+    area = Area("engine base_urls")
+    with BadServer("ok") as server:
+        for label, url in BAD_BASE_URLS:
+            home = _new_home(template, "engines")
+            config = home / "config" / "config.toml"
+            config.parent.mkdir(parents=True)
+            tables = (
+                f"[engines.box]\nbase_url = {json.dumps(url)}\n"
+                f'[engines.good]\nbase_url = "{server.base_url}"\n'
+            )
+            config.write_text(f'engine = "box"\n{tables}')
+            ask = _cli(home, "ask", "hello", timeout=120)
+            lines = ask.stderr.decode("utf-8", "replace").strip().splitlines()
+            in_use = (
+                ask.returncode == 2
+                and len(lines) == 1
+                and "engine 'box'" in lines[0]
+                and "\x1b" not in lines[0]
+                and not _shows_a_traceback(ask.stderr)
+            )
+            area.case(in_use, f"{label}, in use (exit {ask.returncode})")
+            config.write_text(tables)
+            listed = _cli(home, "models", "list", "--remote", "--json", timeout=120)
+            try:
+                engines = {e["name"]: e for e in json.loads(listed.stdout)["engines"]}
+                others = bool(engines["good"].get("models")) and "engine 'box'" in str(
+                    engines["box"].get("error")
+                )
+            except (ValueError, KeyError, TypeError):
+                others = False
+            area.case(others, f"{label}, listed beside a good one (exit {listed.returncode})")
+    area.report("in use: one sentence naming the engine, exit 2; listed: the others still are")
+
+
+CONFIG_TYPOS = [
+    ("n_cxt = 8192\n", "'n_cxt' (did you mean 'n_ctx'?)"),
+    ("temprature = 0.1\n", "'temprature' (did you mean 'temperature'?)"),
+    ("max_token = 64\n", "'max_token' (did you mean 'max_tokens'?)"),
+    ('[engines.box]\nbase_ur = "http://127.0.0.1:9/v1"\n', "'base_ur' in [engines.box]"),
+    ('[engines.box]\nbase_url = "http://127.0.0.1:9/v1"\napi_kye_env = "K"\n', "'api_kye_env'"),
+    ('[ui]\ntheme = "dark"\n', "'ui'"),
+]
+
+
+def misspelt_config_keys() -> None:
+    area = Area("misspelt config keys")
+    for text, words in CONFIG_TYPOS:
+        home = Path(tempfile.mkdtemp(prefix="assistant-config-"))
+        (home / "config").mkdir()
+        (home / "config" / "config.toml").write_text(text)
+        result = _cli(home, "history", "list", timeout=60)
+        lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        ok = result.returncode == 2 and len(lines) == 1 and words in lines[0]
+        area.case(ok, f"{text.splitlines()[-1]} (exit {result.returncode})")
+        shutil.rmtree(home, ignore_errors=True)
+    area.report("each one sentence naming the key and the nearest known one, exit 2")
+
+
+def _wait_for_row(database: Path, sql: str, proc: subprocess.Popen, limit: float = 120) -> bool:
+    deadline = time.monotonic() + limit
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            con = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=0.5)
+            try:
+                if con.execute(sql).fetchone():
+                    return True
+            finally:
+                con.close()
+        except sqlite3.Error:
+            pass
+        time.sleep(0.005)
+    return False
+
+
+def deleted_journal_files(template: Path, runs: int) -> None:
+    area = Area("-wal/-shm deleted under ask")
+    question, reply = "Tell me about the lighthouse.", "The lighthouse keeper lit the lamp."
+    points = {
+        "after the question": f"SELECT 1 FROM messages WHERE content = '{question}'",
+        "mid-reply": "SELECT 1 FROM messages WHERE role = 'assistant' AND content LIKE 'The %'",
+    }
+    saved = kept_in_files = 0
+    with BadServer("slow", 0.2) as server:
+        for i in range(runs):
+            point = list(points)[i % 2]
+            crowded = i % 3 == 2  # another process holds the database open
+            home = _new_home(template, "wal")
+            database = _seed_database(home, 3)
+            holder = Holder(OPEN_HOLDER, database) if crowded else None
+            try:
+                proc = _popen(home, "ask", question, ASSISTANT_BASE_URL=server.base_url)
+                if _wait_for_row(database, points[point], proc):
+                    proc.send_signal(signal.SIGSTOP)
+                    for suffix in ("-wal", "-shm"):
+                        Path(f"{database}{suffix}").unlink(missing_ok=True)
+                    proc.send_signal(signal.SIGCONT)
+                out, err = proc.communicate(timeout=120)
+            finally:
+                if holder is not None:
+                    holder.__exit__()
+            text = err.decode("utf-8", "replace")
+            shown = reply in out.decode("utf-8", "replace")
+            said = proc.returncode == 2 and len(text.strip().splitlines()) == 1
+            with sqlite3.connect(database) as con:
+                stored = con.execute(
+                    "SELECT count(*) FROM messages WHERE content = ? AND status = 'complete'",
+                    (reply,),
+                ).fetchone()[0]
+            kept = (
+                "are kept in " in text
+                and Path(text.split(" are kept in ")[-1].split("; close every")[0]).is_file()
+            )
+            saved += stored == 1
+            kept_in_files += kept
+            ok = shown and said and (stored == 1 or kept) and _integrity_ok(database)
+            where = "with another process" if crowded else "alone"
+            area.case(ok, f"run {i} {point}, {where} (exit {proc.returncode}, stored {stored})")
+    area.report(
+        f"replies saved in the database {saved}, kept in a recovery file {kept_in_files} "
+        "(with another process on it); every one shown and said in one sentence"
+    )
+
+
+MANIFEST_BREAKS: list[tuple[str, Callable[[Path], object]]] = [
+    ("missing", lambda p: p.unlink()),
+    ("cut short", lambda p: p.write_text(p.read_text()[:25])),
+    ("empty", lambda p: p.write_text("")),
+    ("wrong types", lambda p: p.write_text('{"count": "many", "model": 7}')),
+]
+
+
+def lost_manifest(template: Path) -> None:
+    area = Area("lost index manifest")
+    home = _new_home(template, "manifest")
+    notes = home / "notes"
+    _write_notes(notes, 400, random.Random(23))
+    _cli(home, "notes", "add", str(notes))
+    started = time.monotonic()
+    _cli(home, "notes", "sync", "--quiet", timeout=1200)
+    rebuild = time.monotonic() - started  # what a search paid before: every passage embedded
+    manifest = home / "data" / "index" / "manifest.json"
+    good = manifest.read_bytes()
+    passages = json.loads(good)["count"]
+
+    def search() -> tuple[float, subprocess.CompletedProcess]:
+        started = time.monotonic()
+        result = _cli(home, "notes", "search", "storm keeper", "-k", "3", timeout=1200)
+        return time.monotonic() - started, result
+
+    healthy = sorted(search()[0] for _ in range(3))[1]
+    slowest = 0.0
+    for label, breaks in MANIFEST_BREAKS:
+        breaks(manifest)
+        took, result = search()
+        slowest = max(slowest, took)
+        untouched = (manifest.read_text() if manifest.exists() else None) != good.decode()
+        ok = (
+            result.returncode == 0
+            and b"keyword #" in result.stdout
+            and b"Rebuilding" not in result.stderr
+            and b"vector index" in result.stderr
+            and untouched
+        )
+        area.case(ok, f"{label} ({took:.1f} s)")
+        manifest.write_bytes(good)
+    area.report(
+        f"{passages} passages; search with a broken manifest {slowest:.1f} s (slowest) against "
+        f"{healthy:.1f} s with a whole one (median of 3): {slowest / healthy:.2f}x; nothing "
+        f"re-embedded (embedding them all, as a search did before, took {rebuild:.0f} s in the "
+        "first sync), the rebuild left to the next sync"
+    )
+
+
+HOSTILE_TEMPLATES = [
+    ("runs code", "{{ ''.__class__.__mro__[1].__subclasses__() }}", "tries to run code"),
+    ("does not parse", "{% for m in messages %}{{ m.content ", "is not a valid template"),
+    ("refuses the conversation", "{{ raise_exception('No system role') }}", "could not lay out"),
+]
+
+
+def hostile_chat_templates(template: Path, bundled: Path) -> None:
+    from tests.models.conftest import write_relabelled_copy
+
+    area = Area("hostile chat templates")
+    home = _new_home(template, "templates")
+    for label, text, words in HOSTILE_TEMPLATES:
+        path = write_relabelled_copy(bundled, home / "hostile.gguf", "hostile", text)
+        result = _cli(home, "ask", "--model", str(path), "--max-tokens", "4", "Hello")
+        lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        ok = (
+            result.returncode == 2
+            and len(lines) == 1
+            and str(path) in lines[0]
+            and words in lines[0]
+            and not _shows_a_traceback(result.stderr)
+        )
+        area.case(ok, f"{label} (exit {result.returncode})")
+        path.unlink()
+    area.report("each one sentence about the model file, exit 2; the question kept")
+
+
+def _import_bomb(path: Path, inflated_mb: int) -> None:
+    block = b" " * (1 << 20)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as bomb:
+        with bomb.open("conversations.json", "w", force_zip64=True) as fh:
+            fh.write(b"[")
+            for _ in range(inflated_mb):
+                fh.write(block)
+            fh.write(b"]")
+
+
+def import_zip_bombs(template: Path) -> None:
+    area = Area("history import zip bombs")
+    home = _new_home(template, "import-bomb")
+    peaks = []
+    for inflated in (1024, 200):
+        bomb = home / f"export-{inflated}.zip"
+        _import_bomb(bomb, inflated)
+        peak, code, out = _peak_rss_mb(home, "history", "import", str(bomb))
+        peaks.append(f"{bomb.stat().st_size / 2**20:.1f} MB zip to {inflated} MB: {peak:.0f} MB")
+        ok = code == 2 and peak < 200 and b"nothing was imported" in out
+        area.case(ok, f"{inflated} MB (exit {code}, peak {peak:.0f} MB)")
+        bomb.unlink()
+    area.report(f"peak RSS (VmHWM) {'; '.join(peaks)} (aim < 200 MB)")
+
+
+def concurrent_ask_pairs(template: Path, runs: int) -> None:
+    area = Area("concurrent ask -c pairs")
+    home = _new_home(template, "pairs")
+    _cli(home, "ask", "--max-tokens", "4", "Start a conversation.")
+    database = home / "data" / "assistant.db"
+    wrong = 0
+    for i in range(runs):
+        pair = [
+            _popen(home, "ask", "-c", "1", "--max-tokens", "8", f"Pair {i}, question {side}.")
+            for side in ("A", "B")
+        ]
+        codes = [p.wait(timeout=300) for p in pair]
+        for p in pair:
+            p.communicate()
+        with sqlite3.connect(database) as con:
+            rows = {
+                mid: (role, parent, content)
+                for mid, role, parent, content in con.execute(
+                    "SELECT id, role, parent_id, content FROM messages"
+                )
+            }
+        ok = codes == [0, 0]
+        for side in ("A", "B"):
+            mid = next(k for k, v in rows.items() if v[2] == f"Pair {i}, question {side}.")
+            parent = rows[mid][1]
+            follows = parent is not None and rows[parent][0] == "assistant"
+            wrong += not follows
+            ok = ok and follows
+        area.case(ok, f"pair {i} (exits {codes})")
+    orphans = sum(
+        1
+        for role, parent, _ in rows.values()
+        if role == "assistant" and (parent is None or rows[parent][0] != "user")
+    )
+    area.report(
+        f"{runs} pairs started together; questions parented to a question {wrong}, replies "
+        f"not parented to a question {orphans} (aim 0, 0)"
+    )
+
+
+def huge_one_line_note(template: Path) -> None:
+    area = Area("10 MB note on one line")
+    home = _new_home(template, "huge")
+    notes = home / "notes"
+    notes.mkdir()
+    rng = random.Random(29)
+    text = " ".join(rng.choice(WORDS) for _ in range(1_600_000))[: 10 * 10**6]
+    (notes / "one-line.txt").write_text(text)
+    _cli(home, "notes", "add", str(notes))
+    started = time.monotonic()
+    result = _cli(home, "notes", "sync", timeout=3600)
+    took = time.monotonic() - started
+    with sqlite3.connect(home / "data" / "assistant.db") as con:
+        stored = con.execute("SELECT count(*) FROM notes_chunks").fetchone()[0]
+    said = next(
+        (
+            line
+            for line in result.stderr.decode("utf-8", "replace").splitlines()
+            if "very long" in line
+        ),
+        "",
+    )
+    ok = result.returncode == 0 and stored == 2000 and "only its first 2,000 of" in said
+    area.case(ok, f"sync exit {result.returncode}, {stored} passages")
+    try:
+        total = int(said.split(" of ")[1].split()[0].replace(",", ""))
+    except (IndexError, ValueError):
+        total = 0
+    per_passage = took / max(stored, 1)
+    area.report(
+        f"{stored} of {total} passages stored and embedded in {took:.0f} s "
+        f"({per_passage * 1000:.0f} ms a passage; all {total} would take about "
+        f"{per_passage * total / 60:.0f} min); the sync said what was left out"
+    )
+
+
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    args = sys.argv[1:]
+    runs = int(args.pop(0)) if args and args[0].isdigit() else 10
+    chosen = {a.replace("-", "_") for a in args}  # area names: run only those
     started = time.monotonic()
     print(f"CPU: {cpu_flags()}")
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
@@ -824,17 +1262,38 @@ def main() -> None:
     bundled = bundled_model_path(
         AppPaths(data=template / "data", config=template / "config", cache=template / "cache")
     )
-    kills_during_ask(template, runs)
-    kills_during_sync(template, runs)
-    kills_during_write(template, runs)
-    concurrent_sync_and_search(template)
-    bad_file_names(template)
-    bad_servers(template)
-    truncated_downloads(bundled)
-    corrupted_database(template)
-    zip_bomb_memory(template)
-    escape_payloads()
-    overlong_prompts(template)
+    areas: list[tuple[Callable[..., None], tuple[object, ...]]] = [
+        (kills_during_ask, (template, runs)),
+        (kills_during_sync, (template, runs)),
+        (kills_during_write, (template, runs)),
+        (concurrent_sync_and_search, (template,)),
+        (bad_file_names, (template,)),
+        (bad_servers, (template,)),
+        (truncated_downloads, (bundled,)),
+        (corrupted_database, (template,)),
+        (zip_bomb_memory, (template,)),
+        (escape_payloads, ()),
+        (overlong_prompts, (template,)),
+        (reads_beside_a_writer, (template,)),
+        (contexts_that_cannot_fit, (template,)),
+        (bad_engine_urls, (template,)),
+        (misspelt_config_keys, ()),
+        (deleted_journal_files, (template, max(runs, 6))),
+        (lost_manifest, (template,)),
+        (hostile_chat_templates, (template, bundled)),
+        (import_zip_bombs, (template,)),
+        (concurrent_ask_pairs, (template, max(runs, 15))),
+        (huge_one_line_note, (template,)),
+    ]
+    if "second_pass" in chosen:  # the areas of issue 17
+        chosen |= {area.__name__ for area, _ in areas[11:]}
+    unknown = chosen - {area.__name__ for area, _ in areas} - {"second_pass"}
+    if unknown:
+        names = ", ".join(area.__name__ for area, _ in areas)
+        sys.exit(f"No such area: {', '.join(sorted(unknown))}; the areas are {names}.")
+    for area, area_args in areas:
+        if not chosen or area.__name__ in chosen:
+            area(*area_args)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(
         f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "

@@ -25,6 +25,8 @@ class FakeModel:
         self.context_size = context_size
         self.delay = delay
         self.supports_tools = supports_tools
+        self.sampling_defaults: dict[str, object] = {}
+        self.base_model = False  # True: shown documents with a cue, as the bundled model
         self.replies: list[list[str]] = []
         self.calls: dict[int, list[ToolCall]] = {}  # reply number -> the calls it asks for
         self.tools_seen: list[list[ToolSpec] | None] = []
@@ -33,6 +35,7 @@ class FakeModel:
         self.options: list[GenerationOptions] = []
         self.fail_with: Exception | None = None
         self.started = threading.Event()
+        self.prepared: list[list[ChatTurn]] = []  # what prepare_next was given
 
     def enqueue(self, pieces: Sequence[str] | str) -> None:
         self.replies.append([pieces] if isinstance(pieces, str) else list(pieces))
@@ -46,6 +49,11 @@ class FakeModel:
     def count_tokens(self, turns: Sequence[ChatTurn]) -> int:
         # one token per word plus a few per turn for the role markers
         return sum(len(t.content.split()) + 3 for t in turns) + 2
+
+    def prepare_next(
+        self, turns: Sequence[ChatTurn], cancel: threading.Event | None = None
+    ) -> None:
+        self.prepared.append(list(turns))
 
     def stream(
         self,

@@ -56,6 +56,9 @@ def test_the_real_package_keeps_its_contracts():
         ("store", "from assistant.ui.app import AssistantApp\n"),
         ("notes", "from assistant.chat.session import ChatSession\n"),  # a feature above its layer
         ("ui", "from assistant.cli.console import say\n"),  # a shell importing the other back
+        ("ui", "from assistant.store.repository import ConversationRepository\n"),  # below
+        ("ui", "def later():\n    from assistant.notes import grounding\n    return grounding\n"),
+        ("cli", "from assistant.writing.files import write_back\n"),  # not the one path
     ],
 )
 def test_a_broken_boundary_fails_the_check(package_copy: Path, where: str, source: str):

@@ -199,3 +199,31 @@ def test_reply_indexed_for_search_once_finished(service, repo, fake_model):
     assert [h.message_id for h in hits] == [started.reply_message_id]
     repo.delete_conversation(started.conversation_id)
     assert repo.search("sourdough") == []
+
+
+def test_a_base_model_is_primed_in_the_conversations_language(service, fake_model):
+    from assistant.llm.prompting import PRIMING
+
+    fake_model.base_model = True
+    fake_model.enqueue("Paris.")
+    _, started, _ = run(service.send(None, "What is the capital of France?"))
+    turns = fake_model.history[0]
+    assert [t.role for t in turns[:5]] == [Role.SYSTEM, *[Role.USER, Role.ASSISTANT] * 2]
+    assert turns[1].content == PRIMING["en"][0][0] and turns[-1].content.startswith("What is")
+    # the state is prepared for the next turn as it will be sent: primed the same way
+    assert fake_model.prepared[-1][:5] == turns[:5]
+    assert fake_model.prepared[-1][-1].content == "Paris."
+
+    fake_model.enqueue("Lyon.")
+    run(service.send(started.conversation_id, "And the second largest city?"))
+    assert fake_model.history[1][:5] == turns[:5]  # unchanged from turn to turn
+
+    fake_model.enqueue("巴黎。")
+    run(service.send(None, "法国的首都是哪里？"))
+    assert fake_model.history[2][1].content == PRIMING["zh"][0][0]
+
+
+def test_a_model_with_a_chat_template_is_not_primed(service, fake_model):
+    fake_model.enqueue("Paris.")
+    run(service.send(None, "What is the capital of France?"))
+    assert [t.role for t in fake_model.history[0]] == [Role.SYSTEM, Role.USER]

@@ -98,7 +98,7 @@ def test_cancel_and_a_consumer_that_stops_reading_keep_the_text(drafts):
                 cancel.set()
     stored = drafts.get(draft.id)
     assert stored.status == DraftStatus.CANCELLED and stored.content == shown
-    assert stored.finish_reason == "cancelled"
+    assert stored.finish_reason == "stopped"
 
     draft, plan = service.plan(job)
     events = service.write(draft.id, job, plan.outline)

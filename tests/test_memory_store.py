@@ -1,4 +1,4 @@
-"""Memories in SQLite: migration 0010 both ways, and deleting or editing a
+"""Memories in SQLite: migration 0012 both ways, and deleting or editing a
 memory leaves no trace of its text in the database file (WAL included)."""
 
 from __future__ import annotations
@@ -109,10 +109,10 @@ def test_escapes_and_prompt_like_text_are_kept_as_written(memory):
     assert memory.get(kept.id).text == text  # nothing lost
 
 
-def seed_0009(path) -> None:
+def seed_0011(path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine, "0009")
+    upgrade(engine, "0011")
     now = datetime(2026, 5, 6, 7, 8, 9)
     with engine.begin() as conn:
         conn.exec_driver_sql(
@@ -136,11 +136,11 @@ def seed_0009(path) -> None:
     engine.dispose()
 
 
-def test_0009_database_upgrades_with_nothing_lost(isolated_home):
+def test_0011_database_upgrades_with_nothing_lost(isolated_home):
     path = app_paths().database
-    seed_0009(path)
+    seed_0011(path)
     db = Database(path)
-    assert current_revision(db.engine) == head_revision() == "0010"
+    assert current_revision(db.engine) == head_revision() == "0012"
     repo = ConversationRepository(db)
     conversation = repo.get_conversation(1)
     assert conversation.title == "Old one" and conversation.use_notes
@@ -155,9 +155,9 @@ def test_0009_database_upgrades_with_nothing_lost(isolated_home):
     db.close()
 
 
-def test_0010_downgrades_and_upgrades_again_keeping_conversations(isolated_home):
+def test_0012_downgrades_and_upgrades_again_keeping_conversations(isolated_home):
     path = app_paths().database
-    seed_0009(path)
+    seed_0011(path)
     db = Database(path)
     MemoryService(MemoryRepository(db)).add("I am vegetarian.")
     ConversationRepository(db).set_memory_mode(1, MemoryMode.OFF)
@@ -165,7 +165,7 @@ def test_0010_downgrades_and_upgrades_again_keeping_conversations(isolated_home)
     engine = make_engine(f"sqlite:///{path}")
     from alembic import command
 
-    command.downgrade(alembic_config(engine), "0009")
+    command.downgrade(alembic_config(engine), "0011")
     engine.dispose()
     con = sqlite3.connect(path)
     names = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
@@ -176,7 +176,7 @@ def test_0010_downgrades_and_upgrades_again_keeping_conversations(isolated_home)
     assert "memory" not in columns
     con.close()
     db = Database(path)
-    assert current_revision(db.engine) == "0010"
+    assert current_revision(db.engine) == "0012"
     conversation = ConversationRepository(db).get_conversation(1)
     assert len(conversation.messages) == 2 and conversation.memory == MemoryMode.ON
     db.close()

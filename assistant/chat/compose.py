@@ -35,6 +35,8 @@ from assistant.writing.compose import (
     SectionDone,
     SectionStarted,
     SourcePassage,
+    format_outline,
+    parse_outline,
 )
 
 if TYPE_CHECKING:
@@ -66,6 +68,7 @@ class DraftDone:
 ComposeStreamEvent = DraftStarted | TextPiece | SectionStarted | SectionDone | DraftDone
 
 __all__ = [
+    "ComposeJob",
     "ComposeService",
     "ComposeStreamEvent",
     "DraftDone",
@@ -73,6 +76,8 @@ __all__ = [
     "SectionDone",
     "SectionStarted",
     "TextPiece",
+    "format_outline",
+    "parse_outline",
 ]
 
 
@@ -221,7 +226,7 @@ class ComposeService:
                 generation_ms=result.finished.generation_ms,
             )
         if result.cancelled:
-            fields["finish_reason"] = "cancelled"
+            fields["finish_reason"] = "stopped"  # the one word, as for a reply
         self.drafts.update(draft.id, **fields)
         return self.drafts.get(draft.id), result
 
@@ -324,7 +329,10 @@ class ComposeService:
                     prompt_tokens=before_tokens[0] + done.prompt_tokens,
                     completion_tokens=before_tokens[1] + done.completion_tokens,
                     generation_ms=before_ms + done.generation_ms,
-                    finish_reason=done.finish_reason,
+                    # stored and shown as the one word for a piece that was stopped
+                    finish_reason=(
+                        "stopped" if done.finish_reason == "cancelled" else done.finish_reason
+                    ),
                 )
             self.drafts.update(draft_id, **fields)
         yield DraftDone(self.drafts.get(draft_id), done)

@@ -56,6 +56,9 @@ class ReplyDone:
     plan: ContextPlan | None
     empty_parts: tuple[int, ...] = ()  # writing action: parts kept as they were
     cut_parts: tuple[int, ...] = ()  # writing action: parts cut at the token limit
+    # a problem that did not stop the reply but that the user must hear (the
+    # database's files were deleted under it and the reply was stored again)
+    warning: str | None = None
 
 
 @dataclass(frozen=True)

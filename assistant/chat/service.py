@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +48,8 @@ from assistant.chat.events import (
     ToolCallStarted,
     ToolsUnavailable,
 )
-from assistant.chat.titles import title_from_text
+from assistant.chat.notes_answer import ground_question
+from assistant.chat.titles import action_title, title_from_text
 from assistant.chat.tooluse import Approval, ApprovalRequest, ToolOutcome, ToolUse
 from assistant.domain import (
     ChatTurn,
@@ -65,15 +68,17 @@ from assistant.domain import (
     Thread,
     ToolCall,
 )
-from assistant.errors import AssistantError, ModelError, UsageError
-from assistant.llm.base import ChatModel, Finished, TextPiece, ToolCalls
+from assistant.errors import AssistantError, DatabaseFilesLost, ModelError, UsageError
+from assistant.llm.base import ChatModel, Finished, TextPiece, ToolCalls, with_model_defaults
 from assistant.llm.handle import ModelHandle
+from assistant.llm.prompting import PRIMING
 
 if TYPE_CHECKING:
     from assistant.chat.attachments import Attached
     from assistant.chat.attachments import Document as AttachedDocument
     from assistant.chat.memory import MemorySelection, MemoryService
     from assistant.chat.transfer import ImportResult
+    from assistant.chat.writing import ActionRequest
     from assistant.store.repository import ConversationRepository
     from assistant.writing.actions import ActionRunner
     from assistant.writing.templates import Persona, PromptLibrary, PromptTemplate
@@ -84,6 +89,126 @@ NEW_TITLE = "New conversation"
 # Builds an ActionRunner on a model with the user's options (temperature,
 # top_p, seed, max_tokens); the composition root provides it.
 RunnerFactory = Callable[[ChatModel], "ActionRunner"]
+
+
+def priming(model: ChatModel, history: list[ChatTurn]) -> list[ChatTurn]:
+    """Earlier exchanges shown to a base model before a conversation that is
+    not grounded in notes (``prompting.PRIMING``), in the language of its
+    first message: the same for every turn, so a saved state keeps matching.
+    None for a model with a chat template."""
+    if not model.base_model:
+        return []
+    from assistant.language import detect
+
+    first = next((t.content for t in history if t.role == Role.USER), "")
+    pairs = PRIMING.get(detect(first), PRIMING["en"])
+    return [
+        ChatTurn(role, text)
+        for question, answer in pairs
+        for role, text in ((Role.USER, question), (Role.ASSISTANT, answer))
+    ]
+
+
+class ReplyRows:
+    """The rows a reply is written into (its conversation and its own row),
+    and what happens to it should the database's -wal and -shm files be
+    deleted under the reply (``DatabaseFilesLost``). Most often the Database
+    saves what was written and opens the file afresh by itself, the rows stay
+    the same, and the reply only carries a warning. When it cannot (another
+    process had the file open), nothing more can be stored in this process:
+    the reply goes on being shown, and is kept in a Markdown file in the
+    data folder's ``recovered/`` instead, which the warning names."""
+
+    def __init__(
+        self,
+        repo: ConversationRepository,
+        conversation_id: int,
+        question_id: int | None,
+        reply_id: int,
+    ) -> None:
+        self.repo = repo
+        self.conversation_id = conversation_id
+        self.reply_id = reply_id
+        self.lost: DatabaseFilesLost | None = None  # nothing more can be stored
+        self._reopened = repo.db.reopened
+        # for a recovery file, should it come to that: read while the files are whole
+        self._title = repo.get_conversation(conversation_id, messages=False).title
+        self._question = repo.get_message(question_id).content if question_id else ""
+        self._fields: dict[str, object] = {}  # what would have been stored last
+        self.kept_in: Path | None = None
+
+    def write(self, write: Callable[[int, int], object], **fields: object) -> None:
+        """``write(conversation_id, reply_id)``; ``fields`` is what it stores
+        in the reply (kept for the recovery file should the files be lost)."""
+        self._fields.update(fields)
+        if self.lost is not None:
+            return
+        try:
+            write(self.conversation_id, self.reply_id)
+        except DatabaseFilesLost as exc:
+            self.lost = exc
+
+    def end(self, status: MessageStatus, error: str | None = None) -> None:
+        """A reply that never started: its row ends ``status``."""
+        self.write(
+            lambda _c, r: self.repo.update_message(r, status=status, error=error),
+            status=status,
+            error=error,
+        )
+
+    def message(self) -> Message:
+        """The reply as stored, or (the files lost) as it would have been."""
+        if self.lost is None:
+            return self.repo.get_message(self.reply_id)
+        from datetime import UTC, datetime
+
+        values = {k: v for k, v in self._fields.items() if k in Message.__dataclass_fields__}
+        values.setdefault("status", MessageStatus.STOPPED)
+        return Message(
+            self.reply_id,
+            self.conversation_id,
+            Role.ASSISTANT,
+            str(values.pop("content", "")),
+            MessageStatus(str(values.pop("status"))),
+            datetime.now(UTC).replace(tzinfo=None),
+            **values,  # type: ignore[arg-type]
+        )
+
+    def warning(self) -> str | None:
+        """What the user must hear about the database's files, or None."""
+        from assistant.store.database import files_lost_sentence
+
+        if self.lost is not None:
+            where = self._keep_in_a_file()
+            return (
+                f"{files_lost_sentence(self.repo.db.path)}, and another process had it open "
+                f"too, so this question and its reply could not be saved in it and are kept in "
+                f"{where}; close every assistant, then start again."
+            )
+        if self.repo.db.reopened != self._reopened:
+            return (
+                f"{files_lost_sentence(self.repo.db.path)}; what it had written was saved into "
+                f"the database when it reopened it, and this reply is in conversation "
+                f"{self.conversation_id}."
+            )
+        return None
+
+    def _keep_in_a_file(self) -> Path:
+        from datetime import datetime
+
+        from assistant.fileio import atomic_write_text
+        from assistant.paths import private_dir
+
+        if self.kept_in is None:
+            folder = private_dir(self.repo.db.path.parent / "recovered")
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            self.kept_in = folder / f"reply-{stamp}-{self.reply_id}.md"
+            text = (
+                f"# {self._title}\n\n## You\n\n{self._question}\n\n## Assistant\n\n"
+                f"{self._fields.get('content', '')}\n"
+            )
+            atomic_write_text(self.kept_in, text, mode=0o600)
+        return self.kept_in
 
 
 class ChatService:
@@ -165,6 +290,9 @@ class ChatService:
 
     def conversation(self, conversation_id: int) -> Conversation:
         return self.repo.get_conversation(conversation_id, messages=False)
+
+    def message(self, message_id: int) -> Message:
+        return self.repo.get_message(message_id)
 
     def rename(self, conversation_id: int, title: str) -> None:
         self.repo.rename(conversation_id, title)
@@ -371,7 +499,7 @@ class ChatService:
             conversation_id = self.new_conversation(text).id
         else:
             self._title_if_new(conversation_id, text)
-        user = self.repo.add_message(conversation_id, Role.USER, text)
+        user, reply = self.repo.add_exchange(conversation_id, text)
         yield from self._reply(
             conversation_id,
             user.id,
@@ -380,6 +508,7 @@ class ChatService:
             grounding,
             answer_language,
             tools,
+            reply.id,
             propose_memories=propose_memories,
         )
 
@@ -409,15 +538,37 @@ class ChatService:
             target = next((m for m in reversed(messages) if m.role == Role.USER), None)
         if target is None:
             raise UsageError("There is no message to answer again.")
+        action = self._action_of(target)
+        if action is not None:  # a writing action: it runs again, on the same text
+            yield from self._action_reply(conversation_id, target.id, action, cancel)
+            return
         yield from self._reply(
-            conversation_id,
-            target.id,
-            cancel,
-            options,
-            grounding,
-            tools=tools,
+            conversation_id, target.id, cancel, options, grounding, tools=tools,
             propose_memories=propose_memories,
-        )
+        )  # fmt: skip
+
+    def _action_of(self, request: Message) -> ActionRequest | None:
+        """The writing action a stored request asked for (a slash command, or
+        the writing screen's), with the text it worked on: its own, or the
+        reply it followed. None for a chat message."""
+        from assistant.chat.writing import plan_action
+        from assistant.writing.slash import is_slash, parse_slash
+
+        line = request.content.strip()
+        if not is_slash(line):
+            return None
+        try:
+            library = self.library()
+            command = parse_slash(line, library)
+            if command.kind != "action":
+                return None
+            text = command.text
+            if not text.strip() and request.parent_id is not None:
+                before = self.repo.get_message(request.parent_id)
+                text = before.content if before.role == Role.ASSISTANT else ""
+            return plan_action(library, command.name, variables=command.variables).on(text)
+        except AssistantError:  # not a command after all (a message that starts with /)
+            return None
 
     def edit(
         self,
@@ -442,7 +593,7 @@ class ChatService:
                 f"Message {message_id} is a reply; only your own messages can be edited "
                 "(answer it again instead)."
             )
-        user = self.repo.add_message(conversation_id, Role.USER, text, parent_id=original.parent_id)
+        user, reply = self.repo.add_exchange(conversation_id, text, parent_id=original.parent_id)
         yield from self._reply(
             conversation_id,
             user.id,
@@ -450,6 +601,7 @@ class ChatService:
             options,
             grounding,
             tools=tools,
+            reply_id=reply.id,
             propose_memories=propose_memories,
         )
 
@@ -468,36 +620,84 @@ class ChatService:
         """Run a writing action in a conversation: ``request`` (the command as
         the user typed it) is stored as the user message, the result as the
         reply, through the same loop as a chat reply. ``conversation_id``
-        None starts a conversation (titled ``title`` or after the request)."""
+        None starts a conversation (titled ``title`` or after the request).
+        The rules are ``plan_action``'s, as for the CLI."""
+        from assistant.chat.writing import plan_action
+
         library = self.library()
-        if isinstance(template, str):
-            template = library.template(template)
-        template.resolve_values(variables)  # a bad variable fails before anything is stored
-        if not text.strip():
-            raise UsageError("There is no text to work on.")
+        # a bad variable or an empty text fails before anything is stored
+        action = plan_action(library, template, variables=variables, persona=persona).on(text)
+        name = title or action_title(action.name, action.text)
         if conversation_id is None:
-            conversation = self.new_conversation(request)
+            conversation = self.new_conversation(name)
             conversation_id = conversation.id
-            if title:
-                self.repo.rename(conversation_id, title)
         else:
-            self._title_if_new(conversation_id, title or request)
-        user = self.repo.add_message(conversation_id, Role.USER, request)
-        model = self.model
-        if persona is None:
-            persona = self._conversation_persona(conversation_id, library)
-        reply = self.repo.add_message(
-            conversation_id,
-            Role.ASSISTANT,
-            "",
-            MessageStatus.STREAMING,
-            model=model.name,
-            parent_id=user.id,
+            self._title_if_new(conversation_id, name)
+        user, reply = self.repo.add_exchange(conversation_id, request)
+        yield from self._action_reply(conversation_id, user.id, action, cancel, reply.id)
+
+    def _action_reply(
+        self,
+        conversation_id: int,
+        user_message_id: int,
+        action: ActionRequest,
+        cancel: threading.Event | None,
+        reply_id: int | None = None,
+    ) -> Generator[ChatEvent, None, None]:
+        """The result of ``action``, stored as the reply to ``user_message_id``
+        (in the row ``reply_id`` when the request was stored with it)."""
+        rows = self._reply_rows(conversation_id, user_message_id, reply_id)
+        with self._ended_if_not_started(rows):
+            model = self.model
+            if action.persona is None:
+                persona = self._conversation_persona(conversation_id, self.library())
+                if persona is not None:
+                    action = replace(action, persona=persona)
+            name = model.name
+            rows.write(lambda _c, r: self.repo.update_message(r, model=name), model=name)
+        yield ReplyStarted(
+            rows.conversation_id, user_message_id, rows.reply_id, None, action=action.name
         )
-        yield ReplyStarted(conversation_id, user.id, reply.id, None, action=template.name)
-        runner = self.action_runner(model)
-        source = runner.run(template, text, variables, persona, cancel)
-        yield from self._record(conversation_id, reply.id, source, None)
+        from assistant.chat.writing import stream_action
+
+        source = stream_action(action, self.action_runner(model), cancel)
+        yield from self._record(rows, source, None)
+
+    def _reply_rows(
+        self, conversation_id: int, user_message_id: int, reply_id: int | None
+    ) -> ReplyRows:
+        """The rows a reply to ``user_message_id`` goes into: ``reply_id``
+        when it was stored with its question, else a new streaming row."""
+        if reply_id is None:
+            reply_id = self.repo.add_message(
+                conversation_id, Role.ASSISTANT, "", MessageStatus.STREAMING,
+                parent_id=user_message_id,
+            ).id  # fmt: skip
+        return ReplyRows(self.repo, conversation_id, user_message_id, reply_id)
+
+    def _write_content(self, text: str, _conversation_id: int, reply_id: int) -> None:
+        self.repo.update_message(reply_id, content=text)
+
+    def _write_memories(self, uids: list[str], _conversation_id: int, reply_id: int) -> None:
+        self.repo.update_message(reply_id, memories=uids)
+
+    @contextmanager
+    def _ended_if_not_started(self, rows: ReplyRows) -> Iterator[None]:
+        """Around the work between storing a reply's row and streaming into
+        it (loading the model, reading documents, the notes): when that fails
+        or is stopped, the row ends as ``error`` (with the sentence) or
+        ``stopped`` instead of staying ``streaming``."""
+        try:
+            yield
+        except AssistantError as exc:
+            rows.end(MessageStatus.ERROR, str(exc))
+            raise
+        except Exception as exc:
+            rows.end(MessageStatus.ERROR, f"The reply could not start: {type(exc).__name__}.")
+            raise
+        except BaseException:  # Ctrl-C, or the consumer stopped listening
+            rows.end(MessageStatus.STOPPED)
+            raise
 
     def _conversation_persona(self, conversation_id: int, library: PromptLibrary) -> Persona | None:
         name = self.repo.get_conversation(conversation_id, messages=False).persona
@@ -515,20 +715,10 @@ class ChatService:
         history: list[ChatTurn],
         options: GenerationOptions,
         grounding: GroundingProvider,
-    ) -> tuple[list[ChatTurn], Grounding]:
-        """Swap the latest question for a grounded prompt that fits the window:
-        passages get what is left after the system prompt and the answer's
-        room, and never more than half the window so some history survives."""
-        n_ctx = model.context_size
-        base = model.count_tokens(([system] if system else []) + [history[-1]])
-        reserve = min(options.max_tokens, max(64, n_ctx // 4))
-        budget = max(0, min(n_ctx // 2, n_ctx - reserve - base))
-
-        def count(text: str) -> int:
-            return model.count_tokens([ChatTurn(Role.USER, text)])
-
-        result = grounding(history[-1].content, budget, count)
-        return history[:-1] + [ChatTurn(Role.USER, result.prompt)], result
+    ) -> tuple[list[ChatTurn], Grounding, GenerationOptions]:
+        """Swap the latest question for a grounded prompt that fits the window."""
+        turn, result, options = ground_question(model, system, history[-1], options, grounding)
+        return history[:-1] + [turn], result, options
 
     def _reply(
         self,
@@ -539,89 +729,124 @@ class ChatService:
         grounding: GroundingProvider | None = None,
         answer_language: str | None = None,
         tools: ToolUse | None = None,
+        reply_id: int | None = None,
         *,
         propose_memories: bool = False,
     ) -> Generator[ChatEvent, None, None]:
         """Answer ``user_message_id``: the model gets the branch ending
-        there, and the reply is stored as that message's child. With
-        ``tools``, the reply may call them (``_tool_reply``)."""
-        options = options or self.options
-        model = self.model
-        conv = self.repo.get_conversation(conversation_id, messages=False)
-        system_text = conv.system_prompt if conv.system_prompt is not None else self.system_prompt
-        system = ChatTurn(Role.SYSTEM, system_text) if system_text else None
-        if tools is not None and tools.tools and not model.supports_tools:
-            yield ToolsUnavailable(
-                f"{model.name} cannot call tools (its chat template does not offer them; the "
-                "bundled base model has none), so this answer is written without them."
+        there, and the reply is stored as that message's child (in the row
+        ``reply_id`` when the question was stored with it, else a new one).
+        With ``tools``, the reply may call them (``_tool_reply``)."""
+        rows = self._reply_rows(conversation_id, user_message_id, reply_id)
+        with self._ended_if_not_started(rows):
+            model = self.model
+            options = with_model_defaults(options or self.options, model)
+            conv = self.repo.get_conversation(conversation_id, messages=False)
+            system_text = (
+                conv.system_prompt if conv.system_prompt is not None else self.system_prompt
             )
-            tools = None
-        if tools is not None and not tools.tools:
-            tools = None
-        history = self.history_turns(conversation_id, user_message_id, tools=tools is not None)
-        user_text = history[-1].content if history else ""
-        selection = self._memories(model, conv, user_message_id, system, history, options)
-        # notes and documents get what is left once the memories have their room
-        framed = system
-        if selection is not None and selection.block:
-            from assistant.chat.memory import with_memories
+            system = ChatTurn(Role.SYSTEM, system_text) if system_text else None
+            if tools is not None and tools.tools and not model.supports_tools:
+                yield ToolsUnavailable(
+                    f"{model.name} cannot call tools (its chat template does not offer them; "
+                    "the bundled base model has none), so this answer is written without them."
+                )
+                tools = None
+            if tools is not None and not tools.tools:
+                tools = None
+            history = self.history_turns(conversation_id, user_message_id, tools=tools is not None)
+            user_text = history[-1].content if history else ""
+            selection = self._memories(model, conv, user_message_id, system, history, options)
+            block = selection.block if selection is not None else ""
+            # notes and documents get what is left once the memories have their room
+            framed = system
+            if block:
+                from assistant.chat.memory import with_memories
 
-            framed = ChatTurn(Role.SYSTEM, with_memories(system_text, selection.block) or "")
-        citations: tuple[Citation, ...] = ()
-        documents = self._documents(history[-1].content) if history else []
-        if documents:
-            attached = yield from self._attach(model, framed, history, options, documents, cancel)
-            if attached is None:  # stopped while reading the documents
-                yield from self._fixed_reply(conversation_id, user_message_id, "", "cancelled")
-                return
-            history = history[:-1] + [ChatTurn(Role.USER, attached.prompt)]
-            citations = attached.citations
-        elif grounding is not None and history:
-            history, grounded = self._ground(model, framed, history, options, grounding)
-            citations = grounded.citations
-            if grounded.no_answer is not None:
-                yield from self._fixed_reply(conversation_id, user_message_id, grounded.no_answer)
-                return
-        elif answer_language and history:
-            last = history[-1]
-            history = history[:-1] + [
-                ChatTurn(Role.USER, f"{last.content}\n\n(Answer in {answer_language}.)")
-            ]
-        engine = getattr(model, "engine", None)  # a named engine's model says which
-        if conv.model != model.name or conv.engine != engine:
-            self.repo.update_conversation(conversation_id, model=model.name, engine=engine)
-        given: tuple[Memory, ...]
+                framed = ChatTurn(Role.SYSTEM, with_memories(system_text, block) or "")
+            citations: tuple[Citation, ...] = ()
+            finalize: Callable[[str], dict[str, object]] | None = None
+            documents = self._documents(history[-1].content) if history else []
+            fixed: tuple[str, str] | None = None  # (text, reason) of a reply the app writes
+            if documents:
+                attached = yield from self._attach(
+                    model, framed, history, options, documents, cancel
+                )
+                if attached is None:  # stopped while reading the documents
+                    fixed = ("", "cancelled")
+                else:
+                    history = history[:-1] + [ChatTurn(Role.USER, attached.prompt)]
+                    citations = attached.citations
+            elif grounding is not None and history:
+                question = history[-1].content
+                history, grounded, options = self._ground(
+                    model, framed, history, options, grounding
+                )
+                citations = grounded.citations
+                if grounded.passages:
+                    finalize = self._marks_sources(question, citations, grounded.passages)
+                if grounded.no_answer is not None:
+                    fixed = (grounded.no_answer, "stop")
+            elif answer_language and history:
+                last = history[-1]
+                history = history[:-1] + [
+                    ChatTurn(Role.USER, f"{last.content}\n\n(Answer in {answer_language}.)")
+                ]
+            plan: ContextPlan | None = None
+            given: tuple[Memory, ...] = ()
+            primer = priming(model, history) if grounding is None else []
+            if fixed is None:
+                engine = getattr(model, "engine", None)  # a named engine's model says which
+                if tools is None:
+                    plan = plan_context(model, system, primer + history, options.max_tokens, block)
+                    self.last_plan = plan
+                    given = selection.memories if selection and not plan.memory_dropped else ()
+                if conv.model != model.name or conv.engine != engine:
+                    rows.write(
+                        lambda c, _r: self.repo.update_conversation(
+                            c, model=model.name, engine=engine
+                        )
+                    )
+                fields: dict[str, object] = {"model": model.name}
+                if citations:
+                    fields["citations"] = list(citations)
+                if given:
+                    fields["memories"] = [m.uid for m in given]
+                rows.write(lambda _c, r: self.repo.update_message(r, **fields), **fields)
+        if fixed is not None:
+            text, reason = fixed
+            yield from self._fixed_reply(
+                rows.conversation_id, user_message_id, text, reason, rows=rows
+            )
+            return
         if tools is not None:
             given = yield from self._tool_reply(
-                conversation_id, user_message_id, model, system, history, options, cancel,
-                tools, citations, selection,
+                rows, user_message_id, model, system, history, options, cancel, tools, citations,
+                selection,
             )  # fmt: skip
         else:
-            block = selection.block if selection is not None else ""
-            plan = plan_context(model, system, history, options.max_tokens, block)
-            self.last_plan = plan
-            given = selection.memories if selection and not plan.memory_dropped else ()
-            reply = self.repo.add_message(
-                conversation_id,
-                Role.ASSISTANT,
-                "",
-                MessageStatus.STREAMING,
-                model=model.name,
-                parent_id=user_message_id,
-            )
-            if citations or given:
-                self.repo.update_message(
-                    reply.id, citations=list(citations), memories=[m.uid for m in given]
-                )
+            assert plan is not None
             yield ReplyStarted(
-                conversation_id, user_message_id, reply.id, plan, citations, memories=given
-            )
+                rows.conversation_id, user_message_id, rows.reply_id, plan, citations,
+                memories=given,
+            )  # fmt: skip
             source = model.stream(plan.turns, replace(options, max_tokens=plan.max_tokens), cancel)
-            yield from self._record(conversation_id, reply.id, source, plan)
-        if given and self.memory is not None:
+            yield from self._record(rows, source, plan, finalize=finalize)
+        if given and self.memory is not None and rows.lost is None:
             self.memory.mark_used(given)
-        if propose_memories and conv.memory != MemoryMode.PRIVATE:
-            yield from self._propose(model, conversation_id, user_message_id, user_text, cancel)
+        if propose_memories and conv.memory != MemoryMode.PRIVATE and rows.lost is None:
+            yield from self._propose(
+                model, rows.conversation_id, user_message_id, user_text, cancel
+            )
+        if tools is not None or (cancel is not None and cancel.is_set()) or rows.lost is not None:
+            return
+        # After the reply is out: let the model get the conversation ready as
+        # the next turn will send it (the reply as stored, after the same
+        # memories), so continuing it, here or in a new process, evaluates
+        # only the new message.
+        head = [framed] if given and framed else [system] if system else []
+        turns = primer + self.history_turns(rows.conversation_id, rows.reply_id)
+        model.prepare_next(head + turns, cancel)
 
     def _memories(
         self,
@@ -680,10 +905,24 @@ class ChatService:
         if proposals:
             yield MemoryProposed(tuple(proposals))
 
+    @staticmethod
+    def _marks_sources(
+        question: str, citations: tuple[Citation, ...], passages: tuple[str, ...]
+    ) -> Callable[[str], dict[str, object]]:
+        """What marks, once the reply is written, the sources its answer comes from."""
+
+        def finalize(text: str) -> dict[str, object]:
+            from assistant.notes.grounding import supporting
+
+            used = set(supporting(text, question, passages))
+            return {"citations": [replace(c, used=c.n in used) for c in citations]}
+
+        return finalize
+
     # ------------------------------------------------------------- tools
     def _tool_reply(
         self,
-        conversation_id: int,
+        rows: ReplyRows,
         user_message_id: int,
         model: ChatModel,
         system: ChatTurn | None,
@@ -699,9 +938,10 @@ class ChatService:
         call (its result), and the model is asked again with the results,
         up to ``max_steps`` rounds (the last answer is asked for without
         tools). Each piece is stored as soon as it exists, so a stop at any
-        point keeps everything so far, ended by a stopped reply. Every step
-        is given the same memories (``selection``); the first step's message
-        records them, and they are returned."""
+        point keeps everything so far, ended by a stopped reply. The first
+        answer goes in ``rows`` (the row stored with the question). Every
+        step is given the same memories (``selection``); the first step's
+        message records them, and they are returned."""
         import json
 
         cancel = cancel or threading.Event()
@@ -714,42 +954,39 @@ class ChatService:
         for step in range(tools.max_steps + 1):
             offer = specs if step < tools.max_steps else None
             extra = spec_tokens if offer else 0
-            plan = plan_context(model, system, history, options.max_tokens + extra, block)
+            if step == 0:  # its row exists: a prompt too long for the window ends it
+                with self._ended_if_not_started(rows):
+                    plan = plan_context(model, system, history, options.max_tokens + extra, block)
+            else:
+                plan = plan_context(model, system, history, options.max_tokens + extra, block)
             self.last_plan = plan
             if step == 0 and selection is not None and not plan.memory_dropped:
                 given = selection.memories
+                uids = [m.uid for m in given]
+                rows.write(partial(self._write_memories, uids), memories=uids)
             room = max(16, plan.max_tokens - extra)
-            reply = self.repo.add_message(
-                conversation_id,
-                Role.ASSISTANT,
-                "",
-                MessageStatus.STREAMING,
-                model=model.name,
-                parent_id=parent,
-            )
-            shown = citations if step == 0 else ()
-            memories = given if step == 0 else ()
-            if shown or memories:
-                self.repo.update_message(
-                    reply.id, citations=list(shown), memories=[m.uid for m in memories]
+            if step > 0:  # the first answer's row was stored with the question
+                reply = self.repo.add_message(
+                    rows.conversation_id,
+                    Role.ASSISTANT,
+                    "",
+                    MessageStatus.STREAMING,
+                    model=model.name,
+                    parent_id=parent,
                 )
+                rows = ReplyRows(self.repo, rows.conversation_id, user_message_id, reply.id)
+            conversation_id = rows.conversation_id
+            shown = citations if step == 0 else ()
             yield ReplyStarted(
-                conversation_id,
-                user_message_id,
-                reply.id,
-                plan,
-                shown,
-                memories=memories,
-                step=step,
-            )
+                conversation_id, user_message_id, rows.reply_id, plan, shown,
+                memories=given if step == 0 else (), step=step,
+            )  # fmt: skip
             source = model.stream(
                 plan.turns, replace(options, max_tokens=room), cancel, tools=offer
             )
-            message, finished = yield from self._record(
-                conversation_id, reply.id, source, plan, done=False
-            )
+            message, finished = yield from self._record(rows, source, plan, done=False)
             if not message.tool_calls or message.status != MessageStatus.COMPLETE:
-                yield ReplyDone(message, finished, plan)
+                yield ReplyDone(message, finished, plan, warning=rows.warning())
                 return given
             yield ToolCallsAsked(message)
             history.append(
@@ -770,7 +1007,9 @@ class ChatService:
                     )
                 )
             if cancel.is_set():  # stopped while tools ran: end with a stopped reply
-                yield from self._fixed_reply(conversation_id, user_message_id, "", "cancelled")
+                yield from self._fixed_reply(
+                    conversation_id, user_message_id, "", "cancelled", parent_id=parent
+                )
                 return given
         return given
 
@@ -854,14 +1093,28 @@ class ChatService:
         return stored
 
     def _fixed_reply(
-        self, conversation_id: int, user_message_id: int | None, text: str, reason: str = "stop"
+        self,
+        conversation_id: int,
+        user_message_id: int,
+        text: str,
+        reason: str = "stop",
+        *,
+        rows: ReplyRows | None = None,
+        parent_id: int | None = None,
     ) -> Generator[ChatEvent, None, None]:
         """A reply the app writes itself (the notes do not cover the question;
-        stopped before the model was asked), stored through the same loop."""
-        reply = self.repo.add_message(conversation_id, Role.ASSISTANT, "", MessageStatus.STREAMING)
-        yield ReplyStarted(conversation_id, user_message_id, reply.id, None)
+        stopped before the model was asked, or while tools ran), stored
+        through the same loop: in ``rows``, or a new row under ``parent_id``
+        (the question it answers by default, never just the newest message)."""
+        if rows is None:
+            reply = self.repo.add_message(
+                conversation_id, Role.ASSISTANT, "", MessageStatus.STREAMING,
+                parent_id=parent_id if parent_id is not None else user_message_id,
+            )  # fmt: skip
+            rows = ReplyRows(self.repo, conversation_id, user_message_id, reply.id)
+        yield ReplyStarted(rows.conversation_id, user_message_id, rows.reply_id, None)
         source: list[Any] = ([TextPiece(text)] if text else []) + [Finished(reason, 0, 0)]
-        yield from self._record(conversation_id, reply.id, source, None)
+        yield from self._record(rows, source, None)
 
     @staticmethod
     def _documents(text: str) -> list[AttachedDocument]:
@@ -899,18 +1152,26 @@ class ChatService:
     # ------------------------------------------------------ the one loop
     def _record(
         self,
-        conversation_id: int,
-        reply_id: int,
+        rows: ReplyRows,
         source: Iterable[Any],
         plan: ContextPlan | None,
         done: bool = True,
+        finalize: Callable[[str], dict[str, object]] | None = None,
     ) -> Generator[ChatEvent, None, tuple[Message, Finished]]:
         """Store what ``source`` (a model stream or a writing action) produces
         and hand it on: text only once it is on disk; progress as it comes;
         the figures of the run with the final status, and the tool calls the
         answer asked for. ``done`` False (a step of a reply with tools): no
-        ``ReplyDone``; the caller gets the stored message either way."""
+        ``ReplyDone``; the caller gets the stored message either way.
+        ``finalize`` gives more fields to store from the final text (the
+        sources it used).
+
+        Should the database's -wal and -shm files be deleted under the reply,
+        ``rows`` says so: ``ReplyDone.warning``, and, when what was written
+        could not be saved, the reply kept in a file (``ReplyRows``)."""
         from assistant.writing.actions import ActionDone, ActionProgress
+
+        stored = rows.write
 
         parts: list[str] = []
         pending: list[str] = []
@@ -942,12 +1203,14 @@ class ChatService:
                 # first piece goes at once (time to first token is untouched),
                 # later ones in batches of flush_interval.
                 if len(parts) == 1 or now - last_flush >= self.flush_interval:
-                    self.repo.update_message(reply_id, content="".join(parts))
+                    text = "".join(parts)
+                    stored(partial(self._write_content, text), content=text)
                     last_flush = now
                     yield TextPiece("".join(pending))
                     pending.clear()
             if pending:
-                self.repo.update_message(reply_id, content="".join(parts))
+                text = "".join(parts)
+                stored(partial(self._write_content, text), content=text)
                 yield TextPiece("".join(pending))
                 pending.clear()
             if finished is None:
@@ -972,6 +1235,8 @@ class ChatService:
             fields: dict[str, object] = {"content": text, "status": status, "error": error}
             if calls:
                 fields["tool_calls"] = list(calls)
+            if finalize is not None and text.strip():
+                fields.update(finalize(text))
             if finished is not None:
                 fields.update(
                     prompt_tokens=finished.prompt_tokens,
@@ -986,9 +1251,9 @@ class ChatService:
                         else finished.finish_reason
                     ),
                 )
-            self.repo.update_message(reply_id, **fields)
-            self.repo.touch(conversation_id)
-        message: Message = self.repo.get_message(reply_id)
+            stored(lambda _c, r: self.repo.update_message(r, **fields), **fields)
+            stored(lambda c, _r: self.repo.touch(c))
+        message = rows.message()
         if done:
             yield ReplyDone(
                 message,
@@ -996,5 +1261,6 @@ class ChatService:
                 plan,
                 empty_parts=action.empty_parts if action else (),
                 cut_parts=action.cut_parts if action else (),
+                warning=rows.warning(),
             )
         return message, finished

@@ -286,8 +286,11 @@ class ChatSession:
         text: str,
         cancel: threading.Event | None = None,
     ) -> Generator[ChatEvent, None, None]:
-        """A slash writing action on ``text``, stored in this conversation."""
-        conversation_id = self._ensure_conversation(request)
+        """A slash writing action on ``text``, stored in this conversation
+        (a new one is titled after the action and its text, not the command)."""
+        from assistant.chat.titles import action_title
+
+        conversation_id = self._ensure_conversation(action_title(command.name, text))
         return self.chat.run_action(
             conversation_id, request, command.name, text, command.variables, cancel
         )

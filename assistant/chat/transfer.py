@@ -42,6 +42,7 @@ from assistant.domain import (
     Role,
     Thread,
     ToolCall,
+    status_word,
 )
 from assistant.errors import UsageError
 
@@ -176,9 +177,8 @@ def archive_record(
 
 
 STATUS_NOTE = {
-    MessageStatus.STOPPED: "stopped",
-    MessageStatus.ERROR: "error",
-    MessageStatus.STREAMING: "being written",
+    status: status_word(status)
+    for status in (MessageStatus.STOPPED, MessageStatus.ERROR, MessageStatus.STREAMING)
 }
 
 
@@ -362,14 +362,28 @@ def read_json(data: Any, path: Path) -> Archive:
     raise UsageError(f"{path} is not a ChatGPT export, an llm logs.db or an assistant export.")
 
 
+MB = 1024 * 1024
+# The largest conversations.json read from a zip, and the most it may inflate
+# (past a few MB): a heavy user's real export is some hundreds of MB and
+# compresses about tenfold; a 1 MB zip bomb inflating to 1 GiB once took
+# 2.2 GB of memory to be refused.
+MAX_ZIPPED_JSON_BYTES = 512 * MB
+MAX_ZIP_RATIO = 100
+_RATIO_FROM_BYTES = 16 * MB
+
+
 def _read_zip(path: Path) -> Archive:
-    """ChatGPT's download is a zip with ``conversations.json`` inside."""
+    """ChatGPT's download is a zip with ``conversations.json`` inside. Its
+    unpacked size is checked from the archive's directory before it is read
+    (zipfile never inflates an entry past the size the directory declares)."""
     try:
         with zipfile.ZipFile(path) as archive:
             names = [n for n in archive.namelist() if n.rsplit("/", 1)[-1] == "conversations.json"]
             if not names:
                 raise UsageError(f"{path} is a zip file without a conversations.json.")
-            raw = archive.read(min(names, key=len))
+            entry = archive.getinfo(min(names, key=len))
+            _check_inflation(path, entry)
+            raw = archive.read(entry)
     except zipfile.BadZipFile:
         raise UsageError(f"{path} is a damaged zip file: nothing was imported.") from None
     try:
@@ -379,6 +393,21 @@ def _read_zip(path: Path) -> Archive:
             f"The conversations.json in {path} is not valid JSON: nothing was imported."
         ) from None
     return read_json(data, path)
+
+
+def _check_inflation(path: Path, entry: zipfile.ZipInfo) -> None:
+    size, packed = entry.file_size, max(entry.compress_size, 1)
+    too_big = size > MAX_ZIPPED_JSON_BYTES
+    if too_big or (size > _RATIO_FROM_BYTES and size > MAX_ZIP_RATIO * packed):
+        why = (
+            f"over the {MAX_ZIPPED_JSON_BYTES // MB} MB this import reads"
+            if too_big
+            else f"{size // packed:,} times its packed size (perhaps a zip bomb)"
+        )
+        raise UsageError(
+            f"The conversations.json in {path} would unpack to {size // MB} MB from "
+            f"{packed / MB:.1f} MB, {why}: nothing was imported."
+        )
 
 
 # ------------------------------------------------------------- our format

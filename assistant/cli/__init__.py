@@ -143,8 +143,17 @@ def run() -> None:
     When the command is done, everything is stored (committed) and written;
     the interpreter's own teardown would then spend about 0.2 s freeing a
     loaded model and thousands of objects the OS reclaims at once anyway, so
-    the process ends without it."""
-    code = main()
+    the process ends without it. When the command is the UI (no command
+    given), an Enter typed ahead stays an Enter from here on (see
+    ``enter_stays_enter``)."""
+    from assistant.cli.console import enter_stays_enter
+
+    opens_ui = not any(arg in cli.commands for arg in sys.argv[1:])
+    if opens_ui:
+        with enter_stays_enter():
+            code = main()
+    else:
+        code = main()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

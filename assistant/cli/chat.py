@@ -9,6 +9,7 @@ import click
 
 from assistant.cli.console import (
     EXIT_INTERRUPTED,
+    EXIT_USAGE,
     CancelOnSigint,
     print_json,
     read_stdin_if_piped,
@@ -23,17 +24,20 @@ if TYPE_CHECKING:
 
     from assistant.chat.events import ChatEvent, ReplyDone, ReplyStarted
     from assistant.chat.session import ChatSession
-    from assistant.domain import Memory, MemoryProposal
+    from assistant.domain import Citation, Memory, MemoryProposal
 
 
 def open_ui(ctx: click.Context, conversation_id: int | None) -> int:
-    rt = runtime(ctx)
-    rt.on_warning = None  # the app shows warnings itself, once its screen is up
-    if conversation_id is not None:
-        rt.repo.get_conversation(conversation_id, messages=False)  # fail early, clearly
-    from assistant.ui.app import AssistantApp
+    from assistant.cli.console import enter_stays_enter
 
-    AssistantApp(rt, conversation_id=conversation_id).run()
+    with enter_stays_enter():  # keys typed while the UI starts are sent once it is up
+        rt = runtime(ctx)
+        rt.on_warning = None  # the app shows warnings itself, once its screen is up
+        if conversation_id is not None:
+            rt.repo.get_conversation(conversation_id, messages=False)  # fail early, clearly
+        from assistant.ui.app import AssistantApp
+
+        AssistantApp(rt, conversation_id=conversation_id).run()
     return 0
 
 
@@ -232,13 +236,13 @@ def answer(
         ReplyDone,
         ReplyProgress,
         ReplyStarted,
+        TextPiece,
         ToolCallDone,
         ToolCallStarted,
         ToolsUnavailable,
     )
     from assistant.domain import MessageStatus
     from assistant.errors import AssistantError
-    from assistant.llm.base import TextPiece
 
     done: ReplyDone | None = None
     started: ReplyStarted | None = None
@@ -300,15 +304,19 @@ def answer(
                         stream_text(event.text)
                         shown = line_open = True
                 elif isinstance(event, ReplyDone):
+                    # Said at once: the service may go on after this event
+                    # (getting the model ready for the next turn).
                     done = event
-                    if not as_json and first is not None:
+                    if first is None:  # the service always starts a reply first
+                        raise RuntimeError("the reply ended before it started")
+                    if not (as_json and session.propose_memories):
                         # all of the reply is shown before proposals are asked for
-                        after_reply(session, first, event)
+                        _finish(session, first, done, calls, as_json)
                 elif isinstance(event, MemoryProposed):
                     proposed = event
         except AssistantError:
             # a model or server failure mid-reply: what came is stored; say where
-            if shown and started is not None:
+            if shown and started is not None and done is None:
                 stream_text("\n")
                 say(f"(the reply so far is kept in conversation {started.conversation_id})")
             raise
@@ -316,10 +324,45 @@ def answer(
             events.close()
     if done is None or started is None or first is None:  # the service ends with ReplyDone
         raise RuntimeError("the reply ended without its final event")
+    decisions = ask_about_proposals(session, proposed.proposals if proposed else ())
+    if as_json and session.propose_memories:  # the JSON says what was decided
+        _finish(session, first, done, calls, as_json, decisions)
+    msg = done.message
+    if done.warning:  # shown and stored, but the database lost its files under the reply
+        say(f"assistant: {done.warning}")
+        return EXIT_USAGE
+    if msg.status == MessageStatus.STOPPED:
+        say(f"Stopped; the partial reply is kept in conversation {msg.conversation_id}.")
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def first_message_citations(
+    session: ChatSession, first: ReplyStarted, done_id: int, done_citations: list[Citation]
+) -> list[Citation]:
+    """The sources of the reply's first message as stored (the ones its answer
+    comes from are marked once it is written), else as the reply started."""
+    if done_id == first.reply_message_id:
+        stored = done_citations
+    else:  # a reply with tool steps: its sources are on the first step
+        stored = session.chat.message(first.reply_message_id).citations
+    return stored or list(first.citations)
+
+
+def _finish(
+    session: ChatSession,
+    first: ReplyStarted,
+    done: ReplyDone,
+    calls: list[dict[str, Any]],
+    as_json: bool,
+    decisions: list[dict[str, Any]] | None = None,
+) -> None:
+    """The end of a reply: the JSON object (with the ``decisions`` on proposed
+    memories), or the line end, notices, sources and the memories given."""
     msg, fin = done.message, done.finished
     use_notes = session.state.use_notes
-    cited = first.citations
-    decisions = ask_about_proposals(session, proposed.proposals if proposed else ())
+    # stored with the reply: marked as used by the answer or not
+    cited = first_message_citations(session, first, msg.id, msg.citations)
     if as_json:
         print_json(
             {
@@ -341,25 +384,18 @@ def answer(
                 **({"tool_calls": calls} if calls else {}),
                 "memories": [{"id": m.id, "uid": m.uid, "text": m.text} for m in first.memories],
                 "memory_tokens": first.plan.memory_tokens if first.plan else 0,
-                "memory_proposals": decisions,
+                "memory_proposals": decisions or [],
             }
         )
-    if msg.status == MessageStatus.STOPPED:
-        say(f"Stopped; the partial reply is kept in conversation {msg.conversation_id}.")
-        return EXIT_INTERRUPTED
-    return 0
+    else:
+        stream_text("\n")
+        if msg.finish_reason == "length":
+            say("(reply cut at the token limit)")
+        if use_notes or cited:
+            from assistant.cli.notes import print_sources
 
-
-def after_reply(session: ChatSession, started: ReplyStarted, done: ReplyDone) -> None:
-    """What follows the text of a reply: a cut, its sources, its memories."""
-    stream_text("\n")
-    if done.message.finish_reason == "length":
-        say("(reply cut at the token limit)")
-    if session.state.use_notes or started.citations:
-        from assistant.cli.notes import print_sources
-
-        print_sources(started.citations)
-    print_memories(started.memories)
+            print_sources(cited)
+        print_memories(first.memories)
 
 
 def print_memories(memories: Sequence[Memory]) -> None:

@@ -28,15 +28,14 @@ from assistant.cli.console import (
 from assistant.cli.options import model_options, runtime
 
 if TYPE_CHECKING:
-    from assistant.chat.compose import DraftDone
+    from assistant.chat.compose import ComposeJob, DraftDone
     from assistant.runtime import Runtime
-    from assistant.writing.compose import ComposeJob
 
 
 def _variables(
     var: tuple[str, ...], topic: str | None, length: int | None, lang: str | None
 ) -> dict[str, str]:
-    from assistant.writing.templates import parse_assignments
+    from assistant.chat.writing import parse_assignments
 
     values = parse_assignments(var)
     if topic is not None:
@@ -62,11 +61,7 @@ def side_file(rt: Runtime, output: Path | None, draft_id: int) -> Path:
     """Where a stopped piece is kept: beside ``-o FILE``, else in the drafts folder."""
     if output is not None:
         return output.with_name(output.name + ".partial")
-    from assistant.paths import private_dir
-
-    folder = rt.paths.data / "drafts"
-    private_dir(folder)
-    return folder / f"draft-{draft_id}.md"
+    return rt.drafts_folder() / f"draft-{draft_id}.md"
 
 
 def _figure(words: int, target: int) -> str:
@@ -119,9 +114,9 @@ def compose(
 
     The brief is --topic, the variables and any text piped on stdin. Long
     pieces are planned and written section by section."""
+    from assistant.chat.compose import parse_outline
+    from assistant.chat.writing import check_new_file, read_input_text
     from assistant.errors import UsageError
-    from assistant.writing.compose import parse_outline
-    from assistant.writing.files import check_new_file, read_input_text
 
     if list_kinds:
         return _list_kinds(runtime(ctx))
@@ -171,9 +166,13 @@ def _run(
     force: bool,
     plan_only: bool,
 ) -> int:
-    from assistant.chat.compose import DraftDone, SectionDone, SectionStarted
-    from assistant.llm.base import TextPiece
-    from assistant.writing.compose import format_outline
+    from assistant.chat.compose import (
+        DraftDone,
+        SectionDone,
+        SectionStarted,
+        TextPiece,
+        format_outline,
+    )
 
     service = rt.compose
     with CancelOnSigint() as cancel:
@@ -251,7 +250,7 @@ def _keep(path: Path, text: str) -> None:
 def _finish(
     rt: Runtime, done: DraftDone, output: Path | None, force: bool, stream: bool, text: str
 ) -> int:
-    from assistant.writing.files import save_new_file
+    from assistant.chat.writing import save_new_file
 
     draft, result = done.draft, done.done
     if stream and text and not text.endswith("\n"):

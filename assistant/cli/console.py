@@ -235,3 +235,36 @@ def write_safely(stream: IO[str], body: str) -> None:
     else:
         stream.write(body)
     stream.flush()
+
+
+@contextmanager
+def enter_stays_enter(stream: IO[str] | None = None) -> Iterator[None]:
+    """Keep an Enter typed while the UI starts an Enter.
+
+    Until Textual puts the terminal in raw mode, the terminal driver turns
+    a typed Enter (CR) into a new line (LF), which the message box takes for
+    Ctrl+J: "hi" and Enter typed ahead stayed in the box, unsent. Turning
+    that translation (ICRNL) off as soon as the UI is going to open keeps
+    Enter an Enter (in canonical mode it is not the end of a line, so the
+    keys simply wait for the UI, not echoed: the box shows them); the
+    terminal's settings are put back when the UI ends. Nothing changes when
+    stdin is not a terminal."""
+    stream = stream or sys.stdin
+    try:
+        import termios
+
+        fd = stream.fileno()
+        saved = termios.tcgetattr(fd) if os.isatty(fd) else None
+    except (ImportError, OSError, ValueError, AttributeError):
+        saved = None
+    if saved is None:
+        yield
+        return
+    changed = list(saved)
+    changed[0] = saved[0] & ~termios.ICRNL  # the input flags
+    changed[3] = saved[3] & ~termios.ECHO  # the UI shows them, in the box
+    termios.tcsetattr(fd, termios.TCSANOW, changed)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)

@@ -56,9 +56,11 @@ def doctor(ctx: click.Context, as_json: bool, **_options: Any) -> int:
                 if e.api_key_env
                 else "none"
             ),
+            **({"error": e.problem(name)} if e.problem(name) else {}),
         }
         for name, e in sorted(s.engines.items())
     } or "none"
+    problems += sum(1 for name, e in s.engines.items() if e.problem(name))
     if s.embedding_engine:
         report["notes_embeddings"] = f"engine {s.embedding_engine}"
     if s.engine:
@@ -111,8 +113,8 @@ def database_report(rt: Any) -> tuple[dict[str, Any], int]:
 
         db = rt.db
         damage = db.damage or db.check(force=True)  # doctor always looks
-        with db.engine.connect() as conn:
-            mode = conn.execute(text("PRAGMA journal_mode")).scalar()
+        with db.reader() as s:  # a snapshot: doctor answers beside a long writer too
+            mode = s.execute(text("PRAGMA journal_mode")).scalar()
         report: dict[str, Any] = {
             "path": str(db.path),
             "schema": current_revision(db.engine),

@@ -17,7 +17,7 @@ import click
 
 from assistant.cli.console import confirm, out, print_json, say, write_safely
 from assistant.cli.options import CONVERSATION_ID, runtime
-from assistant.domain import Conversation, MessageStatus, Role
+from assistant.domain import Conversation, MessageStatus, Role, status_word
 
 if TYPE_CHECKING:
     from assistant.domain import Message, Thread
@@ -72,7 +72,7 @@ def tree_lines(conversation: Conversation, current: set[int]) -> list[str]:
         mark = "*" if message.id in current else " "
         note = ""
         if message.status in (MessageStatus.STOPPED, MessageStatus.ERROR):
-            note = f" ({message.status})"
+            note = f" ({status_word(message.status)})"
         who = WHO.get(message.role, "?")
         if message.tool_call is not None:
             who += f" {message.tool_call.name}"

@@ -114,6 +114,55 @@ def search(ctx: click.Context, words: tuple[str, ...], limit: int, as_json: bool
     return 0
 
 
+# ------------------------------------------------------------- recommend
+@models.command()
+@click.option("--all", "show_all", is_flag=True, help="Also the ones too big for this machine.")
+@click.option("--json", "as_json", is_flag=True)
+def recommend(show_all: bool, as_json: bool) -> int:
+    """Chat models worth pulling (open licences, GGUF) that fit this machine,
+    best first, with their size and why."""
+    from assistant.llm import fit
+    from assistant.llm.llama import gpu_offload_supported
+    from assistant.llm.recommend import CATALOGUE, suggested
+    from assistant.llm.recommend import recommend as choose
+
+    free = fit.free_memory()
+    on_gpu = free.gpu_build and gpu_offload_supported()
+    fitting, usable, where = choose(free, on_gpu)
+    shown = list(CATALOGUE) if show_all else fitting
+    if as_json:
+        print_json(
+            {
+                "usable_bytes": usable,
+                "memory": where,
+                "models": [{**r.to_dict(), "fits": r in fitting} for r in shown],
+                "suggested": pick.ref if (pick := suggested(fitting, on_gpu)) else None,
+            }
+        )
+        return 0
+    out(
+        "The bundled model is a tiny demo (Gemma 3 270M, a base model never taught to chat). "
+        f"These fit in the {fit.gb(usable)} of {where} this machine can give a model now, best "
+        "first:"
+        if fitting
+        else f"No model on the list fits in the {fit.gb(usable)} of {where} free now; "
+        "close some programs, or see them all with --all."
+    )
+    for r in shown:
+        need = "" if r in fitting else f"  (needs about {fit.gb(r.memory_bytes)}: too big here)"
+        out(f"\n  {r.ref}{need}")
+        out(f"    {r.name}, {r.parameters} parameters, {fit.gb(r.file_bytes)} download, "
+            f"about {fit.gb(r.memory_bytes)} in use; {r.licence}; {r.languages}")  # fmt: skip
+        out(f"    {r.why}")
+    pick = suggested(fitting, on_gpu)
+    if pick is not None:
+        why = (
+            "" if on_gpu or pick is fitting[0] else " (the bigger ones answer slowly without a GPU)"
+        )
+        out(f"\nGet one and use it from now on{why}: assistant models pull {pick.ref} --use")
+    return 0
+
+
 # ------------------------------------------------------------------ list
 def _info(rt: Runtime, path: Path) -> GGUFInfo:
     from assistant.llm.gguf_meta import cached_describe
@@ -232,7 +281,10 @@ def _engine_rows(rt: Runtime, remote: bool) -> list[dict[str, Any]]:
             "in_use": rt.settings.engine == name,
             "api_key_env": engine.api_key_env,
         }
-        if remote:
+        problem = engine.problem(name)
+        if problem:  # said whether asked to look or not; the other engines are still listed
+            row["error"] = problem
+        elif remote:
             try:
                 row["models"] = [m.id for m in list_models(engine.base_url, engine.api_key())]
             except AssistantError as exc:

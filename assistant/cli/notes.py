@@ -28,6 +28,7 @@ from assistant.cli.console import (
     say,
 )
 from assistant.cli.options import runtime
+from assistant.domain import plural
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -69,7 +70,11 @@ class SyncProgressView:
         if not self.enabled:
             return
         name = one_line(p.collection)
-        vectors = f"{p.chunks_done}/{p.chunks_total} passages embedded" if p.chunks_total else ""
+        vectors = (
+            f"{p.chunks_done}/{plural(p.chunks_total, 'passage')} embedded"
+            if (p.chunks_total)
+            else ""
+        )
         if p.phase == "reading" and p.files_total:
             what, done, total = f"{name}: reading", p.files_done, p.files_total
             rate = "  ".join(x for x in (p.current[-40:], vectors) if x)
@@ -123,15 +128,16 @@ def summary(report: SyncReport) -> str:
     ]
     head = "Stopped" if report.cancelled else "Synced"
     text = (
-        f"{head} {report.collections} collection(s) in {report.seconds:.1f}s: "
+        f"{head} {plural(report.collections, 'collection')} in {report.seconds:.1f}s: "
         + ", ".join(parts)
-        + f"; {report.chunks_embedded} passages embedded, {report.chunks_reused} reused, "
-        f"{report.chunks_removed} removed."
+        + f"; {plural(report.chunks_embedded, 'passage')} embedded, {report.chunks_reused} "
+        f"reused, {report.chunks_removed} removed."
     )
     if report.chunks_without_vectors:
+        missing = report.chunks_without_vectors
         text += (
-            f" {report.chunks_without_vectors} stored passages have no vectors yet "
-            "(keyword search finds them; the next sync embeds them)."
+            f" {plural(missing, 'stored passage')} {'has' if missing == 1 else 'have'} no "
+            "vectors yet (keyword search finds them; the next sync embeds them)."
         )
     return text
 
@@ -172,14 +178,17 @@ def print_sources(citations: Iterable[Citation]) -> None:
     if not citations:
         say("(no passages from your notes matched)")
         return
+    from assistant.domain import USED_MARK
     from assistant.textsafe import one_line
 
-    out("\nSources:")
+    used = any(c.used for c in citations)
+    out(f"\nSources{f' ({USED_MARK}the answer comes from)' if used else ''}:")
     for c in citations:
         page = f" ({c.place})" if c.place else ""
         heading = f" — {c.heading}" if c.heading else ""
         where = f"{c.collection}/{c.location}" if c.collection else c.location
-        out(f"  [{c.n}] {one_line(where)}{page}{one_line(heading)}")
+        mark = USED_MARK if c.used else " " * len(USED_MARK) if used else ""
+        out(f"  {mark}[{c.n}] {one_line(where)}{page}{one_line(heading)}")
 
 
 def collection_dict(c: Collection) -> dict[str, Any]:
@@ -420,7 +429,13 @@ def search(
     results = service.search_many(queries, k, collection, path_glob, mode)
     for m in service.messages:
         say(m)
-    if mode != "keyword":
+    problem = service.index_problem() if mode != "keyword" else None
+    if problem:
+        say(
+            f"(the saved vector index cannot be used: {problem}; these are keyword results "
+            "only, and the next `assistant notes sync` rebuilds it)"
+        )
+    elif mode != "keyword":
         with_vectors, passages = service.coverage()
         if with_vectors < passages:
             say(

@@ -26,9 +26,8 @@ from assistant.cli.console import (
 from assistant.cli.options import model_options, runtime
 
 if TYPE_CHECKING:
+    from assistant.chat.writing import ActionDone, PromptLibrary, PromptTemplate
     from assistant.runtime import Runtime
-    from assistant.writing.actions import ActionDone
-    from assistant.writing.templates import PromptLibrary, PromptTemplate
 
 
 def load_prompts(rt: Runtime) -> PromptLibrary:
@@ -39,21 +38,10 @@ def load_prompts(rt: Runtime) -> PromptLibrary:
     return library
 
 
-def _variables(var: tuple[str, ...], to: str | None, tone: str | None) -> dict[str, str]:
-    from assistant.writing.templates import parse_assignments
-
-    values = parse_assignments(var)
-    if to:
-        values["language"] = to
-    if tone:
-        values["tone"] = tone
-    return values
-
-
 def _read_input(file: str | None, in_place: bool) -> tuple[Path | None, str, bytes, str]:
     """(path or None for stdin, text, original bytes, label)."""
+    from assistant.chat.writing import decode_text, read_input_text
     from assistant.errors import WritingError
-    from assistant.writing.files import decode_text, read_input_text
 
     if file is None or file == "-":
         if in_place:
@@ -97,46 +85,45 @@ def write(
     """Run a writing action (proofread, translate, summarise...) on FILE or stdin.
 
     See `assistant prompts list` for the actions."""
+    from assistant.chat.writing import (
+        DIFF,
+        IN_PLACE,
+        STREAM,
+        ActionDone,
+        ActionProgress,
+        TextPiece,
+        diff_texts,
+        plan_action,
+        stream_action,
+        writable_target,
+        write_back,
+    )
     from assistant.errors import UsageError, WritingError
-    from assistant.llm.base import TextPiece
-    from assistant.writing.actions import ActionDone, ActionProgress
-    from assistant.writing.diffing import diff_texts, keep_trailing_newline
-    from assistant.writing.files import writable_target, write_back
 
     if diff and in_place:
         raise UsageError("Use --diff or --in-place, not both.")
     rt = runtime(ctx)
     library = load_prompts(rt)
-    template = library.template(action)
-    # --to is the translation's target, or else the language to answer in
-    # (without it, the answer comes in the text's language).
-    answer_to = to if to and "language" not in template.variables else None
-    if answer_to and template.edits_text:
-        raise WritingError(
-            f"'{template.name}' edits the text in its own language, so --to does not apply; "
-            "use translate, or an action that writes a new text (summarise, explain, reply...)."
-        )
-    variables = _variables(var, None if answer_to else to, tone)
-    template.resolve_values(variables)  # fail on a bad variable before loading anything
-    chosen_persona = library.persona(persona) if persona else None
-    if (diff or in_place) and not template.edits_text:
-        flag = "--diff" if diff else "--in-place"
-        raise WritingError(
-            f"'{template.name}' writes a new text rather than editing this one, so {flag} "
-            f"does not apply; use it with proofread, rewrite, translate, tone, shorten or expand."
-        )
+    # every rule of the action before the input is read (the TUI checks the same)
+    plan = plan_action(
+        library,
+        action,
+        assignments=var,
+        to=to,
+        tone=tone,
+        persona=persona,
+        output=DIFF if diff else IN_PLACE if in_place else STREAM,
+    )
     path, original, original_bytes, label = _read_input(file, in_place)
-    if not original.strip():
-        raise WritingError(f"{label} is empty: there is no text to work on.")
+    request = plan.on(original, label)
     if in_place and path is not None:
         writable_target(path)  # a read-only file is refused before the model runs
 
-    runner = rt.action_runner()
     stream_out = not (diff or in_place)
     done: ActionDone | None = None
     with CancelOnSigint() as cancel, progress_bar(enabled=not stream_out) as bar:
         task = None
-        events = runner.run(template, original, variables, chosen_persona, cancel, answer_to)
+        events = stream_action(request, rt.action_runner(), cancel)
         try:
             for event in events:
                 if isinstance(event, TextPiece):
@@ -167,8 +154,8 @@ def write(
         else:
             say("Stopped.")
         return EXIT_INTERRUPTED
-    _report_parts(template, done)
-    result = keep_trailing_newline(original, done.text) if template.edits_text else done.text
+    _report_parts(request.template, done)
+    result = request.result(done.text)
     if diff:
         stream_text(diff_texts(original, result).unified(label, f"{label} (edited)"))
     elif in_place:

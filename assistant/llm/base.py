@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from assistant.domain import ChatTurn, GenerationOptions, ToolCall, ToolSpec
 from assistant.errors import ContextOverflow, ModelError
@@ -74,6 +74,12 @@ class ChatModel(Protocol):
     can_propose_memories: bool
     # True when the model can be offered tools and its calls can be read back.
     supports_tools: bool
+    # True for a model with no chat template (a base model): it is shown
+    # documents to complete (``ChatTurn.cue``) rather than instructions.
+    base_model: bool
+    # Sampling that measured best for this kind of model (GenerationOptions
+    # fields); the user's own settings win (``with_model_defaults``).
+    sampling_defaults: dict[str, Any]
 
     def count_tokens(self, turns: Sequence[ChatTurn]) -> int:
         """Tokens the rendered prompt for ``turns`` takes, generation prompt included."""
@@ -89,6 +95,23 @@ class ChatModel(Protocol):
         """Stream the reply to ``turns``; with ``tools`` (only when
         ``supports_tools``), the reply may be calls to them."""
         ...
+
+    def prepare_next(
+        self, turns: Sequence[ChatTurn], cancel: threading.Event | None = None
+    ) -> None:
+        """After a reply: get ready for a next turn that starts with ``turns``
+        (a model with a prompt cache evaluates and saves them; others do
+        nothing)."""
+        ...
+
+
+def with_model_defaults(options: GenerationOptions, model: ChatModel) -> GenerationOptions:
+    """``options`` with the model's own sampling defaults in every field the
+    user did not set."""
+    from dataclasses import replace
+
+    own = {k: v for k, v in model.sampling_defaults.items() if k not in options.chosen}
+    return replace(options, **own) if own else options
 
 
 class StopScanner:

@@ -10,7 +10,16 @@ built with GPU offload and the driver reports it (``nvidia-smi``).
 Decision: a model "fits" when the estimate is at most ``USABLE_SHARE`` of what
 is free, so the rest of the machine keeps some room; the default context is
 the largest of the trained length and its halvings (down to 2,048 tokens)
-that fits that way.
+that fits that way. One whose estimate is more than all that is free ("too
+big") is refused before loading (``refusal``), with the sentence saying what
+would fit: llama.cpp would allocate its KV cache, touch it, and be killed.
+
+"Free" is the least of what the OS reports as available and the room left
+under a memory limit on this process: ``ulimit -v`` (RLIMIT_AS, against the
+address space already mapped) and a container's cgroup limit (v2
+``memory.max``, v1 ``memory.limit_in_bytes``, less what the group uses, its
+inactive page cache counted as free). psutil alone reports the host's memory
+inside a container.
 """
 
 from __future__ import annotations
@@ -18,12 +27,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 from assistant.llm.gguf_meta import GGUFInfo
 
 USABLE_SHARE = 0.85
 MIN_CONTEXT = 2048
-BATCH = 512  # llama-cpp-python's n_ubatch
+BATCH = 64  # the app's llama.cpp batch and micro-batch (llama.EVAL_BATCH: see there)
 RUNTIME_BYTES = 48 * 2**20  # llama.cpp's own buffers, the repacked weights, the output row
 # Bits per weight of common quants (llama-like models), smallest first, for suggestions.
 QUANT_BITS: tuple[tuple[str, float], ...] = (
@@ -113,7 +123,74 @@ def free_memory() -> FreeMemory:
     from assistant.llm.llama import gpu_offload_supported
 
     gpu = gpu_offload_supported()
-    return FreeMemory(int(psutil.virtual_memory().available), _free_vram() if gpu else None, gpu)
+    ram = int(psutil.virtual_memory().available)
+    for room in (_rlimit_room(), cgroup_room()):
+        if room is not None:
+            ram = max(0, min(ram, room))
+    return FreeMemory(ram, _free_vram() if gpu else None, gpu)
+
+
+# a limit this large is no limit (cgroup v1 writes "unlimited" as 2**63 rounded to a page)
+_NO_LIMIT = 1 << 60
+
+
+def _rlimit_room() -> int | None:
+    """Address space left under ``ulimit -v`` (None: no such limit)."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY or soft >= _NO_LIMIT:
+        return None
+    import psutil
+
+    return int(soft) - int(psutil.Process().memory_info().vms)
+
+
+def cgroup_room(
+    root: Path = Path("/sys/fs/cgroup"), membership: Path = Path("/proc/self/cgroup")
+) -> int | None:
+    """Memory left under this process's cgroup limit (None: no limit found).
+    Looked for in the process's own group, then at the root of the mount (a
+    container sees its own group there)."""
+    try:
+        lines = membership.read_text(encoding="ascii").splitlines()
+    except OSError:
+        lines = []
+    v2 = next((line[3:] for line in lines if line.startswith("0::")), None)
+    v1 = next(
+        (line.split(":", 2)[2] for line in lines if ":memory:" in line or ":memory," in line), None
+    )
+    candidates = []
+    for path in filter(None, [v2, "/"]):
+        group = root / path.lstrip("/")
+        candidates.append((group / "memory.max", group / "memory.current", "inactive_file"))
+    for path in filter(None, [v1, "/"]):
+        group = root / "memory" / path.lstrip("/")
+        candidates.append(
+            (
+                group / "memory.limit_in_bytes",
+                group / "memory.usage_in_bytes",
+                "total_inactive_file",
+            )
+        )
+    for limit_file, usage_file, inactive_key in candidates:
+        try:
+            limit_text = limit_file.read_text(encoding="ascii").strip()
+            usage = int(usage_file.read_text(encoding="ascii").strip())
+        except (OSError, ValueError):
+            continue
+        if limit_text == "max" or not limit_text.isdigit() or int(limit_text) >= _NO_LIMIT:
+            continue  # this level has no limit; a lower one may
+        inactive = 0
+        try:
+            for line in (limit_file.parent / "memory.stat").read_text("ascii").splitlines():
+                key, _, value = line.partition(" ")
+                if key == inactive_key:
+                    inactive = int(value)
+        except (OSError, ValueError):
+            pass
+        return int(limit_text) - usage + inactive
+    return None
 
 
 def _free_vram() -> int | None:
@@ -158,6 +235,24 @@ def default_context(info: GGUFInfo, free: FreeMemory, on_gpu: bool = False) -> i
         if check_fit(info, n_ctx, free, on_gpu).fits:
             return n_ctx
     return min(choices[-1], info.trained_context)
+
+
+def refusal(
+    info: GGUFInfo,
+    n_ctx: int,
+    free: FreeMemory,
+    *,
+    on_gpu: bool = False,
+    label: str | None = None,
+    context_fixed: bool = False,
+) -> str | None:
+    """The sentence refusing to load at ``n_ctx`` when the estimate is more
+    than all that is free ("too big"), naming what would fit; None otherwise
+    (a "tight" fit loads, with ``advice`` as a warning)."""
+    if check_fit(info, n_ctx, free, on_gpu).label != "too big":
+        return None
+    text = advice(info, n_ctx, free, on_gpu=on_gpu, label=label, context_fixed=context_fixed)
+    return f"Not loaded: {text}" if text else None
 
 
 def download_fits(file_bytes: int, usable: int) -> bool:

@@ -9,8 +9,18 @@ Before loading, the GGUF's header and tensor table are read (and checked to
 be whole) with ``gguf_meta``; with no context size given, the context is the
 largest that fits in free memory up to the model's trained length, and a
 model that will not fit gets ``fit_notice``, one sentence saying what would.
-With a ``StateCache``, the KV cache of a reply is saved after it and read
-back when a new process continues the same conversation.
+With a ``StateCache``, the KV cache of a conversation is saved after each
+reply and read back when a new process continues it.
+
+The one decision to know: prompts are evaluated in batches that start at
+multiples of ``EVAL_BATCH`` counted from the first token, whatever is already
+in the cache. llama.cpp's numbers for a token depend on the batch it was
+evaluated in (its kernels round differently by batch shape: a token evaluated
+alone moves the logits by up to 0.8), so a reply after a restored or reused
+prefix is the same as a cold one only when every cached position was computed
+in the batch a cold run would use. Only whole aligned batches of a prompt are
+kept for reuse ("trusted"); the positions after them, and the tokens the
+model generated one by one, are evaluated again next time.
 """
 
 from __future__ import annotations
@@ -21,14 +31,27 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from assistant.domain import ChatTurn, GenerationOptions, ToolCall, ToolSpec
 from assistant.errors import ContextOverflow, ModelError
 from assistant.llm.base import Finished, StopScanner, TextPiece, ToolCalls
 from assistant.llm.catalog import check_gguf
-from assistant.llm.prompting import RenderedPrompt, TemplateFormatter, TranscriptFormatter
+from assistant.llm.fit import BATCH
+from assistant.llm.prompting import (
+    TRANSCRIPT_SAMPLING,
+    RenderedPrompt,
+    TemplateFormatter,
+    TranscriptFormatter,
+)
 from assistant.llm.state_cache import MIN_SAVE_TOKENS, StateCache
 from assistant.llm.toolcalls import ToolCallFormat, ToolCallScanner, detect_format
+
+# Prompt batch size: every batch starts at a multiple of it (see above), so
+# reusing a cached prefix re-evaluates fewer than this many of its tokens;
+# bench/restore.py prints the prompt speed at each size. The fit estimate
+# sizes llama.cpp's compute buffers by it too.
+EVAL_BATCH = BATCH
 
 
 def physical_cores() -> int:
@@ -135,13 +158,14 @@ class LlamaCppModel:
         if n_ctx is None:
             n_ctx = fit.default_context(self.info, free, on_gpu)
         self.fit = fit.check_fit(self.info, n_ctx, free, on_gpu)
+        fixed = not self.context_auto
+        refused = fit.refusal(
+            self.info, n_ctx, free, on_gpu=on_gpu, label=self.name, context_fixed=fixed
+        )
+        if refused:  # before anything is allocated: never an OOM kill
+            raise ModelError(refused)
         self.fit_notice: str | None = fit.advice(
-            self.info,
-            n_ctx,
-            free,
-            on_gpu=on_gpu,
-            label=self.name,
-            context_fixed=not self.context_auto,
+            self.info, n_ctx, free, on_gpu=on_gpu, label=self.name, context_fixed=fixed
         )
         if progress is not None:
             _read_through(path, progress)
@@ -151,6 +175,8 @@ class LlamaCppModel:
             n_threads=self.threads,
             n_threads_batch=self.threads,
             n_gpu_layers=n_gpu_layers,
+            n_batch=EVAL_BATCH,
+            n_ubatch=EVAL_BATCH,
             # a full-size sliding-window cache lets Gemma-style models reuse the
             # prompt prefix between turns instead of re-evaluating the history
             swa_full=True,
@@ -158,14 +184,26 @@ class LlamaCppModel:
         )
         if seed is not None:
             kwargs["seed"] = seed
+        from jinja2.exceptions import TemplateError
+
         try:
             self.llm = llama_cpp.Llama(**kwargs)
+        except TemplateError as exc:  # llama-cpp-python compiles the GGUF's chat template
+            from assistant.llm.prompting import template_sentence
+
+            raise ModelError(template_sentence(str(path), exc)) from None
         except (ValueError, RuntimeError, OSError) as exc:
+            if "llama_context" in str(exc):  # the weights loaded; the context did not
+                raise ModelError(
+                    f"{self.name} loaded, but a context of {n_ctx} tokens could not be made "
+                    f"({exc}): most likely too little memory; try a smaller n_ctx."
+                ) from None
             raise ModelError(
                 f"{path} could not be loaded: the file is truncated, damaged, or a model "
                 f"this llama.cpp does not support ({exc})."
             ) from None
         self.context_size = self.llm.n_ctx()
+        self.sliding_window = int(llama_cpp.llama_model_n_swa(self.llm._model.model))
         self.load_settings: dict[str, object] = {
             "n_ctx": self.context_size,
             "n_batch": self.llm.n_batch,
@@ -185,9 +223,17 @@ class LlamaCppModel:
             vocab = self.llm
             bos = vocab._model.token_get_text(vocab.token_bos()) if vocab.token_bos() >= 0 else ""
             eos = vocab._model.token_get_text(vocab.token_eos()) if vocab.token_eos() >= 0 else ""
-            self.formatter = TemplateFormatter(template, bos_token=bos, eos_token=eos)
+            self.formatter = TemplateFormatter(
+                template, bos_token=bos, eos_token=eos, source=str(path)
+            )
         else:
             self.formatter = TranscriptFormatter()
+        # A model with no chat template (a base model) writes best with the
+        # sampling measured for it (bench/answers.py); others with the usual.
+        self.base_model = isinstance(self.formatter, TranscriptFormatter)
+        self.sampling_defaults: dict[str, Any] = (
+            dict(TRANSCRIPT_SAMPLING) if self.base_model else {}
+        )
         # a chat template means an instruction-tuned model; a base model
         # continuing a transcript cannot be asked for memories reliably
         self.can_propose_memories = isinstance(self.formatter, TemplateFormatter)
@@ -202,6 +248,8 @@ class LlamaCppModel:
         self._lock = threading.Lock()
         self.state_cache: StateCache | None = state_cache(self) if state_cache else None
         self.last_restore: int = 0  # tokens read back from a saved state for the last reply
+        # Leading cache positions computed in the batches a cold run would use.
+        self._trusted = 0
 
     def close(self) -> None:
         """Free the weights and the context now (a model switched out)."""
@@ -232,8 +280,39 @@ class LlamaCppModel:
             n += 1
         return n
 
+    def _reusable(self, tokens: Sequence[int]) -> int:
+        """Leading tokens of ``tokens`` whose cached numbers a cold run would
+        compute the same (see the module's docstring)."""
+        return min(self.cached_prefix(tokens), self._trusted)
+
+    def _evaluate(
+        self, tokens: Sequence[int], end: int, cancel: threading.Event | None = None
+    ) -> tuple[int, bool]:
+        """Bring the cache to ``tokens[:end]``, evaluating from the last
+        aligned batch start at or below what can be reused: (tokens reused,
+        False when ``cancel`` stopped it between two batches)."""
+        batch = EVAL_BATCH
+        start = (min(self._reusable(tokens), end - 1) // batch) * batch
+        self.llm.n_tokens = start  # eval() drops the cache from here on
+        self._trusted = min(self._trusted, start)
+        for i in range(start, end, batch):
+            if cancel is not None and cancel.is_set():
+                return start, False
+            self.llm.eval(list(tokens[i : min(i + batch, end)]))
+            if i + batch <= end:
+                self._trusted = i + batch
+        return start, True
+
+    def _trim(self) -> None:
+        """Drop what a cold run would compute differently: the positions after
+        the trusted batches (the last partial batch, generated tokens)."""
+        keep = min(self._trusted, int(self.llm.n_tokens))
+        self.llm._ctx.kv_cache_seq_rm(-1, keep, -1)
+        self.llm.n_tokens = keep
+        self._trusted = keep
+
     # ------------------------------------------------------ saved states
-    def _restore_state(self, tokens: Sequence[int], cached: int) -> int:
+    def _restore_state(self, tokens: Sequence[int]) -> int:
         """Read back the saved state sharing the most tokens with ``tokens``;
         the number of tokens restored (0: none usable, the cache is as before)."""
         import ctypes
@@ -242,34 +321,43 @@ class LlamaCppModel:
 
         cache = self.state_cache
         assert cache is not None
-        found = cache.best(tokens, cached)
+        # A model with sliding-window attention (Gemma) gets back, from a
+        # saved state, only the last window of its positions in the window's
+        # layers: such a state is exact only for a prompt that goes on from
+        # all of it (measured: 0.8 to 2.0 off in the logits otherwise).
+        found = cache.best(tokens, self._reusable(tokens), whole_past=self.sliding_window or None)
         if found is None:
             return 0
         saved, _shared = found
+        n = len(saved.tokens)
+        if n % EVAL_BATCH or n > self.context_size:
+            return 0  # not made of whole batches: a cold run would not match it
         payload = cache.payload(saved)
-        if payload is None or len(saved.tokens) > self.context_size:
+        if payload is None:
             return 0
         self.llm._ctx.kv_cache_clear()
         self.llm.reset()
+        self._trusted = 0
         buf = (ctypes.c_uint8 * len(payload)).from_buffer_copy(payload)
         if llama_cpp.llama_state_seq_set_data(self.llm._ctx.ctx, buf, len(payload), 0) == 0:
             cache.discard(saved)  # not a state this model can read: never again
             self.llm._ctx.kv_cache_clear()
             self.llm.reset()
             return 0
-        n = len(saved.tokens)
         self.llm.input_ids[:n] = saved.tokens
         self.llm.n_tokens = n
         self.llm._requires_eval = True
+        self._trusted = n
         return n
 
     def _save_state(self) -> None:
-        """Save the KV cache with the tokens it holds (after a reply)."""
+        """Save the cache (trimmed to its trusted batches) with its tokens."""
         import ctypes
 
         import llama_cpp
 
         cache = self.state_cache
+        self._trim()
         n = int(self.llm.n_tokens)
         if cache is None or n < MIN_SAVE_TOKENS:
             return
@@ -283,8 +371,45 @@ class LlamaCppModel:
             return
         cache.save(self.llm.input_ids[:n].tolist(), bytes(memoryview(buf)[:written]))
 
+    def next_prefix(self, turns: Sequence[ChatTurn]) -> list[int]:
+        """The tokens every next prompt of this conversation starts with:
+        ``turns`` rendered as the next turn will render them, up to where the
+        next message goes."""
+        from assistant.domain import Role
+
+        a = self._tokens(self.render([*turns, ChatTurn(Role.USER, "0")]))
+        b = self._tokens(self.render([*turns, ChatTurn(Role.USER, "1")]))
+        n = 0
+        for x, y in zip(a, b, strict=False):
+            if x != y:
+                break
+            n += 1
+        return a[:n]
+
+    def prepare_next(
+        self, turns: Sequence[ChatTurn], cancel: threading.Event | None = None
+    ) -> None:
+        """After a reply: evaluate the conversation as the next turn will
+        render it (the reply as stored, not as generated token by token) and
+        save that state, so the next turn, here or in a new process, only
+        evaluates the new message. Without a state cache this is skipped."""
+        if self.state_cache is None:
+            return
+        prefix = self.next_prefix(turns)
+        end = (len(prefix) // EVAL_BATCH) * EVAL_BATCH
+        if end < MIN_SAVE_TOKENS or len(prefix) > self.context_size:
+            return
+        with self._lock:
+            if end > self._reusable(prefix):
+                _reused, done = self._evaluate(prefix, end, cancel)
+                if not done:
+                    return
+            self._trusted = min(self._trusted, end)
+            self._save_state()
+
     def reset_cache(self) -> None:
         with self._lock:
+            self._trusted = 0
             self.llm.reset()
             self.llm._ctx.kv_cache_clear()
 
@@ -334,16 +459,13 @@ class LlamaCppModel:
             if options.seed is not None:
                 self.llm.set_seed(options.seed)
             start = time.perf_counter()
-            cached = self.cached_prefix(tokens)
             self.last_restore = 0
-            if self.state_cache is not None and cached < len(tokens) - MIN_SAVE_TOKENS // 4:
-                restored = self._restore_state(tokens, cached)
-                if restored:
-                    self.last_restore = restored
-                    cached = self.cached_prefix(tokens)
+            if self.state_cache is not None and self._reusable(tokens) < len(tokens) - 64:
+                self.last_restore = self._restore_state(tokens)
+            cached, evaluated = self._evaluate(tokens, len(tokens), cancel)
             first: float | None = None
             produced = 0
-            reason = "length"
+            reason = "length" if evaluated else "cancelled"
             gen = self.llm.generate(
                 tokens,
                 logits_processor=self._ban_end_tokens() if options.ignore_eos else None,
@@ -355,7 +477,7 @@ class LlamaCppModel:
                 reset=True,
             )
             try:
-                for token in gen:
+                for token in gen if evaluated else ():
                     if first is None:
                         first = time.perf_counter()
                     if cancel is not None and cancel.is_set():
@@ -395,8 +517,7 @@ class LlamaCppModel:
                 yield ToolCalls(tuple(asked))
                 reason = "tool_calls"
             end = time.perf_counter()
-            if self.state_cache is not None:
-                self._save_state()
+            self._trim()
         first = first or end
         yield Finished(
             finish_reason=reason,

@@ -13,17 +13,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistant.domain import ChatTurn, Role, ToolSpec
+from assistant.errors import ModelError
 
 _LABEL = {Role.USER: "User", Role.ASSISTANT: "Assistant", Role.TOOL: "Tool"}
 # Every label our prompts use to mark a turn or a part (the transcript's
-# roles, grounding's "Question:", the templates' "Text:" and "Email:"), in the
-# languages a reply may be written in. A base model that runs on past its
-# answer starts a new line with one of them, in the language it is writing:
-# asked in Chinese it wrote "问题：" lines, so each is a stop string, with the
-# ASCII and the full-width colon.
+# roles, grounding's "Notes:", "Question:" and "Answer:", the templates' "Text:"
+# and "Email:"), in the languages a reply may be written in. A base model that
+# runs on past its answer starts a new line with one of them, in the language
+# it is writing: asked in Chinese it wrote "问题：" and "回答：" lines, so each
+# is a stop string, with the ASCII and the full-width colon.
 PROMPT_LABELS: dict[str, tuple[str, ...]] = {
-    "en": ("User", "Assistant", "System", "Question", "Text", "Email"),
-    "zh": ("用户", "助手", "系统", "问题", "提问", "文本", "邮件", "用戶", "問題", "系統"),
+    "en": ("User", "Assistant", "System", "Question", "Answer", "Notes", "Text", "Email"),
+    "zh": (
+        *("用户", "助手", "系统", "问题", "提问", "问", "回答", "答案", "答", "笔记"),
+        *("文本", "邮件", "摘要"),
+        *("用戶", "問題", "系統", "筆記"),
+    ),
     "ja": ("ユーザー", "アシスタント", "システム", "質問", "テキスト", "メール"),
     "ko": ("사용자", "어시스턴트", "시스템", "질문", "텍스트", "이메일"),
     "fr": ("Utilisateur", "Assistant", "Système", "Question", "Texte", "E-mail", "Courriel"),
@@ -49,6 +54,30 @@ TRANSCRIPT_STOPS = ("User:", "<end_of_turn>", "\n\n\n") + LABEL_STOPS
 # answer (seen: "谢谢你。" and then the system prompt): its opening is a stop
 # string too, once it is long enough not to occur by chance.
 SYSTEM_ECHO_CHARS = 24
+# A base model shown a bare "User: question / Assistant:" often says the
+# question back. Two short exchanges in the conversation's language, put
+# before it (by the chat service, which also decides when), show it what an
+# answer looks like. Chosen with bench.answers (the README has the figures).
+PRIMING: dict[str, tuple[tuple[str, str], ...]] = {
+    "en": (
+        ("How many minutes are in an hour?", "There are 60 minutes in an hour."),
+        (
+            "Write one sentence about the moon.",
+            "The moon lights the night sky with a soft silver glow.",
+        ),
+    ),
+    "zh": (
+        ("一小时有多少分钟？", "一小时有六十分钟。"),
+        ("写一句关于月亮的话。", "月亮在夜空中洒下柔和的银光。"),
+    ),
+}
+# What a reply must never copy: bench.answers counts it as an echo.
+ECHO_SOURCES: tuple[str, ...] = tuple(
+    text for pairs in PRIMING.values() for pair in pairs for text in pair
+)
+# Sampling for a model without a chat template, unless the user set their own:
+# measured with bench/answers.py on the bundled model (see the README).
+TRANSCRIPT_SAMPLING: dict[str, float] = {"temperature": 0.0}
 
 
 @dataclass(frozen=True)
@@ -66,19 +95,40 @@ class TranscriptFormatter:
     ) -> RenderedPrompt:
         """``tools`` are never shown: a plain transcript cannot teach calls."""
         lines: list[str] = []
+        cue = turns[-1].cue if turns and turns[-1].role == Role.USER else ""
         for turn in turns:
             body = turn.content.strip()
             if turn.role == Role.SYSTEM:
                 if body:
                     lines.append(body + "\n")
                 continue
+            if cue and turn is turns[-1]:
+                lines.append(body)  # a document to complete (``ChatTurn.cue``)
+                continue
             lines.append(f"{_LABEL[turn.role]}: {body}")
-        lines.append("Assistant:")
+        lines.append(cue or "Assistant:")
         stops = TRANSCRIPT_STOPS
         system = next((t.content.strip() for t in turns if t.role == Role.SYSTEM), "")
         if len(system) >= SYSTEM_ECHO_CHARS:
             stops += (system[:SYSTEM_ECHO_CHARS],)
         return RenderedPrompt("\n".join(lines), stops, add_bos=True)
+
+
+def template_sentence(source: str, exc: BaseException) -> str:
+    """One sentence about a chat template of a model file that failed."""
+    from jinja2.exceptions import SecurityError, TemplateSyntaxError
+
+    detail = " ".join(str(exc).split())[:160].rstrip(".") or type(exc).__name__
+    if isinstance(exc, SecurityError):
+        what = "tries to run code, which the sandbox blocked"
+    elif isinstance(exc, TemplateSyntaxError):
+        what = "is not a valid template"
+    else:
+        what = "could not lay out this conversation"
+    return (
+        f"The chat template in {source} {what} ({detail}); use another copy of the model or "
+        "another model."
+    )
 
 
 def template_message(turn: ChatTurn) -> dict[str, Any]:
@@ -108,16 +158,27 @@ _PROBE_TOOL = ToolSpec(
 
 class TemplateFormatter:
     """Render the GGUF's own chat template in llama-cpp-python's sandbox
-    (``Jinja2ChatFormatter``, which passes ``tools`` on to the template)."""
+    (``Jinja2ChatFormatter``, which passes ``tools`` on to the template).
+
+    A template is code from the model file: one the sandbox stops (it tries
+    to reach Python's internals), one that does not parse, or one that fails
+    on a conversation is a ``ModelError`` naming the file (``source``), never
+    an internal crash."""
 
     name = "gguf-template"
 
-    def __init__(self, template: str, bos_token: str, eos_token: str) -> None:
+    def __init__(
+        self, template: str, bos_token: str, eos_token: str, source: str = "the model file"
+    ) -> None:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        self._formatter = Jinja2ChatFormatter(
-            template=template, eos_token=eos_token, bos_token=bos_token
-        )
+        self.source = source
+        try:
+            self._formatter = Jinja2ChatFormatter(
+                template=template, eos_token=eos_token, bos_token=bos_token
+            )
+        except Exception as exc:  # jinja2's TemplateSyntaxError and the like
+            raise ModelError(template_sentence(source, exc)) from None
         self._eos = eos_token
         self.template = template
 
@@ -135,11 +196,14 @@ class TemplateFormatter:
         self, turns: Sequence[ChatTurn], tools: Sequence[ToolSpec] | None = None
     ) -> RenderedPrompt:
         messages: list[Any] = [template_message(t) for t in turns]
-        if tools:
-            functions: list[Any] = [t.function() for t in tools]
-            result = self._formatter(messages=messages, tools=functions)
-        else:
-            result = self._formatter(messages=messages)
+        try:
+            if tools:
+                functions: list[Any] = [t.function() for t in tools]
+                result = self._formatter(messages=messages, tools=functions)
+            else:
+                result = self._formatter(messages=messages)
+        except Exception as exc:  # the template's code failed: the model file's fault
+            raise ModelError(template_sentence(self.source, exc)) from None
         stop = result.stop
         stops: tuple[str, ...]
         if isinstance(stop, str):

@@ -168,6 +168,8 @@ def list_models(
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
         resp = httpx.get(f"{base}/models", headers=headers, timeout=timeout)
+    except httpx.InvalidURL as exc:  # not an HTTPError: the address itself is wrong
+        raise ModelError(f"{base!r} is not a web address a model server has ({exc}).") from None
     except httpx.TimeoutException:
         raise ModelError(
             f"The model server at {base} did not answer within {timeout:g} s."
@@ -260,6 +262,8 @@ class OpenAICompatibleModel:
     # Servers that speak OpenAI's chat completions take ``tools``; one that
     # cannot says so in its answer, which becomes the reply's one sentence.
     supports_tools = True
+    base_model = False
+    sampling_defaults: dict[str, Any] = {}  # the server's model has a chat template
 
     def __init__(
         self,
@@ -300,6 +304,11 @@ class OpenAICompatibleModel:
 
     def count_tokens(self, turns: Sequence[ChatTurn]) -> int:
         return sum(len(t.content) // 4 + 4 for t in turns) + 2
+
+    def prepare_next(
+        self, turns: Sequence[ChatTurn], cancel: threading.Event | None = None
+    ) -> None:
+        """The server keeps its own prompt cache: nothing to do here."""
 
     def stream(
         self,

@@ -77,6 +77,10 @@ class ModelSpec:
             table = engines.get(engine) if isinstance(engines, Mapping) else None
             if not isinstance(table, Mapping) or not opt_str("base_url", table):
                 return None
+            from assistant.config_sources import base_url_problem
+
+            if base_url_problem(str(table["base_url"])):
+                return None  # nothing to load ahead: validation will say what is wrong
             key_env = opt_str("api_key_env", table)
             return cls(
                 model_path=spec.model_path,

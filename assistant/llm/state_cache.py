@@ -7,11 +7,13 @@ folder with the exact tokens it holds. When a later prompt starts with some
 of those tokens, the state is read back and llama.cpp only evaluates what is
 new. One file per state::
 
-    b"ASSTATE1" | u32 header length | header JSON | int32 tokens | state bytes
+    b"ASSTATE2" | u32 header length | header JSON | int32 tokens | state bytes
 
 The header names the model (the sha256 of its file), the context settings and
-the llama.cpp version the state was made with, and the sha256 of the state
-bytes. Files live in one folder per (model, settings) key. A file whose magic,
+the llama.cpp version the state was made with, and one sha256 over the model,
+the settings, the tokens and the state bytes together: a state whose bytes
+belong to other tokens (a swapped token array) fails it like a flipped byte.
+Files live in one folder per (model, settings) key. A file whose magic,
 header, model, settings or checksum do not match is ignored and deleted: a
 stale or corrupt state is never trusted. A longer state of the same path
 replaces the shorter ones it extends, and the least recently used files go
@@ -30,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-MAGIC = b"ASSTATE1"
+MAGIC = b"ASSTATE2"  # 2: the checksum covers the key and the tokens too
 MIN_SAVE_TOKENS = 256  # shorter prompts are faster to evaluate than to read back
 MIN_GAIN_TOKENS = 64  # restore only when it spares at least this many tokens
 
@@ -41,7 +43,7 @@ class SavedState:
     tokens: np.ndarray  # int32
     payload_offset: int
     payload_bytes: int
-    payload_sha256: str
+    sha256: str  # of the key, the tokens and the state bytes (``_digest``)
 
     def common_prefix(self, tokens: Sequence[int]) -> int:
         n = min(len(self.tokens), len(tokens))
@@ -112,7 +114,7 @@ class StateCache:
                     np.frombuffer(raw, dtype="<i4").astype(np.int32),
                     offset,
                     size,
-                    str(header["payload_sha256"]),
+                    str(header["sha256"]),
                 )
         except (OSError, ValueError, KeyError, TypeError, struct.error, UnicodeDecodeError):
             return None
@@ -134,12 +136,19 @@ class StateCache:
                 found.append(saved)
         return found
 
-    def best(self, tokens: Sequence[int], already: int = 0) -> tuple[SavedState, int] | None:
+    def best(
+        self, tokens: Sequence[int], already: int = 0, whole_past: int | None = None
+    ) -> tuple[SavedState, int] | None:
         """The state sharing the longest prefix with ``tokens``, when it spares
-        at least ``MIN_GAIN_TOKENS`` over the ``already`` cached ones."""
+        at least ``MIN_GAIN_TOKENS`` over the ``already`` cached ones. A state
+        longer than ``whole_past`` tokens counts only when ``tokens`` go on
+        from all of it (see ``LlamaCppModel._restore_state``)."""
         best: tuple[SavedState, int] | None = None
         for saved in self.states():
             shared = saved.common_prefix(tokens)
+            n = len(saved.tokens)
+            if whole_past is not None and n > whole_past and not shared == n < len(tokens):
+                continue
             if best is None or shared > best[1]:
                 best = (saved, shared)
         if best is None or best[1] < already + MIN_GAIN_TOKENS:
@@ -157,7 +166,7 @@ class StateCache:
             return None
         if (
             len(data) != saved.payload_bytes
-            or hashlib.sha256(data).hexdigest() != saved.payload_sha256
+            or self._digest(saved.tokens.astype("<i4").tobytes(), data) != saved.sha256
         ):
             self.discard(saved)
             return None
@@ -166,6 +175,14 @@ class StateCache:
         except OSError:
             pass
         return data
+
+    def _digest(self, tokens: bytes, payload: bytes) -> str:
+        """What a state's checksum covers: whose state (model and settings),
+        for which tokens, and its bytes."""
+        h = hashlib.sha256(f"{self.model}|{self.settings}|{len(tokens)}|".encode())
+        h.update(tokens)
+        h.update(payload)
+        return h.hexdigest()
 
     def discard(self, saved: SavedState) -> None:
         saved.path.unlink(missing_ok=True)
@@ -184,7 +201,7 @@ class StateCache:
                 "settings": self.settings,
                 "n_tokens": len(tokens_arr),
                 "payload_bytes": len(payload),
-                "payload_sha256": hashlib.sha256(payload).hexdigest(),
+                "sha256": self._digest(tokens_arr.tobytes(), payload),
             }
         ).encode()
         size = len(MAGIC) + 4 + len(header) + tokens_arr.nbytes + len(payload)
@@ -193,6 +210,12 @@ class StateCache:
         private_dir(self.folder)
         name = hashlib.sha256(tokens_arr.tobytes()).hexdigest()[:32] + ".state"
         target = self.folder / name
+        try:
+            if target.stat().st_size == size:  # saved already: only used again
+                os.utime(target)
+                return target
+        except OSError:
+            pass
         tmp = self.folder / f".{name}.{os.getpid()}.tmp"
         try:
             with open(tmp, "wb") as fh:

@@ -82,6 +82,7 @@ class NotesService:
         embedder: Any = None,
         embedding_model: str | None = None,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        max_passages_per_file: int | None = None,
     ) -> None:
         self.db = db
         self.paths = paths
@@ -89,6 +90,7 @@ class NotesService:
         self._embedder = embedder
         self._embedding_model = embedding_model
         self.max_file_bytes = max_file_bytes
+        self.max_passages_per_file = max_passages_per_file  # None: MAX_PASSAGES_PER_FILE
         self._index: Any = None
         self._index_stamp: tuple[int, int] | None = None  # manifest the index was read from
         self._index_problem: str | None = None  # why the saved vectors cannot be used
@@ -384,6 +386,8 @@ class NotesService:
         window = min(embedder.max_length, MAX_PASSAGE_TOKENS) - 2
         chunker = Chunker(embedder.count_tokens, max_tokens=window)
         syncer = FolderSyncer(self.repo, chunker, index, backlog, self.max_file_bytes, worker)
+        if self.max_passages_per_file is not None:
+            syncer.max_passages = self.max_passages_per_file
         try:
             for target in targets:
                 report.merge(syncer.sync(target, relay, cancel))
@@ -542,7 +546,13 @@ class NotesService:
     def pending_work(self) -> str | None:
         """Why a sync should run before searching, or None: a collection never
         synced, a keyword index from another tokenizer, vectors missing or
-        built by another model. Cheap: counts and the manifest only."""
+        built by another model. Cheap: counts and the manifest only.
+
+        A manifest that is gone or cannot be read is not work to do first:
+        rebuilding means embedding every passage again (minutes for a few
+        thousand), so the search answers from keywords at once, as with a
+        corrupt index file (``index_problem`` says so), and the next sync
+        rebuilds."""
         from assistant.notes.keywords import tokenizer_version
         from assistant.notes.vectors import read_manifest
 
@@ -554,8 +564,10 @@ class NotesService:
             return None
         if self.repo.keyword_index_version() != tokenizer_version():
             return "the keyword index needs rebuilding"
-        manifest = read_manifest(self.index_folder) or {}
-        if int(manifest.get("count") or 0) != chunks:
+        manifest = read_manifest(self.index_folder)
+        if manifest is None or not isinstance(manifest.get("count"), int):
+            return None  # lost or unreadable: keywords now, the rebuild at the next sync
+        if manifest["count"] != chunks:
             return "some passages have no vectors yet"
         embedder = self.embedder
         model = str(manifest.get("model") or "")
@@ -581,6 +593,24 @@ class NotesService:
     def busy_elsewhere(self) -> bool:
         """True while another process holds the writer lock (a sync runs there)."""
         return self.writer.busy_elsewhere()
+
+    def index_problem(self) -> str | None:
+        """Why the saved vectors cannot be used now (a manifest gone or
+        unreadable, a corrupt index file, another model), or None; searches
+        meanwhile find passages by keyword only, and the next sync rebuilds."""
+        if not self.repo.chunk_count():
+            return None
+        self.vector_index()
+        return self._index_problem
+
+    def passage_text(self, chunk_id: int) -> str | None:
+        """A passage as the index holds it (its heading first, when the text
+        does not start with it); None when it is no longer indexed."""
+        rows = self.repo.chunk_texts([chunk_id])
+        if not rows:
+            return None
+        _, heading, body = rows[0]
+        return f"{heading}\n\n{body}" if heading and heading not in body else body
 
     def coverage(self) -> tuple[int, int]:
         """(passages with a vector, passages): how far vectors have filled in."""

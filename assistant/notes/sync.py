@@ -37,6 +37,11 @@ from assistant.notes.loaders import IGNORED_DIRS, Skipped, kind_for, load_docume
 from assistant.notes.repository import Collection, KeywordEntry, NotesRepository
 from assistant.textsafe import one_line
 
+# The most passages one file gives: about 2.4 MB of text, a long book whole.
+# A 10 MB note on one line (a dump, a log with no line ends) made 7,881 of
+# them and some 47 minutes of embedding; its first passages are kept and the
+# sync says what was left out.
+MAX_PASSAGES_PER_FILE = 2000
 GROUP_CHUNKS = 512  # passages per write transaction while reading
 GROUP_SECONDS = 0.5  # ...or this long since the last one: the first files show up at once
 # Passages the embedding worker takes from the backlog at a time: a round's
@@ -422,6 +427,7 @@ class _Pending:
     keywords: list[KeywordEntry]
     reuse: dict[tuple[str, str], int]  # (heading, text) -> chunk id whose vector fits
     changed: bool  # an edit of a file we held (else a new file)
+    left_out: str | None = None  # the sentence saying what the cap left out
 
 
 class FolderSyncer:
@@ -436,6 +442,7 @@ class FolderSyncer:
         backlog: Backlog,
         max_file_bytes: int,
         worker: EmbedWorker | None = None,
+        max_passages: int = MAX_PASSAGES_PER_FILE,
     ) -> None:
         self.repo = repo
         self.chunker = chunker
@@ -443,6 +450,7 @@ class FolderSyncer:
         self.backlog = backlog
         self.max_file_bytes = max_file_bytes
         self.worker = worker
+        self.max_passages = max_passages
 
     def _stopped(self, cancel: threading.Event | None) -> bool:
         if self.worker is not None and self.worker.error is not None:
@@ -560,6 +568,8 @@ class FolderSyncer:
             except Cancelled:
                 report.cancelled = True
                 break
+            if item.left_out:
+                report.messages.append(item.left_out)
             group.append(item)
             size = sum(len(p.chunks) for p in group)
             if size >= GROUP_CHUNKS or time.perf_counter() - last_flush >= GROUP_SECONDS:
@@ -605,6 +615,10 @@ class FolderSyncer:
         doc = load_document(f.absolute, f.kind, data)
         del data
         chunks = self.chunker.chunk(doc, cancel, chunk_progress)
+        left_out = None
+        if len(chunks) > self.max_passages:
+            left_out = _left_out(label, chunks, self.max_passages)
+            chunks = chunks[: self.max_passages]
         keywords = prepare_keywords(chunks, keyword_progress)
         if cancel is not None and cancel.is_set():
             raise Cancelled("sync cancelled")
@@ -616,7 +630,7 @@ class FolderSyncer:
             for cid, heading, body in reusable.get(fid, []) if fid is not None else []:
                 reuse.setdefault((heading, body), cid)
         changed = old_state is not None and old_state.skip_reason is None
-        return _Pending(f, digest, chunks, keywords, reuse, changed)
+        return _Pending(f, digest, chunks, keywords, reuse, changed, left_out)
 
     def _store_group(
         self, collection: Collection, group: list[_Pending], report: SyncReport
@@ -661,6 +675,20 @@ class FolderSyncer:
             else:
                 report.files_added += 1
         return len(group)
+
+
+def _left_out(label: str, chunks: list[Chunk], kept: int) -> str:
+    """The sentence for a file cut at ``kept`` passages: how many there were,
+    how much of the text the kept ones hold, and where they end."""
+    total_chars = sum(len(c.text) for c in chunks) or 1
+    share = sum(len(c.text) for c in chunks[:kept]) / total_chars
+    last = chunks[kept - 1]
+    where = f"line {last.end_line}" if last.page is None else f"page {last.page}"
+    return (
+        f"{label} is very long: only its first {kept:,} of {len(chunks):,} passages are "
+        f"indexed (about {share:.0%} of its text, up to {where}); split it into smaller "
+        "files to index the rest."
+    )
 
 
 # Of a big file's progress, the part spent cutting it into passages; the

@@ -178,6 +178,8 @@ class VectorIndex:
         index = cls(folder, model, dimension)
         manifest_path = folder / MANIFEST
         if not manifest_path.exists():
+            if any(folder.glob("vectors-*.faiss")):
+                raise IndexNeedsRebuild("its manifest.json is missing")
             raise IndexNeedsRebuild("no vector index has been saved yet")
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))

@@ -40,7 +40,10 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
+    """The revision the database is at, read in a snapshot (no write lock)."""
+    from assistant.store.database import READ_ONLY
+
+    with engine.execution_options(**{READ_ONLY: True}).connect() as conn:
         exists = conn.execute(
             text("SELECT name FROM sqlite_master WHERE type='table' AND name='alembic_version'")
         ).first()

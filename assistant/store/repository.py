@@ -18,23 +18,26 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final, cast
 
 from sqlalchemy import CursorResult, delete, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from assistant.domain import (
+    MARK_END,
+    MARK_START,
     Citation,
     Conversation,
     MemoryMode,
     Message,
     MessageStatus,
     Role,
+    SearchHit,
     Thread,
     ToolCall,
 )
 from assistant.errors import NotFound, UsageError
+from assistant.language import has_han
 from assistant.store.database import Database
 from assistant.store.memories import ImportedMemory, MemoryRepository
 from assistant.store.tables import ConversationRow, MessageRow, new_uid, utcnow
@@ -56,11 +59,6 @@ _MESSAGE_FIELDS = {
 }
 
 
-# Around each matched term of a search snippet; each shell draws them its own way.
-MARK_START: Final = "\ue000"
-MARK_END: Final = "\ue001"
-_MARKS = re.compile(f"{MARK_START}(.*?){MARK_END}", re.S)
-
 # ``add_message``'s default parent: the conversation's current leaf.
 CURRENT_LEAF: Final = -1
 
@@ -70,34 +68,6 @@ _IN_SLICE = 500
 # Ranking costs time for every matching message: a word found in more
 # messages than this is left out of a ranked query (see ``search``).
 RANKED_AT_MOST = 10_000
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    conversation_id: int
-    conversation_title: str
-    message_id: int
-    role: str
-    snippet: str  # one line; matched terms between MARK_START and MARK_END
-    created_at: datetime
-    rank: float = 0.0  # bm25: lower is better
-
-    def marked(self, start: str = "[", end: str = "]") -> str:
-        """The snippet with its matches between ``start`` and ``end``."""
-        return _MARKS.sub(lambda m: f"{start}{m.group(1)}{end}", self.snippet)
-
-    def pieces(self) -> list[tuple[str, bool]]:
-        """The snippet as (text, matched) pieces, for a shell that styles matches."""
-        pieces: list[tuple[str, bool]] = []
-        at = 0
-        for m in _MARKS.finditer(self.snippet):
-            if m.start() > at:
-                pieces.append((self.snippet[at : m.start()], False))
-            pieces.append((m.group(1), True))
-            at = m.end()
-        if at < len(self.snippet):
-            pieces.append((self.snippet[at:], False))
-        return pieces
 
 
 @dataclass(frozen=True)
@@ -161,13 +131,37 @@ def _fts_query(query: str) -> str | None:
     """All the words of ``query`` as one FTS5 query: each a quoted phrase (so
     FTS syntax typed by the user is never obeyed), every one must match, and
     a last word of 3+ letters without a space after it also as a prefix."""
-    words = list(dict.fromkeys(re.findall(r"\w+", query)))
+    words = _query_words(query)
     if not words:
         return None
     parts = [f'"{w}"' for w in words]
     if not query[-1].isspace() and _prefix_worthy(words[-1]):
         parts[-1] += "*"
     return " ".join(parts)
+
+
+def _query_words(query: str) -> list[str]:
+    """The words of a query, Chinese ones cut as the index cut them (0010)."""
+    from assistant.language import segment_han
+
+    return list(dict.fromkeys(re.findall(r"\w+", segment_han(query))))
+
+
+def _shown_snippet(snippet: str, content: str, words: list[str]) -> str:
+    """FTS5's snippet, or for a message with Chinese words one cut from
+    the text here: the index counted its words (0010) where FTS5, reading
+    the text again for the snippet, sees one long token."""
+    flat = " ".join(content.split())
+    if not has_han(flat):
+        return " ".join(snippet.split())
+    lowered = flat.lower()
+    at = min((i for w in words if (i := lowered.find(w.lower())) >= 0), default=0)
+    start = max(0, at - 30)
+    piece = flat[start : start + 90]
+    if words:  # one pass, longest words first: a word inside another is not marked twice
+        found = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        piece = re.sub(found, lambda m: f"{MARK_START}{m.group(0)}{MARK_END}", piece, flags=re.I)
+    return ("…" if start else "") + piece + ("…" if start + 90 < len(flat) else "")
 
 
 def _prefix_worthy(word: str) -> bool:
@@ -202,13 +196,32 @@ def _pid_alive(pid: int | None) -> bool:
 
 def mark_orphans(db: Database, row: Any, running: str, ended: str) -> int:
     """Rows of ``row`` (a table with ``status`` and ``owner_pid``) left
-    ``running`` by a process that is gone are set to ``ended``; returns how many."""
-    with db.session() as s, s.begin():
+    ``running`` by a process that is gone are set to ``ended``; returns how many.
+
+    Looked for in a snapshot first: most starts find none and never take the
+    write lock. When another process holds it (a long import), the repair is
+    left to a later start rather than holding up this one."""
+    from sqlalchemy.exc import OperationalError
+
+    from assistant.store.database import is_busy
+
+    def dead_ids(s: Session) -> list[int]:
         rows = s.execute(select(row.id, row.owner_pid).where(row.status == running)).all()
-        dead = [row_id for row_id, pid in rows if not _pid_alive(pid)]
-        if dead:
-            s.execute(update(row).where(row.id.in_(dead)).values(status=ended, owner_pid=None))
-        return len(dead)
+        return [row_id for row_id, pid in rows if not _pid_alive(pid)]
+
+    with db.reader() as s:
+        if not dead_ids(s):
+            return 0
+    try:
+        with db.session_if_free() as s, s.begin():
+            dead = dead_ids(s)  # again, under the lock: one may have ended meanwhile
+            if dead:
+                s.execute(update(row).where(row.id.in_(dead)).values(status=ended, owner_pid=None))
+            return len(dead)
+    except OperationalError as exc:
+        if not is_busy(exc):
+            raise
+        return 0
 
 
 class ConversationRepository:
@@ -389,31 +402,69 @@ class ConversationRepository:
     ) -> Message:
         """Store a message under ``parent_id`` (by default the current leaf;
         None makes a new root); it becomes the conversation's current leaf.
-        A tool result names the ``tool_call`` it answers."""
+        A tool result names the ``tool_call`` it answers. The parent is
+        chosen inside the write transaction that stores it."""
         with self.db.session() as s, s.begin():
-            conversation = s.get(ConversationRow, conversation_id)
-            if conversation is None:
-                raise NotFound(f"There is no conversation {conversation_id}.")
-            if parent_id == CURRENT_LEAF:
-                parent_id = self._leaf(s, conversation)
-            elif parent_id is not None:
-                self._check_member(s, conversation_id, parent_id)
-            row = MessageRow(
-                conversation_id=conversation_id,
-                role=str(role),
-                content=content,
-                status=str(status),
-                model=model,
-                owner_pid=os.getpid() if status == MessageStatus.STREAMING else None,
-                parent_id=parent_id,
-                tool_call=tool_call.to_dict() if tool_call is not None else None,
+            conversation = self._conversation_row(s, conversation_id)
+            return self._insert(s, conversation, role, content, status, model, parent_id, tool_call)
+
+    def add_exchange(
+        self, conversation_id: int, text: str, parent_id: int | None = CURRENT_LEAF
+    ) -> tuple[Message, Message]:
+        """Store a question and the (empty, ``streaming``) reply that will
+        answer it, in one transaction; the reply becomes the current leaf.
+        Another process asking in the same conversation never sees the
+        question without its reply, so its own question follows the reply
+        (a question stored alone, and the reply a moment later, let a second
+        ``ask -c`` parent its question to the first question)."""
+        with self.db.session() as s, s.begin():
+            conversation = self._conversation_row(s, conversation_id)
+            question = self._insert(
+                s, conversation, Role.USER, text, MessageStatus.COMPLETE, None, parent_id
             )
-            s.add(row)
-            s.flush()
-            conversation.current_leaf_id = row.id
-            conversation.updated_at = utcnow()
-            s.flush()
-            return _message(row)
+            reply = self._insert(
+                s, conversation, Role.ASSISTANT, "", MessageStatus.STREAMING, None, question.id
+            )
+            return question, reply
+
+    @staticmethod
+    def _conversation_row(s: Session, conversation_id: int) -> ConversationRow:
+        conversation = s.get(ConversationRow, conversation_id)
+        if conversation is None:
+            raise NotFound(f"There is no conversation {conversation_id}.")
+        return conversation
+
+    def _insert(
+        self,
+        s: Session,
+        conversation: ConversationRow,
+        role: Role,
+        content: str,
+        status: MessageStatus,
+        model: str | None,
+        parent_id: int | None,
+        tool_call: ToolCall | None = None,
+    ) -> Message:
+        if parent_id == CURRENT_LEAF:
+            parent_id = self._leaf(s, conversation)
+        elif parent_id is not None:
+            self._check_member(s, conversation.id, parent_id)
+        row = MessageRow(
+            conversation_id=conversation.id,
+            role=str(role),
+            content=content,
+            status=str(status),
+            model=model,
+            owner_pid=os.getpid() if status == MessageStatus.STREAMING else None,
+            parent_id=parent_id,
+            tool_call=tool_call.to_dict() if tool_call is not None else None,
+        )
+        s.add(row)
+        s.flush()
+        conversation.current_leaf_id = row.id
+        conversation.updated_at = utcnow()
+        s.flush()
+        return _message(row)
 
     @staticmethod
     def _leaf(s: Session, conversation: ConversationRow) -> int | None:
@@ -590,7 +641,7 @@ class ConversationRepository:
         of the query when rarer words are in it; a query of such words alone
         lists the newest matches first. Snippets are made for the hits shown
         only."""
-        words = list(dict.fromkeys(re.findall(r"\w+", query)))
+        words = _query_words(query)
         if not words:
             return []
         terms = [f'"{w}"' for w in words]
@@ -640,6 +691,7 @@ class ConversationRepository:
                         MessageRow.id,
                         MessageRow.role,
                         MessageRow.created_at,
+                        MessageRow.content,
                     )
                     .join(ConversationRow, ConversationRow.id == MessageRow.conversation_id)
                     .where(MessageRow.id.in_(ids))
@@ -656,7 +708,7 @@ class ConversationRepository:
                     row[1],
                     row[2],
                     row[3],
-                    " ".join(str(snippets.get(mid, "")).split()),
+                    _shown_snippet(str(snippets.get(mid, "")), row[5], words),
                     row[4],
                     float(score),
                 )
@@ -675,6 +727,10 @@ class ConversationRepository:
             {"q": term, "cap": RANKED_AT_MOST + 1},
         ).scalar()
         return int(found or 0)
+
+    def data_version(self) -> int:
+        """Changes when anyone commits to the database (see ``Database.data_version``)."""
+        return self.db.data_version()
 
     def stats(self) -> dict[str, int]:
         with self.db.reader() as s:

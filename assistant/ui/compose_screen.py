@@ -27,14 +27,13 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Label, OptionList, TextArea
 from textual.widgets.option_list import Option
 
-from assistant.domain import Draft, DraftStatus, OutlineSection
+from assistant.domain import Draft, DraftStatus, OutlineSection, status_word
 from assistant.textsafe import sanitize
 from assistant.ui.screens import ConfirmScreen, SaveAsScreen
 
 if TYPE_CHECKING:
-    from assistant.chat.compose import ComposeService
-    from assistant.writing.compose import ComposeJob
-    from assistant.writing.templates import PromptLibrary, PromptTemplate
+    from assistant.chat.compose import ComposeJob, ComposeService
+    from assistant.chat.writing import PromptLibrary, PromptTemplate
 
 ServiceProvider = Callable[[], "ComposeService"]
 # The order of the form; a user template's other variables follow.
@@ -98,10 +97,7 @@ class Notice(Message):
 
 # ------------------------------------------------------------------- modals
 def draft_line(draft: Draft) -> str:
-    status = {
-        DraftStatus.PLANNED: "outline only",
-        DraftStatus.WRITING: "being written",
-    }.get(draft.status, str(draft.status))
+    status = status_word(draft.status)
     when = draft.updated_at.strftime("%Y-%m-%d %H:%M")
     return (
         f"#{draft.id}  {draft.title}  ·  {draft.words:,}/{draft.target_words:,} words  ·  "
@@ -398,7 +394,7 @@ class ComposeScreen(Screen[None]):
 
     @on(Planned)
     def _planned(self, message: Planned) -> None:
-        from assistant.writing.compose import format_outline
+        from assistant.chat.compose import format_outline
 
         self.busy = False
         self.job, self.draft_id = message.job, message.draft.id
@@ -424,8 +420,8 @@ class ComposeScreen(Screen[None]):
 
     # ------------------------------------------------------------- write
     def _start_write(self) -> None:
+        from assistant.chat.compose import parse_outline
         from assistant.errors import WritingError
-        from assistant.writing.compose import parse_outline
 
         job, draft_id = self.job, self.draft_id
         if job is None or draft_id is None:
@@ -453,8 +449,7 @@ class ComposeScreen(Screen[None]):
         cancel: threading.Event,
     ) -> None:
         """Write the piece (``outline`` None: as planned) through the service."""
-        from assistant.chat.compose import DraftDone, SectionDone, SectionStarted
-        from assistant.llm.base import TextPiece
+        from assistant.chat.compose import DraftDone, SectionDone, SectionStarted, TextPiece
 
         try:
             service = self.service()
@@ -530,8 +525,10 @@ class ComposeScreen(Screen[None]):
         if self.busy:
             self.cancel.set()
             self.set_status("Stopping…")
+        elif len(self.app.screen_stack) > 1:
+            self.app.pop_screen()  # pushed over another screen
         else:
-            self.app.pop_screen()
+            self.app.switch_mode(self.app.DEFAULT_MODE)  # a mode of its own: back to the first
 
     # ----------------------------------------------------------- save as
     def suggested_path(self) -> Path:
@@ -556,8 +553,8 @@ class ComposeScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="compose-files")
     def _save(self, path: Path, text: str, force: bool) -> None:
+        from assistant.chat.writing import save_new_file
         from assistant.errors import WritingError
-        from assistant.writing.files import save_new_file
 
         try:
             save_new_file(path, text.rstrip() + "\n", force=force)
@@ -621,7 +618,7 @@ class ComposeScreen(Screen[None]):
 
     async def open_draft(self, draft: Draft) -> None:
         """Show a stored draft: its kind, form, outline and text."""
-        from assistant.writing.compose import format_outline
+        from assistant.chat.compose import format_outline
 
         if self.library is not None and draft.kind in self.library.compose:
             kinds = self.query_one("#kinds", OptionList)
@@ -633,7 +630,7 @@ class ComposeScreen(Screen[None]):
         self.text = draft.content
         self.query_one("#piece", TextArea).load_text(sanitize(draft.content))
         self.job, self.draft_id, self.planned_values = None, None, None
-        status = {DraftStatus.PLANNED: "outline only"}.get(draft.status, str(draft.status))
+        status = status_word(draft.status)
         self.set_status(
             f"Draft {draft.id} ({status}): {draft.words:,} of {draft.target_words:,} words. "
             "Ctrl+S saves it; Ctrl+G writes a new one from the form."

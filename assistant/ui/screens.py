@@ -8,8 +8,7 @@ that in workers with what they return.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from textual import on, work
@@ -18,9 +17,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
-from textual.worker import Worker, WorkerState
 
-from assistant.domain import Citation
+from assistant.chat.updates import RetrievedPassage
+from assistant.domain import Citation, plural
 from assistant.textsafe import sanitize
 from assistant.ui.keys import KEY_TABLE
 from assistant.ui.widgets import plain
@@ -28,14 +27,7 @@ from assistant.ui.widgets import plain
 RANK_COLUMNS = ("#", "Source", "Heading", "Keyword rank", "Vector rank", "Fused score")
 
 
-@dataclass(frozen=True)
-class Passage:
-    """A row of the retrieval view: the citation, and for a live search the
-    snippet with the spans of the query's words."""
-
-    citation: Citation
-    snippet: str = ""
-    highlights: Sequence[tuple[int, int]] = field(default_factory=tuple)
+Search = Callable[[str], Awaitable["list[RetrievedPassage] | str"]]
 
 
 def highlighted(snippet: str, spans: Sequence[tuple[int, int]]) -> Content:
@@ -229,6 +221,36 @@ class PassageScreen(ModalScreen[bool]):
         self.dismiss(False)
 
 
+class AskScreen(ModalScreen[str | None]):
+    """One question with a free answer (the language to translate into, the
+    tone); suggestions are listed under it. Enter answers, Esc cancels."""
+
+    BINDINGS = [("escape", "cancel", "Cancel")]
+
+    def __init__(self, question: str, suggestions: Sequence[str] = ()) -> None:
+        super().__init__()
+        self.question = question
+        self.suggestions = list(suggestions)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="ask"):
+            yield Label(plain(self.question), classes="dialog-title")
+            yield Input(id="answer")
+            examples = ", ".join(self.suggestions)
+            hint = f"For example: {examples}. " if examples else ""
+            yield Label(plain(f"{hint}Enter runs it, Esc cancels."), classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(" ".join(event.value.split()) or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class RenameScreen(ModalScreen[str | None]):
     """Asks for a new title; returns it, or None when cancelled."""
 
@@ -274,21 +296,17 @@ class RetrievalScreen(ModalScreen[None]):
 
     It opens on the passages of the selected grounded reply (their ranks are
     stored in its citations); a query typed at the top searches the notes
-    again, in a worker, through ``search`` (query -> list of citation dicts).
+    again through ``search`` (the passages, or why the search failed).
     """
 
     BINDINGS = [("escape", "close", "Close")]
 
-    def __init__(
-        self,
-        passages: list[Citation],
-        search: Callable[[str], Sequence[Citation | Passage]],
-    ) -> None:
+    def __init__(self, passages: list[Citation], search: Search) -> None:
         super().__init__()
         self.passages = passages
         self.search = search
         self.last_query = ""
-        self.rows: list[Passage] = []
+        self.rows: list[RetrievedPassage] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="retrieval"):
@@ -311,9 +329,11 @@ class RetrievalScreen(ModalScreen[None]):
             self.fill([], "The selected reply used no notes; type a query.")
             self.query_one(Input).focus()
 
-    def fill(self, passages: Sequence[Citation | Passage], about: str) -> None:
+    def fill(self, passages: Sequence[Citation | RetrievedPassage], about: str) -> None:
         self.query_one("#retrieval-about", Static).update(plain(about))
-        self.rows = [p if isinstance(p, Passage) else Passage(p) for p in passages]
+        self.rows = [
+            p if isinstance(p, RetrievedPassage) else RetrievedPassage(p) for p in passages
+        ]
         table = self.query_one(DataTable)
         table.clear()
         for n, row in enumerate(self.rows, start=1):
@@ -339,31 +359,15 @@ class RetrievalScreen(ModalScreen[None]):
             self.query_one("#retrieval-about", Static).update(plain("Searching…"))
             self.run_search(query)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="retrieval")
-    def run_search(self, query: str) -> Sequence[Citation | Passage] | str:
-        """The passages, or the sentence saying why the search failed (made
-        here, off the event loop: a bug's sentence writes a crash log)."""
-        from assistant.crashlog import describe_error
-
-        try:
-            return self.search(query)
-        except Exception as exc:
-            return f"The search failed: {describe_error(exc)}"
-
-    @on(Worker.StateChanged)
-    def search_ended(self, event: Worker.StateChanged) -> None:
-        worker = event.worker
-        if worker.group != "retrieval":
+    @work(exclusive=True, exit_on_error=False, group="retrieval")
+    async def run_search(self, query: str) -> None:
+        result = await self.search(query)
+        if isinstance(result, str):
+            self.fill([], result)
             return
-        event.stop()
-        if event.state == WorkerState.SUCCESS:
-            result = worker.result
-            if isinstance(result, str):
-                self.fill([], result)
-                return
-            hits = result or []
-            about = f"{len(hits)} passages for “{self.last_query}”" if hits else "Nothing found."
-            self.fill(hits, about)
+        found = plural(len(result), "passage")
+        about = f"{found} for “{self.last_query}”" if result else "Nothing found."
+        self.fill(result, about)
 
     def action_close(self) -> None:
         self.dismiss(None)

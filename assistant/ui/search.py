@@ -11,31 +11,19 @@ from __future__ import annotations
 
 import asyncio
 from functools import partial
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from textual.command import Hit, Hits, Provider
+from textual.command import CommandPalette, Hit, Hits, Provider
 from textual.content import Content
 
+from assistant.domain import SearchHit
 from assistant.textsafe import sanitize
 
 if TYPE_CHECKING:
-    from assistant.store.repository import SearchHit
+    from assistant.ui.chat_screen import ChatScreen
 
 MIN_QUERY = 2
 HITS = 20
-
-
-class SearchHost(Protocol):
-    """What the provider needs from the app."""
-
-    database_ready: bool
-
-    @property
-    def chat_screen_on_top(self) -> bool: ...
-
-    def search_messages(self, query: str, limit: int) -> list[SearchHit]: ...
-
-    def jump_to_message(self, conversation_id: int, message_id: int) -> None: ...
 
 
 def hit_content(hit: SearchHit) -> Content:
@@ -54,19 +42,21 @@ class ConversationSearch(Provider):
     """Messages of every conversation, as palette hits."""
 
     @property
-    def host(self) -> SearchHost | None:
-        """The app, when the palette was opened over the chat (not over the
+    def host(self) -> ChatScreen | None:
+        """The chat screen, when the palette was opened over it (not over the
         writing screen, where opening a conversation would be out of sight)."""
-        app = self.app
-        if not getattr(app, "chat_screen_on_top", False):
+        from assistant.ui.chat_screen import ChatScreen
+
+        stack = [s for s in self.app.screen_stack if not isinstance(s, CommandPalette)]
+        if len(stack) != 1 or not isinstance(stack[0], ChatScreen):
             return None
-        return app  # type: ignore[return-value]
+        return stack[0]
 
     async def search(self, query: str) -> Hits:
         host = self.host
-        if host is None or not host.database_ready or len(query.strip()) < MIN_QUERY:
+        if host is None or len(query.strip()) < MIN_QUERY:
             return
-        hits = await asyncio.to_thread(host.search_messages, query, HITS)
+        hits = await asyncio.to_thread(host.controller.search_messages, query, HITS)
         for rank, hit in enumerate(hits):
             when = f"{hit.created_at:%Y-%m-%d}"
             who = "you" if hit.role == "user" else hit.role

@@ -142,7 +142,8 @@ class ConversationList(OptionList):
 
 
 class FilterInput(Input):
-    """Filter the conversations: Down or Enter moves into the list, Esc clears."""
+    """Filter the conversations: Down or Enter moves into the list, Esc clears
+    it and goes back to the message box."""
 
     BINDINGS = [
         Binding("down", "into_list", "List", show=False),
@@ -153,10 +154,9 @@ class FilterInput(Input):
         self.post_message(Sidebar.IntoList())
 
     def action_clear_filter(self) -> None:
-        if self.value:
-            self.value = ""
-        else:
-            self.post_message(Sidebar.Leave())
+        """Esc: the filter is cleared and the keys go back to the message box."""
+        self.value = ""
+        self.post_message(Sidebar.Leave())
 
 
 class Sidebar(Vertical):

@@ -15,6 +15,8 @@ again, fork, copy). Long branches are drawn from the end: only the last
 
 from __future__ import annotations
 
+import re
+
 from markdown_it import MarkdownIt
 from textual import events
 from textual.app import ComposeResult
@@ -92,6 +94,34 @@ class ReplyMarkdown(Markdown):
         href = sanitize(event.href)
         self.app.copy_to_clipboard(href)
         self.app.notify(f"Copied the link {href}", markup=False)
+
+
+# Characters without which a text has no Markdown to draw (emphasis, code,
+# headings, quotes, links, tables, lists, HTML, breaks).
+_MAYBE_MARKDOWN = re.compile(
+    r"[*_`#>\[\]|~<\\]|^\s*(?:[-+]|\d+[.)])\s|^ {4}|^\t|^={3,}|^-{3,}", re.M
+)
+
+
+def needs_markdown(text: str) -> bool:
+    """True when drawing ``text`` as Markdown would differ from its prose:
+    it has more than paragraphs of plain words."""
+    if not _MAYBE_MARKDOWN.search(text):
+        return False
+    tokens = MarkdownIt("commonmark").parse(text)
+    for token in tokens:
+        if token.type not in ("paragraph_open", "paragraph_close", "inline"):
+            return True
+        if any(child.type not in ("text", "softbreak") for child in token.children or []):
+            return True
+    return False
+
+
+def prose(text: str) -> str:
+    """Paragraphs as Markdown draws them: lines of a paragraph joined, one
+    empty line between paragraphs."""
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text.strip())]
+    return "\n\n".join(p for p in paragraphs if p)
 
 
 def stopped_note(message: Message) -> str:
@@ -207,11 +237,16 @@ class MessageView(Vertical):
         self._stream: MarkdownStream | None = None
         self._safe = SafeStreamText()
         self.branch = (1, 1)
+        # A stored reply is drawn as plain text first (one cheap widget) and
+        # as Markdown once it is on screen (``format``), if it has any: prose
+        # stays plain, drawn the same. A new reply streams into Markdown.
+        self.formatted = role != Role.ASSISTANT or message is None or not needs_markdown(text)
+        self._markdown = role == Role.ASSISTANT and message is None
 
     @property
     def shown_text(self) -> str:
         """The text as displayed (sanitised)."""
-        if self.role == Role.ASSISTANT:
+        if self._markdown:
             return self.query_one(ReplyMarkdown).source
         return sanitize(self._text)
 
@@ -235,10 +270,12 @@ class MessageView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield MessageHead(self._who(), *self.branch)
-        if self.role == Role.ASSISTANT:
+        if self.role == Role.USER:
+            yield Static(plain(self._text), classes="body")
+        elif self._markdown:
             yield ReplyMarkdown(sanitize(self._text))
         else:
-            yield Static(plain(self._text), classes="body")
+            yield Static(plain(prose(self._text)), classes="reply-plain")
         footer, kind = reply_footer(self.message) if self.message else ("", "stats")
         yield Label(plain(footer), classes=f"footer {kind}")
 
@@ -246,6 +283,40 @@ class MessageView(Vertical):
         self.query_one(".footer", Label).display = bool(
             self.message and reply_footer(self.message)[0]
         )
+
+    async def format(self) -> None:
+        """Draw a stored reply as Markdown (it was plain text until now)."""
+        if self.formatted:
+            return
+        self.formatted = self._markdown = True
+        placeholder = self.query_one(".reply-plain", Static)
+        await self.mount(ReplyMarkdown(sanitize(self._text)), before=placeholder)
+        await placeholder.remove()
+
+    async def reuse(self, message: Message, branch: tuple[int, int]) -> bool:
+        """Show ``message`` in this view, drawn before for another message of
+        the same role (a branch switch keeps its widgets). False when it
+        cannot (another role, or a reply being written)."""
+        if message.role != self.role or self._stream is not None:
+            return False
+        self.message, self.message_id, self._text = message, message.id, message.content
+        self.query_one(MessageHead).set_who(self._who())
+        if self.role == Role.USER:
+            self.query_one(".body", Static).update(plain(message.content))
+        elif self._markdown:  # back to plain text until it is on screen
+            self._markdown = False
+            markdown = self.query_one(ReplyMarkdown)
+            await self.mount(
+                Static(plain(prose(message.content)), classes="reply-plain"), before=markdown
+            )
+            await markdown.remove()
+        else:
+            self.query_one(".reply-plain", Static).update(plain(prose(message.content)))
+        self.formatted = self.role != Role.ASSISTANT or not needs_markdown(message.content)
+        self.set_footer(*reply_footer(message))
+        self.set_branch(*branch)
+        self.remove_class("-selected", "-found", "-pending")
+        return True
 
     def set_branch(self, place: int, count: int) -> None:
         self.branch = (place, count)
@@ -323,6 +394,24 @@ class EarlierMessages(Static):
             self.app.run_worker(chat.show_earlier(), exclusive=True, group="earlier")
 
 
+class LaterMessages(Static):
+    """Stands for the later messages of a branch opened further up (a search
+    hit); reaching the bottom, End or a click draws them."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(classes="later")
+        self.set_count(count)
+
+    def set_count(self, count: int) -> None:
+        self.count = count
+        self.update(plain(f"↓ {count} later messages (End or click shows them)"))
+
+    def on_click(self) -> None:
+        chat = next((a for a in self.ancestors if isinstance(a, ChatView)), None)
+        if chat is not None:
+            self.app.run_worker(chat.show_later(), exclusive=True, group="later")
+
+
 class ChatView(VerticalScroll, can_focus=True):
     """The branch of the open conversation in front of the user, oldest
     first; sticks to the bottom while a reply streams unless the user
@@ -330,7 +419,7 @@ class ChatView(VerticalScroll, can_focus=True):
     pick a message and keys act on it."""
 
     EMPTY_TEXT = "Ask anything. Enter sends, Shift+Enter or Ctrl+J adds a line, F1 lists every key."
-    WINDOW = 8  # messages drawn when a branch is opened (more than a screenful)
+    WINDOW = 8  # at most this many messages are drawn when a branch is opened
     CHUNK = 24  # earlier messages drawn each time the top is reached
 
     BINDINGS = [
@@ -360,7 +449,9 @@ class ChatView(VerticalScroll, can_focus=True):
         super().__init__(id=id)
         self.selected: MessageView | None = None
         self._earlier: list[Message] = []
+        self._later: list[Message] = []
         self._thread: Thread | None = None
+        self._drawing = False
 
     def compose(self) -> ComposeResult:
         yield Static(self.EMPTY_TEXT, id="empty", markup=False)
@@ -378,24 +469,135 @@ class ChatView(VerticalScroll, can_focus=True):
             view.set_branch(*thread.position(message.id))
         return view
 
-    async def show(self, thread: Thread | None) -> None:
-        """Draw ``thread`` (None: an empty, new conversation)."""
-        await self.remove_children(".message, .note, .earlier")
+    async def show(self, thread: Thread | None, focus: int | None = None) -> None:
+        """Draw ``thread`` (None: an empty, new conversation): its last
+        ``WINDOW`` messages, or, with ``focus`` (a message to bring on screen
+        and mark), a window that starts just above it; the rest is drawn when
+        the user scrolls to it. Views already drawn are used again for the
+        new messages where they can be (a branch switch redraws little), and
+        replies are plain text until they are on screen (``_format_visible``)."""
         self.selected = None
         self._thread = thread
+        self._drawing = True  # scrolls while it is drawn are not the user's
         messages = [m for m in thread.messages if m.role != Role.SYSTEM] if thread else []
-        self._earlier = messages[: -self.WINDOW] if len(messages) > self.WINDOW else []
-        shown = messages[len(self._earlier) :]
-        views = [self._view(m, thread) for m in shown]
-        self.query_one("#empty").display = not views
-        widgets: list[Static | MessageView] = []
-        if self._earlier:
-            widgets.append(EarlierMessages(len(self._earlier)))
-        widgets += views
+        start = len(messages) - self._screenful(messages[::-1])
+        at = next((i for i, m in enumerate(messages) if m.id == focus), None)
+        end = len(messages)
+        if at is not None and at < start:  # from just above it, a screenful down
+            start = max(0, at - 1)
+            end = start + self._screenful(messages[start:])
+        old = self.views
+        if old and start > 0 and messages[start].role != old[0].role:
+            start -= 1  # the same role first: every view can be used again
+        self._earlier, self._later = messages[:start], messages[end:]
+        shown = messages[start:end]
+        await self.remove_children(".note, .earlier, .later")
+        kept = 0
+        for view, message in zip(old, shown, strict=False):
+            if not await view.reuse(message, self._position(message)):
+                break
+            kept += 1
+        if old[kept:]:
+            await self.remove_children(old[kept:])
+        widgets: list[Static | MessageView] = [self._view(m, thread) for m in shown[kept:]]
+        if self._later:
+            widgets.append(LaterMessages(len(self._later)))
         if widgets:
             await self.mount_all(widgets)
-        self.scroll_end(animate=False, immediate=True)
-        self.anchor()
+        if self._earlier:
+            first = self.views[0] if shown else None
+            marker = EarlierMessages(len(self._earlier))
+            await (self.mount(marker, before=first) if first else self.mount(marker))
+        self.query_one("#empty").display = not shown
+        if at is None:
+            self.scroll_end(animate=False, immediate=True)
+            self.anchor()
+        else:
+            self.anchor(False)  # the message in question stays where it is brought
+        self.call_after_refresh(self._after_show, focus if at is not None else None)
+
+    def _screenful(self, messages: list[Message]) -> int:
+        """How many of ``messages``, taken in that order, fill the view (their
+        height estimated from their text), one more for good measure, at most
+        ``WINDOW``: only what can be seen is drawn; scrolling draws more."""
+        width = max(20, (self.scrollable_content_region.width or 80) - 4)
+        room = self.scrollable_content_region.height or 24
+        taken = count = 0
+        for message in messages:
+            if count >= self.WINDOW or taken > room:
+                break
+            lines = sum(1 + len(line) // width for line in message.content.splitlines() or [""])
+            taken += lines + 3  # the head, the footer and the space above
+            count += 1
+        return max(count, min(2, len(messages)))
+
+    def _position(self, message: Message) -> tuple[int, int]:
+        return self._thread.position(message.id) if self._thread is not None else (1, 1)
+
+    def _after_show(self, focus: int | None) -> None:
+        self.run_worker(self._settle(focus), exclusive=True, group="chat-format")
+
+    async def _settle(self, focus: int | None) -> None:
+        """Once laid out: the message in question on screen and marked, and
+        the replies on screen drawn as Markdown."""
+        try:
+            await self._bring(focus)
+        finally:
+            self._drawing = False
+
+    async def _bring(self, focus: int | None) -> None:
+        view = self.view_for(focus) if focus is not None else None
+        if view is not None:
+            self.select(view)
+            view.add_class("-found")
+            self.set_timer(3.0, lambda: view.remove_class("-found"))
+        await self._format_visible()
+        if view is None:
+            return
+        if self.max_scroll_y > 0:
+            self.scroll_to_widget(view, animate=False, immediate=True, top=True)
+        else:  # it all fits: drawn at the bottom, as any short branch
+            self.scroll_end(animate=False, immediate=True)
+            self.anchor()
+        self.call_after_refresh(self._format_soon)  # what the scroll brought on screen
+
+    async def _format_visible(self) -> None:
+        """Draw as Markdown the stored replies now on screen (the last first)."""
+        top, bottom = self.scroll_y, self.scroll_y + self.scrollable_content_region.height
+        for view in reversed(self.views):
+            if view.formatted:
+                continue
+            y = view.virtual_region.y
+            if y < bottom and y + view.virtual_region.height > top:
+                await view.format()
+
+    async def bring(self, message_id: int) -> None:
+        """Show message ``message_id`` (drawing earlier ones if need be),
+        selected and marked."""
+        view = self.view_for(message_id)
+        while view is None and self._earlier:
+            await self.show_earlier()
+            view = self.view_for(message_id)
+        if view is not None:
+            self.call_after_refresh(self._after_show, message_id)
+
+    async def show_later(self, everything: bool = False) -> None:
+        """Draw the next ``CHUNK`` later messages (or all of them) below."""
+        if not self._later:
+            return
+        take = len(self._later) if everything else self.CHUNK
+        later, self._later = self._later[:take], self._later[take:]
+        marker = self.query(LaterMessages)
+        views = [self._view(m, self._thread) for m in later]
+        if marker:
+            await self.mount_all(views, before=marker.first())
+            if self._later:
+                marker.first().set_count(len(self._later))
+            else:
+                await marker.remove()
+        else:
+            await self.mount_all(views)
+        self.call_after_refresh(self._format_soon)
 
     async def show_earlier(self, everything: bool = False) -> None:
         """Draw the next ``CHUNK`` earlier messages of the branch (or all of
@@ -419,13 +621,17 @@ class ChatView(VerticalScroll, can_focus=True):
                 )
             else:
                 await marker.remove()
-        if not everything:
 
-            def keep_place() -> None:
+        def keep_place() -> None:
+            if not everything:
                 added = self.virtual_size.height - height
                 self.scroll_to(y=offset + added, animate=False, immediate=True)
+            self._format_soon()
 
-            self.call_after_refresh(keep_place)
+        self.call_after_refresh(keep_place)
+
+    def _format_soon(self) -> None:
+        self.run_worker(self._format_visible(), exclusive=True, group="chat-format-scroll")
 
     def update_markers(self, thread: Thread) -> None:
         """New sibling counts (after an answer again or an edit), in place."""
@@ -435,12 +641,14 @@ class ChatView(VerticalScroll, can_focus=True):
                 view.set_branch(*thread.position(view.message_id))
 
     async def add(self, view: MessageView) -> MessageView:
+        await self.show_later(everything=True)  # a new message goes after all of them
         self.query_one("#empty").display = False
         await self.mount(view)
         self.anchor()
         return view
 
     async def add_note(self, text: str) -> NoteView:
+        await self.show_later(everything=True)
         note = NoteView(text)
         self.query_one("#empty").display = False
         await self.mount(note)
@@ -497,7 +705,8 @@ class ChatView(VerticalScroll, can_focus=True):
             self.select(views[0], scroll=False)
         self.scroll_home(animate=False, immediate=True)
 
-    def action_bottom(self) -> None:
+    async def action_bottom(self) -> None:
+        await self.show_later(everything=True)
         views = self.views
         if views:
             self.select(views[-1], scroll=False)
@@ -514,12 +723,21 @@ class ChatView(VerticalScroll, can_focus=True):
         else:
             self.scroll_page_down(animate=False)
             if self.scroll_y >= self.max_scroll_y:
-                self.anchor()
+                if self._later:
+                    self.run_worker(self.show_later(), exclusive=True, group="later")
+                else:
+                    self.anchor()
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
+        if self._drawing:
+            return
         if new_value <= 0 and old_value > 0 and self._earlier:
             self.run_worker(self.show_earlier(), exclusive=True, group="earlier")
+        elif new_value >= self.max_scroll_y > old_value and self._later:
+            self.run_worker(self.show_later(), exclusive=True, group="later")
+        if new_value != old_value and self.is_mounted:
+            self._format_soon()
 
 
 class PromptInput(TextArea):
@@ -687,10 +905,8 @@ class StatusLine(Static):
         self.context_text = f"context {used_tokens}/{context_size} ({share:.0%}{memory})"
         self.set_class(share >= 0.8, "-context-full")
 
-    def clear_reply_figures(self) -> None:
-        self.speed_text = ""
+    def clear_context(self) -> None:
         self.context_text = ""
-        self.notice_text = ""
         self.remove_class("-context-full")
 
 

@@ -8,9 +8,10 @@ user's options (temperature, top_p, seed, max_tokens) apply. The work runs in
 thread workers that only post messages back; the original text is kept
 untouched until the user saves, and saving writes a backup first and then
 replaces the file atomically. Text typed or pasted without a file is saved
-with Save As (Ctrl+S asks for a path); opening another file or leaving the
-screen with unsaved text asks first. A change that leaves out a sentence of
-the original starts rejected: the user accepts it knowingly.
+with Save As (Ctrl+S asks for a path); opening another file over unsaved
+text asks first. The screen is a mode of the app (F4 goes back and forth), so
+leaving it loses nothing while the app runs. A change that leaves out a
+sentence of the original starts rejected: the user accepts it knowingly.
 """
 
 from __future__ import annotations
@@ -41,16 +42,23 @@ from textual.widgets import (
 from textual.worker import Worker, WorkerState
 
 from assistant.chat.service import ChatService
-from assistant.textsafe import sanitize
-from assistant.ui.screens import ConfirmScreen, SaveAsScreen
-from assistant.writing.diffing import (
+from assistant.chat.writing import (
+    IN_PLACE,
     Change,
+    PromptLibrary,
+    PromptTemplate,
     TextDiff,
+    check_output,
     diff_texts,
     drops_sentence,
     keep_trailing_newline,
+    missing_argument,
+    plan_action,
 )
-from assistant.writing.templates import PromptLibrary
+from assistant.domain import plural
+from assistant.errors import WritingError
+from assistant.textsafe import sanitize
+from assistant.ui.screens import AskScreen, ConfirmScreen, SaveAsScreen
 
 ChatProvider = Callable[[], ChatService]
 
@@ -308,6 +316,7 @@ class WritingScreen(Screen[None]):
         self.diff: TextDiff | None = None
         self.result_text = ""
         self.last_action = ""
+        self.last_template: PromptTemplate | None = None
         self.original_bytes: bytes | None = None
         self.saved_text = ""
         """The text as last loaded or saved: anything else is unsaved."""
@@ -351,8 +360,8 @@ class WritingScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="writing-files")
     def load_file(self, path: Path) -> None:
+        from assistant.chat.writing import read_input_text
         from assistant.crashlog import describe_error
-        from assistant.writing.files import read_input_text
 
         try:
             text = read_input_text(path)
@@ -385,8 +394,9 @@ class WritingScreen(Screen[None]):
         return self.query_one("#source", TextArea).text
 
     # -------------------------------------------------------------- actions
-    def start_action(self, name: str) -> None:
-        """Start template ``name`` on the text in the editor."""
+    def start_action(self, name: str, variables: dict[str, str] | None = None) -> None:
+        """Start template ``name`` on the text in the editor, with the rules
+        of every writing action (``plan_action``, as the CLI)."""
         if self.busy:
             self.notify("An action is already running; Esc stops it.", severity="warning")
             return
@@ -397,33 +407,65 @@ class WritingScreen(Screen[None]):
         if self.library is None:
             self.notify("The prompt templates are not loaded yet.", severity="warning")
             return
-        template = self.library.template(name)
+        try:
+            plan = plan_action(self.library, name, variables=variables)
+        except WritingError as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+        template = plan.template
+        asked = missing_argument(template, plan.variables)
+        if asked is not None:  # translate's language, tone's tone: never a hidden default
+            self._ask(name, asked, template, dict(variables or {}))
+            return
+        value = plan.variables.get(template.argument or "", "")
+        label = f"{template.name} ({value})" if value else template.name
         self.busy = True
         self.cancel = threading.Event()
         self.diff = None
         self.result_text = ""
         self.last_action = template.name
+        self.last_template = template
         self.query_one("#source", TextArea).read_only = True
         self.query_one("#result", Log).clear()
         self._show_changes(False)
-        self.set_status(f"{template.name}: starting…")
-        self._run_worker(template.name, text, self.cancel)
+        self.set_status(f"{label}: starting…")
+        request = f"/{template.name} {value}".rstrip() + f"\n\n{text}"
+        self._run_worker(template.name, label, request, plan.variables, text, self.cancel)
+
+    def _ask(self, name: str, asked: str, template: PromptTemplate, given: dict[str, str]) -> None:
+        variable = template.variables[asked]
+        examples = variable.suggestions or variable.choices
+
+        def answered(value: str | None) -> None:
+            if value:
+                self.start_action(name, {**given, asked: value})
+
+        name = template.name[:1].upper() + template.name[1:]
+        question = f"{name} — {variable.description or asked}"  # Translate — the language to …
+        self.app.push_screen(AskScreen(question, examples), answered)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="writing")
-    def _run_worker(self, name: str, text: str, cancel: threading.Event) -> None:
+    def _run_worker(
+        self,
+        name: str,
+        label: str,
+        request: str,
+        variables: dict[str, str],
+        text: str,
+        cancel: threading.Event,
+    ) -> None:
         """Run the action in the screen's conversation, through the chat
         service: each piece is stored before it is posted here."""
-        from assistant.chat.events import ReplyDone, ReplyProgress, ReplyStarted
+        from assistant.chat.events import ReplyDone, ReplyProgress, ReplyStarted, TextPiece
         from assistant.crashlog import describe_error
-        from assistant.llm.base import TextPiece
 
-        label = self.path.name if self.path is not None else "pasted text"
+        source = self.path.name if self.path is not None else "pasted text"
         try:
             chat = self.chat()
             template = chat.library().template(name)
             events = chat.run_action(
-                self.conversation_id, f"/{name} ({label})\n\n{text}", template, text,
-                cancel=cancel, title=f"Writing: {label}",
+                self.conversation_id, request, template, text, variables, cancel=cancel,
+                title=f"Writing: {source}",
             )  # fmt: skip
             for event in events:
                 if isinstance(event, ReplyStarted):
@@ -431,11 +473,13 @@ class WritingScreen(Screen[None]):
                 elif isinstance(event, TextPiece):
                     self.post_message(ResultPiece(event.text))
                 elif isinstance(event, ReplyProgress):
-                    self.post_message(ActionStatus(f"{name}: part {event.part} of {event.parts}"))
+                    self.post_message(ActionStatus(f"{label}: part {event.part} of {event.parts}"))
                 elif isinstance(event, ReplyDone):
+                    if event.warning:
+                        self.post_message(ActionStatus(event.warning))
                     reason = event.finished.finish_reason
                     self.post_message(
-                        ActionFinished(name, text, event.message.content, reason,
+                        ActionFinished(label, text, event.message.content, reason,
                                        template.edits_text)
                     )  # fmt: skip
         except Exception as exc:
@@ -472,9 +516,15 @@ class WritingScreen(Screen[None]):
         changes.index = 0
         changes.focus()
         held = sum(1 for item in changes.query(ChangeItem) if item.drops)
-        note = f" {held} leave out a sentence and start rejected." if held else ""
+        note = (
+            f" {held} {'leaves' if held == 1 else 'leave'} out a sentence and "
+            f"{'starts' if held == 1 else 'start'} rejected."
+            if held
+            else ""
+        )
         self.set_status(
-            f"{message.action}: {len(self.diff.changes)} changes.{note} A accepts, R rejects, "
+            f"{message.action}: {plural(len(self.diff.changes), 'change')}.{note} "
+            "A accepts, R rejects, "
             "Ctrl+S saves, Ctrl+Y copies."
         )
 
@@ -496,9 +546,12 @@ class WritingScreen(Screen[None]):
         }
 
     def final_text(self) -> str:
-        """The text with the accepted changes (or the whole result of a new-text action)."""
+        """The text with the accepted changes, or the whole result of a
+        new-text action (ending with a new line, as a text file does)."""
         if self.diff is not None:
             return self.diff.apply(self.accepted())
+        if self.result_text:
+            return self.result_text.rstrip("\n") + "\n"
         return self.result_text or self._current_text()
 
     # ---------------------------------------------------------- key actions
@@ -533,19 +586,6 @@ class WritingScreen(Screen[None]):
 
         self.app.push_screen(ConfirmScreen(title, text, yes="Discard"), answered)
 
-    def action_close(self) -> None:
-        """Back to the chat (F4); unsaved text is only left after asking."""
-        if self.busy:
-            self.notify("An action is running; Esc stops it first.", severity="warning")
-            return
-
-        def leave() -> None:
-            self.app.pop_screen()
-
-        self._unless_unsaved(
-            "Leave the writing screen?", "Your unsaved text here will be lost.", leave
-        )
-
     def action_copy_result(self) -> None:
         self.app.copy_to_clipboard(self.final_text())
         self.notify("Copied to the clipboard.")
@@ -556,6 +596,13 @@ class WritingScreen(Screen[None]):
         if self.path is None:
             self.action_save_as()
             return
+        if self.diff is None and self.result_text and self.last_template is not None:
+            try:  # only an action that edits may replace the file, as in the CLI
+                check_output(self.last_template, IN_PLACE, f"saving it over {self.path.name}")
+            except WritingError as exc:
+                self.notify(f"{exc} It is saved as a new file.", severity="warning", markup=False)
+                self.action_save_as()
+                return
         self._save(self.path, self.final_text(), self.original_bytes)
 
     def action_save_as(self) -> None:
@@ -563,6 +610,9 @@ class WritingScreen(Screen[None]):
         if self.busy:
             return
         suggested = self.path or Path.cwd() / "untitled.md"
+        if self.path is not None and self.diff is None and self.result_text:
+            # a new text (a summary...) is suggested beside the file, never over it
+            suggested = self.path.with_name(f"{self.path.stem}-{self.last_action}.md")
         text = self.final_text()
 
         def chosen(path: Path | None) -> None:
@@ -573,13 +623,13 @@ class WritingScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="writing-files")
     def _save(self, path: Path, text: str, original: bytes | None) -> None:
+        from assistant.chat.writing import write_back
         from assistant.crashlog import describe_error
-        from assistant.writing.files import write_back
 
         try:
             backup = write_back(path, original if original is not None else path.read_bytes(), text)
         except Exception as exc:
-            self.post_message(Failed(f"Could not save {path}: {describe_error(exc)}"))
+            self.post_message(Failed(_not_saved(path, describe_error(exc))))
             return
         self.post_message(Saved(path, text, backup))
 
@@ -587,9 +637,8 @@ class WritingScreen(Screen[None]):
     def _save_new(self, path: Path, text: str, replace: bool) -> None:
         """Save As: a new file, or (once the user agreed) over an existing
         one with a backup of it."""
+        from assistant.chat.writing import check_new_file, save_new_file, write_back
         from assistant.crashlog import describe_error
-        from assistant.fileio import atomic_write_text
-        from assistant.writing.files import write_back
 
         try:
             if path.exists():
@@ -598,10 +647,14 @@ class WritingScreen(Screen[None]):
                     return
                 backup: Path | None = write_back(path, path.read_bytes(), text)
             else:
-                atomic_write_text(path, text)
+                check_new_file(path, force=True)  # its folder must exist: one sentence if not
+                save_new_file(path, text, force=False)
                 backup = None
+        except WritingError as exc:  # already the sentence, naming the path
+            self.post_message(Failed(str(exc)))
+            return
         except Exception as exc:
-            self.post_message(Failed(f"Could not save {path}: {describe_error(exc)}"))
+            self.post_message(Failed(_not_saved(path, describe_error(exc))))
             return
         self.post_message(Saved(path, text, backup))
 
@@ -625,8 +678,14 @@ class WritingScreen(Screen[None]):
         self.saved_text = message.text
         self.query_one("#source", TextArea).load_text(message.text)
         self.diff = None
+        self.result_text = ""  # what was saved is now the text on screen
         self._show_changes(False)
         path = message.path
         kept = f" (the previous version is in {message.backup.name})" if message.backup else ""
         self.set_status(f"Saved {path}{kept}.")
         self.notify(f"Saved {path.name}.")
+
+
+def _not_saved(path: Path, sentence: str) -> str:
+    """Why ``path`` was not saved, naming it once."""
+    return sentence if str(path) in sentence else f"Could not save {path}: {sentence}"

@@ -28,7 +28,7 @@ from assistant.domain import ChatTurn, GenerationOptions, Role
 from assistant.errors import WritingError
 from assistant.llm.base import ChatModel, Finished, TextPiece
 from assistant.writing.chunking import Chunk, split_into_chunks
-from assistant.writing.templates import Persona, PromptLibrary, PromptTemplate
+from assistant.writing.templates import Persona, PromptLibrary, PromptTemplate, document_stops
 
 # Largest piece sent in one call: bigger pieces make each call slower to start
 # and make a cut-off answer cost more, for no gain in quality.
@@ -175,6 +175,7 @@ class ActionRunner:
         self.max_chunk_tokens = max_chunk_tokens
         self._empty_cost: int | None = None
         self._reply_in: str | None = None  # "Reply in X." for the run in hand
+        self._text_language = "en"  # the text's language code, for document layouts
 
     def _render(
         self,
@@ -183,7 +184,15 @@ class ActionRunner:
         values: Mapping[str, str],
         persona: Persona | None,
     ) -> list[ChatTurn]:
-        """The template's turns, the request asking for the run's language."""
+        """The template's turns, the request asking for the run's language. A
+        model without a chat template gets the template's document layout in
+        the text's language instead, where it has one (measured: a 270M base
+        model completes a document far better than it follows an instruction,
+        and copies worked examples into its answer)."""
+        if self.model.base_model and template.document:
+            turn = template.render_document(text, self._text_language, values)
+            if turn is not None:
+                return [turn]
         turns = template.render(text, values, persona)
         if self._reply_in and "language" not in template.variables:
             last = turns[-1]
@@ -197,16 +206,29 @@ class ActionRunner:
             self._empty_cost = self.model.count_tokens([ChatTurn(Role.USER, "")])
         return max(1, self.model.count_tokens([ChatTurn(Role.USER, text)]) - self._empty_cost)
 
-    def _options(self, template: PromptTemplate, max_new: int) -> GenerationOptions:
+    def _options(
+        self, template: PromptTemplate, max_new: int, values: Mapping[str, str]
+    ) -> GenerationOptions:
+        """The run's sampling: a temperature given for the run, else the
+        user's own setting, else the model's measured default (a base model),
+        else the template's."""
+        base = self.base_options
+        own = self.model.sampling_defaults
         temperature = self.temperature
         if temperature is None:
-            temperature = (
-                template.temperature
-                if template.temperature is not None
-                else self.base_options.temperature
-            )
+            if "temperature" in base.chosen:
+                temperature = base.temperature
+            elif "temperature" in own:
+                temperature = float(own["temperature"])
+            elif template.temperature is not None:
+                temperature = template.temperature
+            else:
+                temperature = base.temperature
         # a model that repeats the language request has finished its answer
-        asked = ("\nReply in ",) if self._reply_in else ()
+        asked: tuple[str, ...] = ("\nReply in ",) if self._reply_in else ()
+        if self.model.base_model and template.document:
+            # one that starts a new part of its document has finished too
+            asked += document_stops(template, self._text_language, values)
         return replace(
             self.base_options,
             max_tokens=max_new,
@@ -299,7 +321,7 @@ class ActionRunner:
         parts: list[str] = []
         reason = "stop"
         turns = self._render(template, text, values, persona)
-        for event in self._generate(turns, self._options(template, max_new), cancel, tally):
+        for event in self._generate(turns, self._options(template, max_new, values), cancel, tally):
             if isinstance(event, TextPiece):
                 parts.append(event.text)
             else:
@@ -321,8 +343,10 @@ class ActionRunner:
         None: the text's language."""
         if not text.strip():
             raise WritingError("There is no text to work on.")
-        from assistant.language import answer_language
+        from assistant.language import answer_language, detect
 
+        code = detect(text)
+        self._text_language = code if code != "und" else "en"
         reply_in = language or answer_language(text)
         self._reply_in = reply_in if (language or reply_in != "English") else None
         if persona is None and template.persona:
@@ -360,7 +384,7 @@ class ActionRunner:
                 max_new = min(max_new, self.max_tokens)
             produced: list[str] = []
             turns = self._render(template, chunk.text, values, persona)
-            options = self._options(template, max_new)
+            options = self._options(template, max_new, values)
             reason = yield from self._stream_answer(turns, options, cancel, tally, produced)
             if reason == "cancelled":
                 result.extend(produced)
@@ -423,7 +447,7 @@ class ActionRunner:
         yield ActionProgress("write", parts, parts)
         produced: list[str] = []
         turns = self._render(template, text, values, persona)
-        options = self._options(template, max_new)
+        options = self._options(template, max_new, values)
         reason = yield from self._stream_answer(turns, options, cancel, tally, produced)
         yield tally.done(
             "".join(produced), reason, parts, cut_parts=(1,) if reason == "length" else ()

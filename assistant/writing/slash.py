@@ -56,7 +56,7 @@ def parse_slash(line: str, library: PromptLibrary) -> SlashCommand:
     """Parse one input line starting with '/'; unknown commands raise WritingError."""
     if not is_slash(line):
         raise WritingError("A slash command starts with '/'.")
-    head, _, rest = line[1:].partition(" ")
+    head, rest = _first_word(line[1:])
     name = head.strip().lower()
     if not name:
         raise WritingError("Type a command after '/', e.g. /summarise or /help.")
@@ -81,7 +81,7 @@ def parse_slash(line: str, library: PromptLibrary) -> SlashCommand:
     variables: dict[str, str] = {}
     text = rest.strip()
     if template.argument and text:
-        word, _, remainder = text.partition(" ")
+        word, remainder = _first_word(text)
         var = template.variables[template.argument]
         lowered = word.lower()
         if (
@@ -89,10 +89,21 @@ def parse_slash(line: str, library: PromptLibrary) -> SlashCommand:
             or lowered in {c.lower() for c in var.suggestions}
             or (template.argument in FREE_ARGUMENTS and remainder == "" and "\n" not in word)
             or (template.argument in FREE_ARGUMENTS and len(word) <= 3)
+            # alone on the command's line, the text below (the writing screen's requests)
+            or (template.argument in FREE_ARGUMENTS and text[len(word) :].startswith("\n"))
         ):
             variables[template.argument] = word
             text = remainder.strip()
     return SlashCommand("action", template.name, variables, text)
+
+
+def _first_word(text: str) -> tuple[str, str]:
+    """The first word and the rest, split at the first space or line break (a
+    command's text may start on the next line)."""
+    parts = text.split(None, 1)
+    if not parts:
+        return "", ""
+    return parts[0], parts[1] if len(parts) > 1 else ""
 
 
 def complete_slash(line: str, library: PromptLibrary) -> list[str]:

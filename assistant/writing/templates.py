@@ -48,6 +48,11 @@ from pydantic_core import ErrorDetails
 from assistant.domain import ChatTurn, Role
 from assistant.errors import TemplateError, WritingError
 
+# The text's language by name, for document layouts ("Chinese: ...\nEnglish:"),
+# and the template's sample sentences in it and in the ``language`` asked for.
+TEXT_LANGUAGE = "text_language"
+SAMPLE_TEXT = "sample_text"
+SAMPLE_TARGET = "sample_target"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -129,6 +134,13 @@ class PromptTemplate:
     examples: tuple[Example, ...] = ()
     result: Result = DEFAULT_RESULT
     compose: ComposeSettings | None = None
+    # Per language code: the request as a document a base model completes
+    # (no instruction, no example); its last line is the cue the answer follows.
+    document: Mapping[str, str] = field(default_factory=dict)
+    # One sentence in each language (by name, any case), for a document's
+    # worked example: {{ sample_text }} in the text's language and
+    # {{ sample_target }} in the ``language`` variable's.
+    samples: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def edits_text(self) -> bool:
@@ -199,6 +211,38 @@ class PromptTemplate:
             turns.append(ChatTurn(Role.ASSISTANT, example.output.strip()))
         turns.append(ChatTurn(Role.USER, self._fill(self.body, text.strip(), values).strip()))
         return turns
+
+    def render_document(
+        self, text: str, language: str, given: Mapping[str, str] | None = None
+    ) -> ChatTurn | None:
+        """The request as a document for a model without a chat template: the
+        layout for ``language`` (the text's, an ISO code; English when the
+        template has none for it), its last line the cue. None when the
+        template has no document layout."""
+        layout = self.document.get(language) or self.document.get("en")
+        if layout is None:
+            return None
+        from assistant.language import language_name
+
+        values = {
+            **self.resolve_values(given),
+            TEXT_LANGUAGE: language_name(language) or "English",
+        }
+        samples = {k.strip().lower(): v.strip() for k, v in self.samples.items()}
+        source = samples.get(values[TEXT_LANGUAGE].lower())
+        target = samples.get(values.get("language", "").lower())
+        if source and target and source != target:
+            values |= {SAMPLE_TEXT: source, SAMPLE_TARGET: target}
+        # a paragraph needing a value there is none of (no sample sentence
+        # for a language) is left out
+        paragraphs = [
+            p
+            for p in re.split(r"\n\s*\n", layout.strip())
+            if _placeholders(p) <= set(values) | {"text"}
+        ]
+        filled = self._fill("\n\n".join(paragraphs), text.strip(), values)
+        body, _, cue = filled.rpartition("\n")
+        return ChatTurn(Role.USER, body.rstrip(), cue=cue.strip())
 
 
 @dataclass(frozen=True)
@@ -350,6 +394,8 @@ class TemplateFrontMatter(_FrontMatter):
     stop: list[NonEmptyText] | None = None
     examples: list[ExampleSpec] | None = None
     compose: ComposeSpec | None = None
+    document: WordMap | None = None
+    samples: dict[str, NonEmptyText] | None = None
 
 
 class YamlTemplate(TemplateFrontMatter):
@@ -556,6 +602,49 @@ def _examples(
     return tuple(examples)
 
 
+_LABEL_LINE = re.compile(r"^([^\s:：{][^:：{}]{0,30})[:：]", re.MULTILINE)
+
+
+def document_stops(
+    template: PromptTemplate, language: str, given: Mapping[str, str] | None = None
+) -> tuple[str, ...]:
+    """The labels of a document layout ("Text:", "Summary:", "Chinese:"), as
+    stop strings: a base model that starts one on a new line has run past its
+    answer."""
+    turn = template.render_document("", language, given)
+    if turn is None:
+        return ()
+    layout = f"{turn.content}\n{turn.cue}"
+    labels = dict.fromkeys(m.group(1).strip() for m in _LABEL_LINE.finditer(layout))
+    return tuple(f"\n{label}{colon}" for label in labels for colon in (":", "："))
+
+
+def _document(
+    spec: TemplateFrontMatter, variables: Mapping[str, Variable], source: str
+) -> dict[str, str]:
+    """The ``document`` layouts, checked like the template text."""
+    out: dict[str, str] = {}
+    for language, layout in (spec.document or {}).items():
+        used = _placeholders(layout)
+        if "text" not in used:
+            raise TemplateError(f"{source}: the '{language}' document never uses '{{{{ text }}}}'.")
+        missing = sorted(
+            used - set(variables) - {"text", TEXT_LANGUAGE, SAMPLE_TEXT, SAMPLE_TARGET}
+        )
+        if missing:
+            raise TemplateError(
+                f"{source}: the '{language}' document uses '{{{{ {missing[0]} }}}}' but "
+                f"declares no variable '{missing[0]}' under 'variables'."
+            )
+        if "\n" not in layout.strip():
+            raise TemplateError(
+                f"{source}: the '{language}' document needs a last line of its own (the cue "
+                "the answer follows, such as 'Summary:')."
+            )
+        out[language] = layout
+    return out
+
+
 def parse_template(raw: str, source: str, fallback_name: str) -> PromptTemplate:
     """Validate one template file's text; every problem names ``source``."""
     spec: TemplateFrontMatter
@@ -593,6 +682,7 @@ def parse_template(raw: str, source: str, fallback_name: str) -> PromptTemplate:
             f"{source}: the template uses '{{{{ {missing[0]} }}}}' but declares no variable "
             f"'{missing[0]}' under 'variables'."
         )
+    document = _document(spec, variables, source)
     argument = spec.argument or None
     if argument is not None and argument not in variables:
         raise TemplateError(f"{source}: 'argument' names '{argument}', which is not a variable.")
@@ -629,6 +719,8 @@ def parse_template(raw: str, source: str, fallback_name: str) -> PromptTemplate:
         examples=_examples(spec, variables, source),
         result=result,
         compose=compose,
+        document=document,
+        samples=dict(spec.samples or {}),
     )
 
 

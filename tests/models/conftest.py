@@ -34,10 +34,13 @@ def write_tiny_gguf(path: Path, name: str = "tiny", n_floats: int = 262_144) -> 
     return path
 
 
-def write_relabelled_copy(source: Path, target: Path, name: str) -> Path:
-    """A copy of a GGUF with different metadata (``general.name`` and a
-    ``general.description``), written with the ``gguf`` package: every other
-    key and every tensor copied as read."""
+def write_relabelled_copy(
+    source: Path, target: Path, name: str, chat_template: str | None = None
+) -> Path:
+    """A copy of a GGUF with different metadata (``general.name``, a
+    ``general.description`` and, when given, ``tokenizer.chat_template``),
+    written with the ``gguf`` package: every other key and every tensor copied
+    as read."""
     from gguf import GGUFValueType, GGUFWriter
 
     from assistant.llm.gguf_meta import _reader_class
@@ -63,6 +66,8 @@ def write_relabelled_copy(source: Path, target: Path, name: str) -> Path:
             writer.add_key_value(key, field.contents(), vtype)
     writer.add_name(name)
     writer.add_description("A relabelled copy for the switching test.")
+    if chat_template is not None:
+        writer.add_chat_template(chat_template)
     for t in reader.tensors:  # quantized data comes as bytes, shaped as the writer wants
         writer.add_tensor(t.name, t.data, raw_dtype=t.tensor_type)
     writer.write_header_to_file()

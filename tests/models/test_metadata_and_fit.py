@@ -93,7 +93,8 @@ def test_advice_names_a_context_or_a_quant(bundled_gguf):
     assert fit.advice(info, 4096, fit.FreeMemory(ram=64 * 2**30)) is None
 
 
-def test_loading_a_model_that_does_not_fit_warns(bundled_gguf, monkeypatch):
+def test_loading_a_model_that_does_not_fit_warns_or_refuses(bundled_gguf, monkeypatch):
+    from assistant.errors import ModelError
     from assistant.llm.llama import LlamaCppModel
 
     info = describe(bundled_gguf)
@@ -105,10 +106,18 @@ def test_loading_a_model_that_does_not_fit_warns(bundled_gguf, monkeypatch):
     auto = LlamaCppModel(bundled_gguf, n_ctx=None, n_threads=1)
     assert auto.context_size == 4096 and auto.fit_notice is None  # the default fits
     auto.close()
-    fixed = LlamaCppModel(bundled_gguf, n_ctx=16384, n_threads=1)
-    assert fixed.context_size == 16384  # an explicit n_ctx is honoured, with a warning
+    # within the last 15% of free memory: an explicit n_ctx is honoured, with a warning
+    assert fit.check_fit(info, 6144, tight).label == "tight"
+    fixed = LlamaCppModel(bundled_gguf, n_ctx=6144, n_threads=1)
+    assert fixed.context_size == 6144
     assert fixed.fit_notice is not None and "(lower n_ctx = 4096)" in fixed.fit_notice
     fixed.close()
+    # more than all that is free: refused before loading, with the same sentence
+    assert fit.check_fit(info, 16384, tight).label == "too big"
+    with pytest.raises(ModelError) as err:
+        LlamaCppModel(bundled_gguf, n_ctx=16384, n_threads=1)
+    assert str(err.value).startswith("Not loaded: gemma-3-270m-q4_k_m.gguf needs about")
+    assert str(err.value).endswith("a context of 4096 tokens would fit (lower n_ctx = 4096).")
 
 
 def test_estimate_against_measured_rss(bundled_gguf):
@@ -150,8 +159,12 @@ def test_ask_says_when_the_model_will_not_fit(home_with_model, monkeypatch, caps
     )
     monkeypatch.setattr(fit, "free_memory", lambda: tight)
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-    code = main(["ask", "--n-ctx", "16384", "--max-tokens", "4", "--threads", "1", "Hi"])
+    code = main(["ask", "--n-ctx", "6144", "--max-tokens", "4", "--threads", "1", "Hi"])
     err = capsys.readouterr().err
-    assert code == 0
+    assert code == 0  # tight: it loads, and says what would fit better
     assert "gemma-3-270m-q4_k_m.gguf needs about" in err
     assert "a context of 4096 tokens would fit (lower n_ctx = 4096)." in err
+    code = main(["ask", "--n-ctx", "16384", "--max-tokens", "4", "--threads", "1", "Hi"])
+    err = capsys.readouterr().err
+    assert code == 2  # too big: refused, exit 2, the same sentence
+    assert err.startswith("assistant: Not loaded: gemma-3-270m-q4_k_m.gguf needs about")

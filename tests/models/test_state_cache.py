@@ -16,6 +16,7 @@ import pytest
 
 from assistant.domain import ChatTurn, GenerationOptions, Role
 from assistant.llm.base import Finished, TextPiece
+from assistant.llm.llama import EVAL_BATCH
 from assistant.llm.state_cache import MAGIC, MIN_GAIN_TOKENS, StateCache
 
 SETTINGS = {"n_ctx": 2048, "swa_full": True}
@@ -95,14 +96,18 @@ def test_a_new_process_reads_the_state_back(bundled_gguf, tmp_path):
     first = load()
     answer, fin = _reply(first, history)
     assert fin.prompt_tokens > 300
+    assert not list(tmp_path.rglob("*.state"))  # the reply alone is not what comes next
+    first.prepare_next(history + [ChatTurn(Role.ASSISTANT, answer)])  # as the chat service does
     first.close()
     states = list(tmp_path.rglob("*.state"))
-    assert len(states) == 1  # saved after the reply
+    assert len(states) == 1  # the conversation as the next turn will send it
 
     turns = history + [ChatTurn(Role.ASSISTANT, answer), ChatTurn(Role.USER, "And lakes?")]
     second = load()  # as a new process would
     text, fin = _reply(second, turns)
-    assert second.last_restore > 300 and fin.cached_tokens >= fin.prompt_tokens - 40
+    # read back up to the new message: less than one batch is evaluated again
+    assert second.last_restore > 300
+    assert fin.prompt_tokens - fin.cached_tokens < EVAL_BATCH + 16
     assert text.strip()
     second.close()
 
@@ -132,6 +137,42 @@ def test_ask_continue_starts_from_the_saved_state(home_with_model):
     first = ask("Summarise this: " + "The quick brown fox jumps over the lazy dog. " * 40)
     assert first["cached_tokens"] == 0
     again = ask("-c", str(first["conversation_id"]), "Shorter, please.")
-    assert again["cached_tokens"] >= first["prompt_tokens"]
+    # the whole conversation, the first reply included, was read back
+    assert (
+        again["cached_tokens"] >= first["prompt_tokens"] + first["completion_tokens"] - EVAL_BATCH
+    )
+    assert again["prompt_tokens"] - again["cached_tokens"] < EVAL_BATCH + 16
     states = list((home_with_model / "cache" / "states").rglob("*.state"))
     assert states and all(p.stat().st_mode & 0o777 == 0o600 for p in states)
+
+
+def test_a_state_with_another_conversations_tokens_is_refused(tmp_path):
+    """The header and tokens of conversation B with the state bytes and
+    checksum of A (issue 17, item 10): the checksum covers the tokens and the
+    key as well as the bytes, so the mix is refused and removed."""
+    import struct
+
+    c = cache(tmp_path)
+    a_tokens, b_tokens = list(range(600)), list(range(1000, 1600))
+    a_path = c.save(a_tokens, b"state-of-a" * 50)
+    b_path = c.save(b_tokens, b"state-of-b" * 50)
+    assert a_path is not None and b_path is not None
+    a_raw, b_raw = a_path.read_bytes(), b_path.read_bytes()
+    (a_len,) = struct.unpack("<I", a_raw[len(MAGIC) : len(MAGIC) + 4])
+    (b_len,) = struct.unpack("<I", b_raw[len(MAGIC) : len(MAGIC) + 4])
+    a_header = json.loads(a_raw[len(MAGIC) + 4 : len(MAGIC) + 4 + a_len])
+    b_header = json.loads(b_raw[len(MAGIC) + 4 : len(MAGIC) + 4 + b_len])
+    mixed_header = json.dumps({**b_header, "sha256": a_header["sha256"]}).encode()
+    b_tokens_raw = b_raw[len(MAGIC) + 4 + b_len : len(MAGIC) + 4 + b_len + 4 * 600]
+    a_payload = a_raw[len(MAGIC) + 4 + a_len + 4 * 600 :]
+    b_path.write_bytes(
+        MAGIC + struct.pack("<I", len(mixed_header)) + mixed_header + b_tokens_raw + a_payload
+    )
+    found = c.best(b_tokens)
+    assert found is not None and found[0].path == b_path
+    assert c.payload(found[0]) is None and not b_path.exists()
+    # the same state read by another model or other settings is not its state either
+    other = cache(tmp_path, model="c" * 64)
+    assert other.best(a_tokens) is None
+    found = c.best(a_tokens)
+    assert found is not None and c.payload(found[0]) == b"state-of-a" * 50

@@ -131,7 +131,9 @@ def test_ask_with_notes_prints_and_stores_sources(synced, capsys, monkeypatch, f
     fake_runtime_model.enqueue(["Herons nest in the alder carr [1]."])
     code, out, err = run(["ask", "--notes", "Where do herons nest?"], capsys, monkeypatch, stdin="")
     assert code == 0
-    assert "Sources:" in out and "[1] mine/birds.md:5 — Birds > Herons" in out
+    # the passage the answer comes from is marked (its [1] and its words)
+    assert "Sources (→ the answer comes from):" in out
+    assert "→ [1] mine/birds.md:5 — Birds > Herons" in out
     prompt = fake_runtime_model.history[0][-1].content
     assert "<<<PASSAGE 1 | birds.md:5" in prompt and "alder carr" in prompt
     assert prompt.rstrip().endswith("Question: Where do herons nest?")

@@ -57,3 +57,43 @@ def test_chat_service_grounding_end_to_end(notes, folder, service, fake_model):
     assert started.citations[0].path == "cat.md"
     stored = service.repo.get_message(started.reply_message_id)
     assert stored.citations[0].location == "cat.md:3"
+
+
+def test_a_base_model_gets_the_notes_as_a_document_and_marks_the_source_used(
+    notes, folder, service, fake_model
+):
+    from assistant.chat.service import ReplyDone, ReplyStarted
+    from assistant.notes.grounding import DOCUMENT_STOPS
+
+    write(folder, "cat.md", "# Cat\n\nBiscuit the cat is allergic to chicken.\n")
+    write(folder, "dog.md", "# Dog\n\nRex the dog is allergic to nothing at all.\n")
+    notes.add_collection(folder)
+    notes.sync()
+    fake_model.base_model = True
+    fake_model.enqueue("Chicken.")
+    events = list(
+        service.send(None, "What is Biscuit the cat allergic to?", grounding=notes.grounding())
+    )
+    turn = fake_model.history[0][-1]
+    # the document: notes first, the question after them, the cue to complete
+    assert turn.content.startswith("Notes:\n[1] cat.md")
+    assert turn.content.endswith("Question: What is Biscuit the cat allergic to?")
+    assert turn.cue == "Answer:" and "<<<PASSAGE" not in turn.content
+    assert set(DOCUMENT_STOPS) <= set(fake_model.options[0].stop)
+    started = next(e for e in events if isinstance(e, ReplyStarted))
+    done = next(e for e in events if isinstance(e, ReplyDone))
+    used = {c.path: c.used for c in done.message.citations}
+    assert used == {"cat.md": True, "dog.md": False}  # "chicken" is only in cat.md
+    assert [c.path for c in started.citations][0] == "cat.md"
+
+
+def test_chinese_questions_keep_the_measured_english_labels(notes, folder, service, fake_model):
+    write(folder, "钥匙.md", "# 钥匙\n\n工具棚的备用钥匙放在车库的蓝色罐子里。\n")
+    notes.add_collection(folder)
+    notes.sync()
+    fake_model.base_model = True
+    fake_model.enqueue("车库的蓝色罐子里。")
+    list(service.send(None, "工具棚的备用钥匙放在哪里？", grounding=notes.grounding()))
+    turn = fake_model.history[0][-1]
+    assert turn.content.startswith("Notes:\n[1] 钥匙.md")
+    assert turn.content.endswith("Question: 工具棚的备用钥匙放在哪里？") and turn.cue == "Answer:"

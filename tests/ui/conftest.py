@@ -13,6 +13,7 @@ import pytest
 from assistant.runtime import Runtime
 from assistant.ui.app import AssistantApp
 from tests.fakes import FakeModel
+from tests.models.conftest import hub, model_files  # noqa: F401 - the hub stand-in, for the picker
 
 
 @pytest.fixture

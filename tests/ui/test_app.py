@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from assistant.domain import MessageStatus, Role
-from assistant.errors import ModelError
 from assistant.runtime import Runtime
 from assistant.ui.app import AssistantApp
 from assistant.ui.keys import BINDING_KEYS, KEY_TABLE
@@ -23,7 +20,7 @@ SIZE = (110, 34)
 
 
 def stored_messages(app: AssistantApp, conversation_id: int | None = None):
-    conversation_id = conversation_id or app.conversation_id
+    conversation_id = conversation_id or app.chat.controller.conversation_id
     assert conversation_id is not None
     return app.runtime.repo.messages(conversation_id)
 
@@ -47,10 +44,10 @@ async def test_send_streams_a_reply_and_stores_it(make_app, ui_model):
         await pilot.press("enter")
         await settle(pilot)
 
-        views = app.chat_view.views
+        views = app.chat.chat_view.views
         assert [v.role for v in views] == [Role.USER, Role.ASSISTANT]
         assert views[1].shown_text == "Paris is the **capital**."
-        assert app.prompt.text == ""
+        assert app.chat.prompt.text == ""
         rows = stored_messages(app)
         assert [(m.role, m.content, m.status) for m in rows] == [
             (Role.USER, "capital of France?", MessageStatus.COMPLETE),
@@ -60,8 +57,8 @@ async def test_send_streams_a_reply_and_stores_it(make_app, ui_model):
         assert "fake-model" in status and "tok/s" in status
         assert f"/{ui_model.context_size} (" in status
         # the sidebar now lists the new conversation under its title
-        assert [c.title for c in app.sidebar.conversations] == ["capital of France?"]
-        assert app.sidebar.highlighted_id == app.conversation_id
+        assert [c.title for c in app.chat.sidebar.conversations] == ["capital of France?"]
+        assert app.chat.sidebar.highlighted_id == app.chat.controller.conversation_id
 
 
 async def test_shift_enter_and_ctrl_j_insert_new_lines(make_app, ui_model):
@@ -69,8 +66,8 @@ async def test_shift_enter_and_ctrl_j_insert_new_lines(make_app, ui_model):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("a", "shift+enter", "b", "ctrl+j", "c")
-        assert app.prompt.text == "a\nb\nc"
-        assert app.chat_view.views == []
+        assert app.chat.prompt.text == "a\nb\nc"
+        assert app.chat.chat_view.views == []
         await pilot.press("enter")
         await settle(pilot)
         assert stored_messages(app)[0].content == "a\nb\nc"
@@ -85,16 +82,17 @@ async def test_escape_stops_the_reply_and_keeps_the_partial_text(make_app, ui_mo
         await pilot.press("g", "o", "enter")
         assert await asyncio.to_thread(ui_model.started.wait, 10)
         await pilot.pause()
-        assert app.streaming and not app.prompt.read_only  # never locked (issue 9)
+        # never locked (issue 9)
+        assert app.chat.controller.streaming and not app.chat.prompt.read_only
         await pilot.press("escape")
         await settle(pilot)
 
-        assert not app.streaming
+        assert not app.chat.controller.streaming
         reply = stored_messages(app)[-1]
         assert reply.status == MessageStatus.STOPPED
         assert reply.content.startswith("word0 ")
         assert len(reply.content.split()) < 400
-        view = app.chat_view.views[-1]
+        view = app.chat.chat_view.views[-1]
         assert view.shown_text == reply.content
         assert "stopped" in footer_text(view)
 
@@ -105,43 +103,25 @@ async def test_switch_between_conversations(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert [c.id for c in app.sidebar.conversations] == [second, first]  # newest first
-        assert app.chat_view.views == []
+        assert [c.id for c in app.chat.sidebar.conversations] == [second, first]  # newest first
+        assert app.chat.chat_view.views == []
 
-        app.sidebar.focus()  # highlights the newest
+        app.chat.sidebar.focus()  # highlights the newest
         await pilot.press("enter")
         await settle(pilot)
-        assert app.conversation_id == second
-        assert [v.shown_text for v in app.chat_view.views] == [
+        assert app.chat.controller.conversation_id == second
+        assert [v.shown_text for v in app.chat.chat_view.views] == [
             "nile?",
             "A river.",
             "long?",
             "Very.",
         ]
+        assert app.focused is app.chat.prompt  # the keys went back to the box
+        app.chat.sidebar.focus()
         await pilot.press("down", "enter")
         await settle(pilot)
-        assert app.conversation_id == first
-        assert [v.shown_text for v in app.chat_view.views] == ["oak?", "A tree."]
-
-
-async def test_opens_the_conversation_given_on_the_command_line(make_app):
-    conversation = seed_conversation("Kept", [("q", "half an ans")], status="stopped")
-    app = make_app(conversation_id=conversation)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        views = app.chat_view.views
-        assert [v.shown_text for v in views] == ["q", "half an ans"]
-        assert "stopped" in footer_text(views[1])
-        assert app.sidebar.highlighted_id == conversation
-
-
-async def test_a_missing_conversation_id_is_a_message_not_a_crash(make_app):
-    app = make_app(conversation_id=99)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        assert app.is_running
-        assert "There is no conversation 99." in str(app.query_one(StatusLine).render())
-        assert app.conversation_id is None
+        assert app.chat.controller.conversation_id == first
+        assert [v.shown_text for v in app.chat.chat_view.views] == ["oak?", "A tree."]
 
 
 async def test_rename_the_open_conversation(make_app):
@@ -157,7 +137,7 @@ async def test_rename_the_open_conversation(make_app):
         await settle(pilot)
         assert not isinstance(app.screen, RenameScreen)
         assert app.runtime.repo.get_conversation(conversation).title == "New title"
-        assert [c.title for c in app.sidebar.conversations] == ["New title"]
+        assert [c.title for c in app.chat.sidebar.conversations] == ["New title"]
 
         await pilot.press("f2", "ctrl+u", "x", "escape")  # Esc cancels
         await settle(pilot)
@@ -181,47 +161,16 @@ async def test_delete_asks_first_then_removes_everything(make_app):
         await settle(pilot)
         assert [c.id for c in app.runtime.repo.list_conversations()] == [keep]
         assert app.runtime.repo.all_messages(doomed) == []
-        assert app.conversation_id is None and app.chat_view.views == []
-        assert [c.id for c in app.sidebar.conversations] == [keep]
+        assert app.chat.controller.conversation_id is None and app.chat.chat_view.views == []
+        assert [c.id for c in app.chat.sidebar.conversations] == [keep]
 
         # from the sidebar: Delete on the highlighted conversation, then "y"
-        app.sidebar.focus()
+        app.chat.sidebar.focus()
         await pilot.press("delete")
         assert isinstance(app.screen, ConfirmDeleteScreen)
         await pilot.press("y")
         await settle(pilot)
         assert app.runtime.repo.list_conversations() == []
-
-
-async def test_regenerate_adds_a_reply_beside_the_last_one(make_app, ui_model):
-    ui_model.enqueue("First answer.")
-    ui_model.enqueue("Second answer.")
-    app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("h", "i", "enter")
-        await settle(pilot)
-        await pilot.press("ctrl+r")
-        await settle(pilot)
-        assert [v.shown_text for v in app.chat_view.views] == ["hi", "Second answer."]
-        assert app.chat_view.views[1].branch == (2, 2)
-        rows = stored_messages(app)
-        assert [(m.role, m.content) for m in rows] == [
-            (Role.USER, "hi"),
-            (Role.ASSISTANT, "Second answer."),
-        ]
-        assert len(app.runtime.repo.all_messages(app.conversation_id)) == 3  # the first stays
-        assert len(ui_model.history) == 2
-
-
-async def test_regenerate_with_nothing_to_answer_says_so(make_app):
-    app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("ctrl+r")
-        await settle(pilot)
-        assert app.chat_view.views == []
-        assert any("no message to answer" in n.message for n in app._notifications)
 
 
 async def test_copy_the_last_reply_and_its_code_blocks(make_app, ui_model):
@@ -258,8 +207,8 @@ async def test_help_lists_every_key(make_app):
         assert not isinstance(app.screen, HelpScreen)
         # "?" types into the message box, and opens the help elsewhere
         await pilot.press("question_mark")
-        assert app.prompt.text == "?"
-        app.sidebar.focus()
+        assert app.chat.prompt.text == "?"
+        app.chat.sidebar.focus()
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
@@ -278,31 +227,6 @@ async def test_help_lists_every_key(make_app):
             assert MESSAGE_KEYS[key] in documented, key
 
 
-async def test_a_model_that_cannot_load_is_a_message_and_the_app_stays_up(
-    make_app, monkeypatch: pytest.MonkeyPatch
-):
-    def missing(self):
-        raise ModelError("The model file /nowhere/model.gguf does not exist.")
-
-    monkeypatch.setattr(Runtime, "load_model", missing)
-    app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        status = str(app.query_one(StatusLine).render())
-        assert "does not exist" in status and "not loaded" in status
-        await pilot.press("h", "i", "enter")
-        await settle(pilot)
-        assert app.is_running and not app.streaming
-        reply = app.chat_view.views[-1]
-        assert "does not exist" in footer_text(reply)
-        assert [n.severity for n in app._notifications][-1] == "error"
-        # the question is kept; the app still works
-        assert [m.content for m in stored_messages(app)] == ["hi"]
-        await pilot.press("ctrl+n")
-        await settle(pilot)
-        assert app.chat_view.views == []
-
-
 async def test_an_error_mid_reply_is_marked_on_the_message(make_app, ui_model):
     ui_model.enqueue(["partial", " text", " never"])
     ui_model.fail_with = RuntimeError("GPU on fire")
@@ -311,11 +235,11 @@ async def test_an_error_mid_reply_is_marked_on_the_message(make_app, ui_model):
         await settle(pilot)
         await pilot.press("x", "enter")
         await settle(pilot)
-        assert app.is_running and not app.streaming
+        assert app.is_running and not app.chat.controller.streaming
         reply = stored_messages(app)[-1]
         assert reply.status == MessageStatus.ERROR
         assert reply.content == "partial"
-        view = app.chat_view.views[-1]
+        view = app.chat.chat_view.views[-1]
         assert view.shown_text == "partial"
         assert "error" in footer_text(view) and "GPU on fire" in footer_text(view)
 
@@ -341,7 +265,7 @@ async def test_escape_sequences_in_replies_and_titles_never_reach_the_terminal(m
     app = make_app()
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(pilot)
-        app.sidebar.focus()
+        app.chat.sidebar.focus()
         await pilot.press("enter")  # the stored conversation, with its title
         await settle(pilot)
         stored = terminal_bytes(app)
@@ -360,7 +284,7 @@ async def test_escape_sequences_in_replies_and_titles_never_reach_the_terminal(m
     assert "^[]52;c;cHduZWQ=^G" in streamed
     assert "safe^Moverwritten" in streamed
     assert "<U+009B>31m" in streamed
-    reply = app.runtime.repo.messages(app.conversation_id)[-1]
+    reply = app.runtime.repo.messages(app.chat.controller.conversation_id)[-1]
     assert reply.content == ESCAPES  # stored as written; only the display is made safe
 
 
@@ -377,3 +301,21 @@ async def test_f4_opens_the_writing_screen_on_the_chat_service_and_goes_back(mak
         assert app.screen.library is not None  # read in a worker
         await pilot.press("f4")
         assert not isinstance(app.screen, WritingScreen)
+
+
+async def test_quit_while_a_reply_streams_stores_it_stopped(make_app, ui_model):
+    """Ctrl+Q stops the reply and waits until it is stored as stopped (the
+    process then ends at once: nothing would finish it later)."""
+    ui_model.delay = 0.02
+    ui_model.enqueue([f"word{i} " for i in range(400)])
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("g", "o", "enter")
+        assert await asyncio.to_thread(ui_model.started.wait, 10)
+        await pilot.press("ctrl+q")
+        conversation = app.chat.controller.conversation_id
+        # stored before the app is gone (the process ends right after it)
+        reply = Runtime().repo.messages(conversation)[-1]
+    assert reply.status == MessageStatus.STOPPED and reply.finish_reason == "stopped"
+    assert reply.content.startswith("word0 ")

@@ -28,7 +28,7 @@ async def test_at_path_completes_and_attaches_the_document(
         options = app.query_one(SlashOptions)
         assert options.display and options.choice == "@plan.md"
         await pilot.press("tab")
-        assert app.prompt.text == "summarise @plan.md "
+        assert app.chat.prompt.text == "summarise @plan.md "
         ui_model.enqueue("The ferry leaves at nine [1].")
         await pilot.press("enter")
         await settle(pilot)

@@ -25,7 +25,7 @@ async def type_text(pilot, text: str) -> None:
 
 
 def shown(app) -> list[str]:
-    return [v.shown_text for v in app.chat_view.views]
+    return [v.shown_text for v in app.chat.chat_view.views]
 
 
 def marker(view) -> str:
@@ -40,10 +40,10 @@ async def test_edit_a_sent_message_by_keys_and_move_between_versions(make_app, u
         await settle(pilot)
         await pilot.press("ctrl+up")  # pick the last message, then the question above
         await pilot.press("up")
-        assert app.chat_view.selected is app.chat_view.views[0]
+        assert app.chat.chat_view.selected is app.chat.chat_view.views[0]
         await pilot.press("e")
-        assert app.focused is app.prompt and app.prompt.text == "Capital of France?"
-        assert app.mode_label.display
+        assert app.focused is app.chat.prompt and app.chat.prompt.text == "Capital of France?"
+        assert app.chat.mode_label.display
         await pilot.press(*["backspace"] * len("France?"))
         await type_text(pilot, "Germany?")
         await pilot.press("enter")
@@ -52,66 +52,19 @@ async def test_edit_a_sent_message_by_keys_and_move_between_versions(make_app, u
         assert [t.content for t in ui_model.history[-1] if t.role != Role.SYSTEM] == [
             "Capital of Germany?"
         ]
-        assert marker(app.chat_view.views[0]) == "‹ 2/2 ›"
-        assert not app.mode_label.display
+        assert marker(app.chat.chat_view.views[0]) == "‹ 2/2 ›"
+        assert not app.chat.mode_label.display
         # back to the first version: its whole branch comes back
         await pilot.press("alt+left")
         await settle(pilot)
         assert shown(app) == ["Capital of France?", "Paris."]
-        assert marker(app.chat_view.views[0]) == "‹ 1/2 ›"
+        assert marker(app.chat.chat_view.views[0]) == "‹ 1/2 ›"
         await pilot.press("alt+right")
         await settle(pilot)
         assert shown(app) == ["Capital of Germany?", "Berlin."]
         # the branch in front of the user is remembered
         thread = app.runtime.repo.thread(conversation)
         assert [m.content for m in thread.messages] == ["Capital of Germany?", "Berlin."]
-
-
-async def test_escape_leaves_an_edit_without_sending(make_app, ui_model):
-    conversation = seed_conversation("Q", [("question", "answer")])
-    app = make_app(conversation)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("ctrl+up", "up", "e")
-        assert app.prompt.text == "question"
-        await pilot.press("escape")
-        assert app.prompt.text == "" and not app.mode_label.display
-        assert ui_model.history == []
-
-
-async def test_answer_again_keeps_the_old_reply_as_a_branch(make_app, ui_model):
-    ui_model.enqueue("First.")
-    ui_model.enqueue("Second.")
-    ui_model.enqueue("Third.")
-    app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await type_text(pilot, "hello")
-        await pilot.press("enter")
-        await settle(pilot)
-        await pilot.press("ctrl+r")
-        await settle(pilot)
-        await pilot.press("ctrl+r")
-        await settle(pilot)
-        assert shown(app) == ["hello", "Third."]
-        assert marker(app.chat_view.views[1]) == "‹ 3/3 ›"
-        await pilot.press("alt+left")
-        await settle(pilot)
-        await pilot.press("alt+left")
-        await settle(pilot)
-        assert shown(app) == ["hello", "First."]
-        assert marker(app.chat_view.views[1]) == "‹ 1/3 ›"
-        # the context of the next message is this branch
-        ui_model.enqueue("ok")
-        app.prompt.focus()
-        await type_text(pilot, "more")
-        await pilot.press("enter")
-        await settle(pilot)
-        assert [t.content for t in ui_model.history[-1] if t.role != Role.SYSTEM] == [
-            "hello",
-            "First.",
-            "more",
-        ]
 
 
 async def test_a_click_on_the_marker_moves_between_versions(make_app, ui_model):
@@ -125,25 +78,12 @@ async def test_a_click_on_the_marker_moves_between_versions(make_app, ui_model):
         await settle(pilot)
         await pilot.press("ctrl+r")
         await settle(pilot)
-        head = app.chat_view.views[1].query_one(MessageHead)
+        head = app.chat.chat_view.views[1].query_one(MessageHead)
         assert str(head.render()).endswith("‹ 2/2 ›")
         left = head.content_region.width - len(head.marker) + 1
         await pilot.click(head, offset=(left + 1, 0))  # the marker's left half: previous
         await settle(pilot)
         assert shown(app) == ["hi", "One."]
-
-
-async def test_fork_from_a_picked_message(make_app, ui_model):
-    conversation = seed_conversation("Trip", [("Where to?", "Lisbon."), ("When?", "In May.")])
-    app = make_app(conversation)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("ctrl+up", "up", "up", "f")  # the reply "Lisbon."
-        await settle(pilot)
-        assert app.conversation_id != conversation
-        assert shown(app) == ["Where to?", "Lisbon."]
-        assert app.sidebar.conversations[0].title == "Trip (fork)"
-        assert [m.content for m in app.runtime.repo.messages(conversation)][-1] == "In May."
 
 
 async def test_the_sidebar_filter_finds_titles_and_text(make_app):
@@ -158,14 +98,14 @@ async def test_the_sidebar_filter_finds_titles_and_text(make_app):
         await type_text(pilot, "chain")
         await pilot.pause(0.3)
         await settle(pilot)
-        assert [c.title for c in app.sidebar.conversations] == ["Bikes"]
+        assert [c.title for c in app.chat.sidebar.conversations] == ["Bikes"]
         await pilot.press("enter", "enter")  # into the list, then open
         await settle(pilot)
         assert shown(app)[0] == "chain?"
         await pilot.press("ctrl+f", "escape")  # clears the filter
         await pilot.pause(0.3)
         await settle(pilot)
-        assert len(app.sidebar.conversations) == 3
+        assert len(app.chat.sidebar.conversations) == 3
 
 
 async def test_palette_search_opens_the_hit_on_its_branch(make_app, ui_model):
@@ -179,7 +119,7 @@ async def test_palette_search_opens_the_hit_on_its_branch(make_app, ui_model):
         await type_text(pilot, "Tell me about zebras")
         await pilot.press("enter")
         await settle(pilot)
-        app.open_conversation(None)
+        await app.chat.controller.open(None)
         await settle(pilot)
         await pilot.press("ctrl+p")
         await pilot.pause()
@@ -191,10 +131,10 @@ async def test_palette_search_opens_the_hit_on_its_branch(make_app, ui_model):
         await pilot.press("enter")
         await settle(pilot)
         await pilot.pause()
-        assert app.conversation_id == conversation
+        assert app.chat.controller.conversation_id == conversation
         assert shown(app) == ["Tell me about aardvarks", "They dig."]  # the hit's branch
-        assert app.chat_view.selected is app.chat_view.views[0]
-        assert app.chat_view.views[0].has_class("-found")
+        assert app.chat.chat_view.selected is app.chat.chat_view.views[0]
+        assert app.chat.chat_view.views[0].has_class("-found")
 
 
 async def test_export_from_the_tui_in_markdown_and_json(make_app, tmp_path: Path):
@@ -241,15 +181,15 @@ async def test_a_long_branch_is_drawn_from_the_end(make_app):
     app = make_app(conversation)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        views = app.chat_view.views
+        views = app.chat.chat_view.views
         assert len(views) == ChatView.WINDOW
         assert views[-1].shown_text == "answer 59"
-        assert app.chat_view.query(EarlierMessages)
+        assert app.chat.chat_view.query(EarlierMessages)
         await pilot.press("ctrl+up", "home")
         await settle(pilot)
-        assert len(app.chat_view.views) == 120
-        assert app.chat_view.views[0].shown_text == "question 0"
-        assert not app.chat_view.query(EarlierMessages)
+        assert len(app.chat.chat_view.views) == 120
+        assert app.chat.chat_view.views[0].shown_text == "question 0"
+        assert not app.chat.chat_view.query(EarlierMessages)
 
 
 async def test_scrolling_to_the_top_draws_earlier_messages_in_chunks(make_app):
@@ -260,7 +200,7 @@ async def test_scrolling_to_the_top_draws_earlier_messages_in_chunks(make_app):
     app = make_app(conversation)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        chat = app.chat_view
+        chat = app.chat.chat_view
         assert len(chat.views) == ChatView.WINDOW
         for _ in range(10):
             await pilot.press("pageup")

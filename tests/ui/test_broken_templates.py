@@ -18,4 +18,5 @@ async def test_the_app_shows_a_skipped_template_once(make_app):
         app.action_open_writing()
         await settle(pilot)
         assert len([n for n in app._notifications if "broken.md" in str(n.message)]) == 1
-        assert app.library() is not None and "proofread" in app.library().templates
+        library = app.chat.controller.library
+        assert library is not None and "proofread" in library.templates

@@ -174,7 +174,7 @@ async def test_stop_keeps_the_text_and_says_so(db, tmp_path: Path):
         await pilot.press("escape")
         await settle(pilot)
         (draft,) = service.list_drafts()
-        assert draft.status == DraftStatus.CANCELLED
+        assert draft.status == DraftStatus.STOPPED
         assert draft.content == screen.text and screen.text
         assert "Stopped" in str(screen.query_one("#compose-status").render())
 

@@ -1,7 +1,7 @@
 """Pilot tests for memory in the chat screen: ``/remember`` keeps a memory,
 ``/memory private`` keeps them out of the prompt, and the context meter
 counts the memories given (the memory screen and proposals in the app come
-later, on the chat controller)."""
+later)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ async def test_remember_then_memory_private(make_app, ui_model):
         await type_text(pilot, "/remember I am vegetarian.")
         await pilot.press("enter")
         await settle(pilot)
-        assert app.prompt.text == ""
+        assert app.chat.prompt.text == ""
         kept = app.runtime.memory.list_memories()
         assert [m.text for m in kept] == ["I am vegetarian."]
         assert ui_model.history == []  # a command, not a message to the model
@@ -47,7 +47,7 @@ async def test_remember_then_memory_private(make_app, ui_model):
         await pilot.press("enter")
         await settle(pilot)
         assert "vegetarian" not in ui_model.history[-1][0].content
-        conversation = app.conversation_id
+        conversation = app.chat.controller.conversation_id
 
     stored = Runtime().repo.get_conversation(conversation, messages=False)
     assert stored.memory == MemoryMode.PRIVATE
@@ -58,8 +58,8 @@ async def test_a_memory_too_long_stays_in_the_box(make_app, ui_model):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         line = "/remember " + "x" * 501
-        app.prompt.load_text(line)
+        app.chat.prompt.load_text(line)
         await pilot.press("enter")
         await settle(pilot)
-        assert app.prompt.text == line  # nothing lost: the line is there to fix
+        assert app.chat.prompt.text == line  # nothing lost: the line is there to fix
         assert app.runtime.memory.count() == 0 and app.is_running

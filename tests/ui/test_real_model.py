@@ -22,14 +22,14 @@ async def test_a_real_answer_streams_into_the_view(home_with_model, monkeypatch)
         await pilot.press("enter")
         await settle(pilot)
 
-        assert app.is_running and not app.streaming
-        rows = app.runtime.repo.messages(app.conversation_id)
+        assert app.is_running and not app.chat.controller.streaming
+        rows = app.runtime.repo.messages(app.chat.controller.conversation_id)
         assert [m.role for m in rows] == [Role.USER, Role.ASSISTANT]
         reply = rows[-1]
         assert reply.status == MessageStatus.COMPLETE
         assert reply.content.strip()
         assert reply.completion_tokens and reply.completion_tokens > 0
-        view = app.chat_view.views[-1]
+        view = app.chat.chat_view.views[-1]
         assert view.shown_text.strip() == reply.content  # the stored reply is right-trimmed
         assert "User:" not in view.shown_text  # no echoed role markers
         status = str(app.query_one(StatusLine).render())

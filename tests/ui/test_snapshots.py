@@ -182,3 +182,83 @@ def test_retrieval_modal(snap_compare, make_app, size):
 
 def test_prompt_is_a_prompt_input():
     assert issubclass(PromptInput, TextArea)
+
+
+# ------------------------------------------------ compose and the model picker
+@pytest.mark.parametrize("size", SIZES)
+def test_compose_screen(snap_compare, make_app, size):
+    """Ctrl+T: the compose mode's form, as a new user first sees it."""
+    from assistant.ui.compose_screen import ComposeScreen
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("ctrl+t")
+        await steady(pilot)
+        await pilot.wait_for_scheduled_animations()  # the list's scrollbar fades in
+        await steady(pilot)
+        assert isinstance(pilot.app.screen, ComposeScreen)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+PICKER_ENTRIES = [  # what gather_entries found (its reading is tested in tests/models)
+    ("bundled", "253 MB  Q4_K_M  268M  ctx 2048  fits", True, True),
+    ("bartowski/Qwen2.5-7B-GGUF:Q4_K_M", "4.7 GB  Q4_K_M  7.6B  ctx 32768  fits", True, False),
+    ("ollama/llama3.2", "http://127.0.0.1:11434/v1", True, False),
+    ("lab", "http://10.0.0.7:8080/v1: the server did not answer (timed out)", False, False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_model_picker(snap_compare, make_app, size, monkeypatch: pytest.MonkeyPatch):
+    """Ctrl+L over a conversation: the current model marked, an engine that
+    failed greyed out (it cannot be chosen)."""
+    import assistant.chat.models as models
+    from assistant.llm.spec import ModelSpec
+    from assistant.ui.model_picker import ModelPickerScreen
+
+    entries = [
+        models.PickerEntry(label, detail, ModelSpec() if usable else None, current)
+        for label, detail, usable, current in PICKER_ENTRIES
+    ]
+    monkeypatch.setattr(models, "gather_entries", lambda runtime: entries)
+    conversation = seed_conversation("Holiday plans", [("Where?", "Somewhere warm.")])
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("ctrl+l")
+        await steady(pilot)
+        assert isinstance(pilot.app.screen, ModelPickerScreen)
+
+    assert snap_compare(make_app(conversation), terminal_size=size, run_before=run_before)
+
+
+# ------------------------------------------------------------ tool calls
+# The tool-call entry's snapshot belongs here. Today (tools round 1) a stored
+# tool result is drawn as a message headed "Tool · NAME"; when the TUI draws
+# tool calls as collapsed entries (issue 19's TUI part, on top of the
+# controller's ReplyUpdate events), this test's picture is updated with
+# --snapshot-update and a second one, the entry opened, is added beside it.
+def seed_tool_conversation() -> int:
+    """A question, a reply that asked for a tool, its result, the answer."""
+    from assistant.domain import ToolCall
+
+    repo = Runtime().repo
+    conversation = repo.create_conversation("Time in Tokyo", model="fake-model").id
+    repo.add_message(conversation, Role.USER, "What time is it in Tokyo?")
+    call = ToolCall("call-1", "now", {"timezone": "Asia/Tokyo"})
+    asked = repo.add_message(conversation, Role.ASSISTANT, "", model="fake-model")
+    repo.update_message(asked.id, tool_calls=[call], finish_reason="tool_calls")
+    repo.add_message(conversation, Role.TOOL, "2026-12-04T18:10:00+09:00 (Friday)", tool_call=call)
+    answer = repo.add_message(
+        conversation, Role.ASSISTANT, "It is 18:10 on Friday in Tokyo.", model="fake-model"
+    )
+    repo.update_message(answer.id, completion_tokens=11, tokens_per_second=20.5)
+    repo.db.close()
+    return conversation
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_main_screen_with_a_stored_tool_call(snap_compare, make_app, size):
+    conversation = seed_tool_conversation()
+    assert snap_compare(make_app(conversation), terminal_size=size, run_before=steady)

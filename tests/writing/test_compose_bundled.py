@@ -107,5 +107,5 @@ def test_ctrl_c_during_a_section_keeps_the_partial_piece(home_with_model, tmp_pa
         "select status, content, sections_done from drafts where id = 1"
     ).fetchone()
     con.close()
-    assert status == "cancelled" and done == 1
+    assert status == "stopped" and done == 1
     assert content.rstrip() == kept.rstrip()

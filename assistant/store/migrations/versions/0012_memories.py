@@ -7,8 +7,8 @@ memory's entry when its row goes, so no path leaves its words behind.
 ``vector`` is the memory's embedding (float32 bytes) by ``vector_model``,
 filled when selection first needs it.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-01
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
