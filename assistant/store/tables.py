@@ -100,7 +100,7 @@ class MessageRow(Base):
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), index=True
     )
-    # The uids of the memories a reply was given (migration 0010).
+    # The uids of the memories a reply was given (migration 0012).
     memories: Mapped[list[str] | None] = mapped_column(JSON)
     # A reply's calls ([{"id", "name", "arguments"}]); a tool result's call.
     tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
@@ -141,7 +141,7 @@ class DraftRow(Base):
 
 
 class MemoryRow(Base):
-    """A memory (migration 0010). Its words are in the ``memories_fts``
+    """A memory (migration 0012). Its words are in the ``memories_fts``
     virtual table (rowid = id), which the repository writes; ``vector`` is
     its embedding as float32 bytes, by ``vector_model``."""
 
