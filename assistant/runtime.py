@@ -437,7 +437,14 @@ class Runtime:
 
         def build() -> ToolRegistry:
             s = self.settings
-            registry = ToolRegistry(builtin_tools(lambda: self.notes, s.tool_paths, s.tool_timeout))
+            registry = ToolRegistry(
+                builtin_tools(
+                    lambda: self.notes,
+                    s.tool_paths,
+                    s.tool_timeout,
+                    remember=self._remember if s.memory else None,
+                )
+            )
             from assistant.tools.mcp_client import add_mcp_servers
 
             self._built["mcp"] = add_mcp_servers(
@@ -446,6 +453,17 @@ class Runtime:
             return registry
 
         return self._once("tools", build)
+
+    def _remember(self, text: str, conversation_id: int | None, message_id: int | None) -> str:
+        """The ``remember`` tool's work, once the user said yes."""
+        from assistant.domain import MemorySource
+
+        memory, created = self.memory.add(
+            text, MemorySource.PROPOSED, conversation_id=conversation_id, message_id=message_id
+        )
+        if created:
+            return f"Remembered (memory {memory.id}): {memory.text}"
+        return f"Already remembered (memory {memory.id}); nothing was added."
 
     def close_tools(self) -> None:
         """Stop the MCP servers started so far."""

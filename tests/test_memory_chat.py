@@ -400,3 +400,88 @@ def test_a_reply_with_tools_gives_every_step_the_memories(repo, memory):
     assert all("I am vegetarian." in turns[0].content for turns in model.history)
     stored = repo.get_message(starts[0].reply_message_id)
     assert stored.memories == [veg.uid]
+
+
+def test_a_base_model_is_given_only_the_memories_that_bear_on_the_message(repo, memory):
+    """A base model continues what it reads: memories beside the point make
+    its answers worse (bench.answers --memories), so it gets only those that
+    clear the relevance floor, even while they are few."""
+    model = FakeModel()
+    model.base_model = True
+    veg, _ = memory.add("I am vegetarian.")
+    maya, _ = memory.add("My daughter is called Maya.")
+    session = make_session(repo, model, memory)
+    started, done, _ = drain(session.send("What is the capital of France?"))
+    assert HEADER not in model.history[-1][0].content
+    assert started.memories == () and not done.message.memories
+    started, done, _ = drain(session.send("What presents would my daughter Maya like?"))
+    assert f"{HEADER} «My daughter is called Maya.»" in model.history[-1][0].content
+    assert "vegetarian" not in model.history[-1][0].content
+    assert done.message.memories == [maya.uid]
+    # an instruction-tuned model is given all of them while they are few
+    chat_model = FakeModel()
+    session = make_session(repo, chat_model, memory)
+    drain(session.send("What is the capital of France?"))
+    assert f"«{veg.text}» «{maya.text}»" in system_text(chat_model)
+
+
+def remember_tools(memory: MemoryService, approve):
+    from assistant.chat.tooluse import ToolUse
+    from assistant.tools.builtin import builtin_tools
+
+    def keep(text, conversation_id, message_id):
+        kept, created = memory.add(text, MemorySource.PROPOSED, conversation_id, message_id)
+        return f"Remembered (memory {kept.id})." if created else "Already remembered."
+
+    tools = [t for t in builtin_tools(None, remember=keep) if t.name == "remember"]
+    return ToolUse(tools, approve=approve)
+
+
+def test_the_remember_tool_asks_every_time_and_keeps_only_on_yes(repo, memory):
+    from assistant.chat.events import ToolCallDone
+    from assistant.chat.tooluse import Approval
+    from assistant.domain import ToolCall
+
+    asked: list[str] = []
+    answers = [Approval.CONVERSATION, Approval.ONCE, Approval.DENY]
+
+    def approve(request, cancel):
+        asked.append(request.shown)
+        return answers.pop(0)
+
+    model = FakeModel()
+    use = remember_tools(memory, approve)
+    chat = ChatService(repo, model, flush_interval=0.0, memory=memory)
+    model.enqueue_calls(ToolCall("a", "remember", {"text": "I am vegetarian."}))
+    model.enqueue("Noted.")
+    events = list(chat.send(None, "I never eat meat, remember that.", tools=use))
+    done = next(e for e in events if isinstance(e, ToolCallDone))
+    cid = events[-1].message.conversation_id
+    (kept,) = memory.list_memories()
+    assert kept.text == "I am vegetarian." and kept.source == MemorySource.PROPOSED
+    assert kept.conversation_id == cid
+    assert kept.message_id == done.message.id  # the call's stored result
+    # "for this conversation" does not stop the next one being asked
+    model.enqueue_calls(ToolCall("b", "remember", {"text": "Maya is my daughter."}))
+    model.enqueue_calls(ToolCall("c", "remember", {"text": "I live in Porto."}))
+    model.enqueue("Noted both.")
+    events = list(chat.send(cid, "Maya is my daughter and I live in Porto.", tools=use))
+    outcomes = [e.outcome for e in events if isinstance(e, ToolCallDone)]
+    assert outcomes == ["ok", "denied"] and len(asked) == 3
+    assert [m.text for m in memory.list_memories()] == ["I am vegetarian.", "Maya is my daughter."]
+    assert repo.get_conversation(cid, messages=False).tools_allowed == ()
+
+
+def test_a_private_conversation_is_not_offered_the_remember_tool(repo, memory):
+    model = FakeModel()
+    use = remember_tools(memory, lambda request, cancel: None)
+    chat = ChatService(repo, model, flush_interval=0.0, memory=memory)
+    model.enqueue("Fine.")
+    events = list(chat.send(None, "Hello.", tools=use))
+    cid = events[-1].message.conversation_id
+    assert [t.name for t in model.tools_seen[-1]] == ["remember"]
+    chat.set_memory_mode(cid, MemoryMode.PRIVATE)
+    model.enqueue("Fine.")
+    list(chat.send(cid, "I never eat meat.", tools=use))
+    assert model.tools_seen[-1] is None
+    assert memory.list_memories() == []

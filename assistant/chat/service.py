@@ -752,6 +752,10 @@ class ChatService:
                     "the bundled base model has none), so this answer is written without them."
                 )
                 tools = None
+            if tools is not None and conv.memory != MemoryMode.ON:
+                # a conversation with memory off or private keeps nothing
+                kept = [t for t in tools.tools if t.name != "remember"]
+                tools = replace(tools, tools=kept)
             if tools is not None and not tools.tools:
                 tools = None
             history = self.history_turns(conversation_id, user_message_id, tools=tools is not None)
@@ -880,7 +884,9 @@ class ChatService:
             (m.memories for m in reversed(branch) if m.role == Role.ASSISTANT and m.memories),
             [],
         )
-        return memory.select(history[-1].content, budget, count, previous)
+        return memory.select(
+            history[-1].content, budget, count, previous, relevant_only=model.base_model
+        )
 
     def _propose(
         self,
@@ -1036,7 +1042,7 @@ class ChatService:
             tool_call=call,
         )
         asks = tool is not None and tool.asks_first and call.name not in tools.allowed
-        if asks:
+        if asks and tool is not None and not tool.always_asks:
             allowed_here = self.repo.get_conversation(conversation_id, messages=False)
             asks = call.name not in allowed_here.tools_allowed
         yield ToolCallStarted(call, tool.source if tool else "", asks)
@@ -1061,11 +1067,11 @@ class ChatService:
                 outcome, text = ToolOutcome.STOPPED, "Not run: the user stopped the reply."
             elif answer == Approval.DENY:
                 outcome, text = ToolOutcome.DENIED, "Not run: the user denied this call."
-            elif answer == Approval.CONVERSATION:
+            elif answer == Approval.CONVERSATION and not tool.always_asks:
                 self.repo.allow_tool(conversation_id, call.name)
         if outcome == ToolOutcome.OK and tool is not None:
             try:  # a tool that cannot do it raises ToolFailed (an AssistantError)
-                output = tool.run(call.arguments, ToolContext(cancel, conversation_id))
+                output = tool.run(call.arguments, ToolContext(cancel, conversation_id, result.id))
             except AssistantError as exc:
                 outcome, text = ToolOutcome.ERROR, f"Error: {exc}"
             except Exception as exc:  # a tool's own bug: the reply goes on, the model is told
