@@ -415,6 +415,17 @@ class Runtime:
             ),
         )
 
+    def set_memory(self, on: bool) -> Path:
+        """Memory on or off everywhere, from now on and in config.toml (the
+        memories stay stored either way); the file written."""
+        from assistant.config import update_config
+
+        update_config(self.paths.config_file, {"memory": on})
+        self.settings = self.settings.model_copy(update={"memory": on})
+        if "memory" in self._built:
+            self.memory.enabled = on
+        return self.paths.config_file
+
     def session(self, state: ConversationState | None = None) -> ChatSession:
         from assistant.chat.session import ChatSession
 

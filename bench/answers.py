@@ -541,7 +541,7 @@ def main(argv: Sequence[str] | None = None) -> Summary:
         type=int,
         default=0,
         metavar="N",
-        help="keep N memories about the user first (bench.memory's), so every reply may be given them",
+        help="keep N memories about the user first (bench.memory's): every reply may get them",
     )
     args = parser.parse_args(argv)
 

@@ -45,12 +45,12 @@ import shlex
 import shutil
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from assistant.chat.events import ReplyDone, ReplyStarted
+from assistant.chat.events import MemoryProposed, ReplyDone, ReplyStarted
 from assistant.chat.session import ChatSession, ConversationState
 from assistant.chat.updates import (
     BoxText,
@@ -58,6 +58,7 @@ from assistant.chat.updates import (
     EditMode,
     HistoryRead,
     MarkersChanged,
+    MemoriesProposed,
     Notice,
     Queued,
     Ready,
@@ -76,11 +77,14 @@ from assistant.chat.updates import (
 from assistant.domain import (
     Citation,
     Conversation,
+    Memory,
     MemoryMode,
+    MemoryProposal,
     Message,
     Role,
     SearchHit,
     Thread,
+    plural,
 )
 from assistant.errors import AssistantError, NotFound
 
@@ -240,6 +244,8 @@ class ChatController:
         self.backend = backend
         self.listener = listener
         self.session = backend.session(ConversationState(conversation_id))
+        # a screen is in front of the user: it can ask about proposed memories
+        self.session.propose_memories = True
         self.sync_notes_at_start = sync_notes
         self._tasks: set[asyncio.Task[None]] = set()
         self.spawn: Spawn = spawn or _default_spawn(self._tasks)
@@ -858,6 +864,9 @@ class ChatController:
         return await future
 
     async def _reply_event(self, event: ChatEvent) -> None:
+        if isinstance(event, MemoryProposed):
+            await self._emit(MemoriesProposed(event.proposals))
+            return
         if isinstance(event, ReplyStarted):
             plan = event.plan
             fields: dict[str, Any] = {"notice": ""}
@@ -1064,6 +1073,31 @@ class ChatController:
             title="Memory",
         )
         return True
+
+    async def decide_memories(self, decisions: Sequence[tuple[MemoryProposal, str]]) -> None:
+        """The user's answers about proposed memories: ``keep``, ``replace``
+        (the memory it repeats or changes), ``add`` (as a new one beside it)
+        or ``no``. Only a yes keeps anything; the notice says what was kept."""
+        kept: list[Memory] = []
+        for proposal, answer in decisions:
+            if answer not in ("keep", "replace", "add"):
+                continue
+            try:
+                memory = await _in_thread(
+                    self.session.accept_proposal, proposal, answer == "replace"
+                )
+            except AssistantError as exc:
+                await self.notify(str(exc), "warning", title="Memory")
+                continue
+            except Exception as exc:
+                await self.error(await _in_thread(sentence, exc))
+                continue
+            kept.append(memory)
+        if kept:
+            listing = "; ".join(f"{m.id}: {m.text}" for m in kept)
+            await self.notify(
+                f"Remembered {plural(len(kept), 'memory', 'memories')} ({listing}).", title="Memory"
+            )
 
     async def _store(self, job: Callable[..., Any], *args: Any) -> None:
         try:
@@ -1353,8 +1387,6 @@ class ChatController:
 
 
 def notes_summary(status: Any) -> str:
-    from assistant.domain import plural
-
     text = f"notes {plural(status.files, 'file')}, {plural(status.chunks, 'passage')}"
     if status.skipped:
         text += f", {len(status.skipped)} skipped"

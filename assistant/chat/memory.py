@@ -146,6 +146,12 @@ def quoted(text: str) -> str:
     return "«" + line.replace("«", "‹").replace("»", "›") + "»"
 
 
+def clearly_relevant(r: Ranked) -> bool:
+    return (r.cosine is not None and r.cosine >= STRONG_COSINE) or (
+        r.keyword_share >= STRONG_KEYWORD_SHARE
+    )
+
+
 def render_block(memories: Sequence[Memory]) -> str:
     """The text added to the system prompt for ``memories`` ("" for none):
     the header, then the memories on the same line. Measured on the bundled
@@ -581,8 +587,10 @@ class MemoryService:
         ``relevant_only`` (a base model, which continues what it reads and
         is led astray by memories beside the point: bench.answers measured
         right answers 11/27 -> 8/27 with five of them given to every reply)
-        gives only the memories that clear the floor, even while they are
-        few; those of the last reply first, in their order."""
+        gives only the memories clearly relevant to ``query`` (the strong
+        floor: the small floor let "What do bees make?" bring "I am
+        vegetarian."), even while they are few; those of the last reply
+        first, in their order."""
         if not self.enabled or budget <= 0:
             return EMPTY
         total = self.repo.count()
@@ -600,15 +608,7 @@ class MemoryService:
         kept = [still[u] for u in previous if u in still]
         if kept:
             ids = {m.id for m in kept}
-            missing = [
-                r
-                for r in ranked
-                if r.memory_id not in ids
-                and (
-                    (r.cosine is not None and r.cosine >= STRONG_COSINE)
-                    or r.keyword_share >= STRONG_KEYWORD_SHARE
-                )
-            ]
+            missing = [r for r in ranked if r.memory_id not in ids and clearly_relevant(r)]
             found = self.repo.many([r.memory_id for r in missing])
             merged = kept + [found[r.memory_id] for r in missing if r.memory_id in found]
             block = render_block(merged)
@@ -627,7 +627,7 @@ class MemoryService:
         previous: Sequence[str],
         total: int,
     ) -> MemorySelection:
-        ranked = self._relevant(self.rank(query))[:MAX_GIVEN]
+        ranked = [r for r in self.rank(query) if clearly_relevant(r)][:MAX_GIVEN]
         scores = {r.memory_id: r.score for r in ranked}
         if not ranked:
             return MemorySelection((), "", total, scores)

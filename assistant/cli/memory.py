@@ -269,10 +269,7 @@ def off(ctx: click.Context) -> int:
 
 
 def _switch(ctx: click.Context, on: bool) -> int:
-    from assistant.config import update_config
-
-    config = runtime(ctx).paths.config_file
-    update_config(config, {"memory": on})
+    config = runtime(ctx).set_memory(on)
     state = "on" if on else "off (your memories stay stored; `assistant memory on` undoes it)"
     say(f"Memory is {state}; written to {config}.")
     return 0

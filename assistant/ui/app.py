@@ -48,6 +48,7 @@ class AssistantApp(App[None]):
         Binding("f4", "open_writing", "Writing", show=False),
         Binding("ctrl+t", "open_compose", "Compose", show=False),
         Binding("ctrl+l", "pick_model", "Model", show=False),
+        Binding("f7", "memories", "Memories", show=False),
         Binding("f1", "help", "Keys"),
         Binding("question_mark", "help", "Keys", show=False),
         Binding("ctrl+q", "quit", "Quit"),  # the chat screen shows it first
@@ -113,6 +114,13 @@ class AssistantApp(App[None]):
 
         self.push_screen(ModelPickerScreen(controller.model_entries), chosen)
 
+    def action_memories(self) -> None:
+        """The memory screen: read, edit, delete; memory on or off."""
+        from assistant.ui.memory_screen import MemoryScreen
+
+        if not isinstance(self.screen, MemoryScreen):
+            self.push_screen(MemoryScreen(self.runtime.memory, self.runtime.set_memory))
+
     def action_search_conversations(self) -> None:
         self.push_screen(
             CommandPalette(providers=[ConversationSearch], placeholder="Search all conversations…")
@@ -148,6 +156,7 @@ class AssistantApp(App[None]):
             ("Retrieval view", "Keyword rank, vector rank and score", chat.action_retrieval),
             ("Open source", "The selected source in $EDITOR", chat.action_open_source),
             ("Switch model", "Local models and the engines' models", self.action_pick_model),
+            ("Memories", "What is kept about you: edit, delete, on/off (F7)", self.action_memories),
             ("Show keys", "Every key of the app", self.action_help),
             ("Writing", "Open the writing screen", self.action_open_writing),
             ("Compose", "Write a new piece from a brief (Ctrl+T)", self.action_open_compose),

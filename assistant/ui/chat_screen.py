@@ -39,6 +39,7 @@ from assistant.chat.updates import (
     EditMode,
     HistoryRead,
     MarkersChanged,
+    MemoriesProposed,
     Notice,
     Queued,
     Recall,
@@ -51,7 +52,7 @@ from assistant.chat.updates import (
     Unqueued,
     Update,
 )
-from assistant.domain import Citation, Conversation, Role
+from assistant.domain import Citation, Conversation, MemoryProposal, Role
 from assistant.ui.screens import (
     ConfirmDeleteScreen,
     ConfirmScreen,
@@ -268,6 +269,26 @@ class ChatScreen(Screen[None]):
             )
         elif isinstance(update, ChatNote):
             await self.chat_view.add_note(update.text)
+        elif isinstance(update, MemoriesProposed):
+            self._ask_about_memories(list(update.proposals), [])
+
+    def _ask_about_memories(
+        self, proposals: list[MemoryProposal], answers: list[tuple[MemoryProposal, str]]
+    ) -> None:
+        """One dialog per proposed memory, in turn; then the answers go to
+        the controller (only a yes keeps anything)."""
+        from assistant.ui.memory_screen import ProposalScreen
+
+        if not proposals:
+            if answers:
+                self.run_worker(self.controller.decide_memories(answers), group="memory")
+            return
+        proposal = proposals.pop(0)
+
+        def answered(answer: str | None) -> None:
+            self._ask_about_memories(proposals, [*answers, (proposal, answer or "no")])
+
+        self.app.push_screen(ProposalScreen(proposal), answered)
 
     def _status(self, update: StatusChanged) -> None:
         status, line = update.status, self.status
