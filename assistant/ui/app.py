@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from assistant.ui.chat_screen import ChatScreen
 from assistant.ui.model_picker import ModelPickerScreen
@@ -48,7 +48,7 @@ class AssistantApp(App[None]):
         Binding("f4", "open_writing", "Writing", show=False),
         Binding("ctrl+t", "open_compose", "Compose", show=False),
         Binding("ctrl+l", "pick_model", "Model", show=False),
-        Binding("f7", "memories", "Memories", show=False),
+        Binding("f7", "memories", "Memories", show=False, priority=True),  # over TextArea's F7
         Binding("f1", "help", "Keys"),
         Binding("question_mark", "help", "Keys", show=False),
         Binding("ctrl+q", "quit", "Quit"),  # the chat screen shows it first
@@ -118,7 +118,7 @@ class AssistantApp(App[None]):
         """The memory screen: read, edit, delete; memory on or off."""
         from assistant.ui.memory_screen import MemoryScreen
 
-        if not isinstance(self.screen, MemoryScreen):
+        if not isinstance(self.screen, ModalScreen):  # not over a dialog, nor itself
             self.push_screen(MemoryScreen(self.runtime.memory, self.runtime.set_memory))
 
     def action_search_conversations(self) -> None:
