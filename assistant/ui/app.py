@@ -119,7 +119,8 @@ class AssistantApp(App[None]):
         from assistant.ui.memory_screen import MemoryScreen
 
         if not isinstance(self.screen, ModalScreen):  # not over a dialog, nor itself
-            self.push_screen(MemoryScreen(self.runtime.memory, self.runtime.set_memory))
+            given = self.chat.memories_given() if self.screen is self.chat else []
+            self.push_screen(MemoryScreen(self.runtime.memory, self.runtime.set_memory, given))
 
     def action_search_conversations(self) -> None:
         self.push_screen(

@@ -562,6 +562,12 @@ class ChatScreen(Screen[None]):
             self.prompt.focus()
 
     # --------------------------------------------------------- clipboard
+    def memories_given(self) -> list[str]:
+        """The memories (uids) the selected reply, else the last one, was given."""
+        view = self._selected_reply or self._last_reply()
+        message = view.message if view is not None else None
+        return list(message.memories) if message is not None else []
+
     def _last_reply(self) -> MessageView | None:
         replies = [v for v in self.chat_view.views if v.role == Role.ASSISTANT]
         return replies[-1] if replies else None

@@ -10,7 +10,7 @@ its box with the reason, so nothing typed is lost.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from textual import on
@@ -26,7 +26,7 @@ from assistant.textsafe import one_line
 from assistant.ui.screens import ConfirmScreen
 from assistant.ui.widgets import plain
 
-COLUMNS = ("#", "Memory", "From", "Last used")
+COLUMNS = ("", "#", "Memory", "From", "Last used")
 
 
 def origin(memory: Memory) -> str:
@@ -37,9 +37,9 @@ def origin(memory: Memory) -> str:
     return "typed"
 
 
-def row(memory: Memory) -> tuple[str, ...]:
+def row(memory: Memory, given: bool = False) -> tuple[str, ...]:
     used = memory.last_used_at.strftime("%Y-%m-%d %H:%M") if memory.last_used_at else "never"
-    return (str(memory.id), one_line(memory.text), origin(memory), used)
+    return ("→" if given else "", str(memory.id), one_line(memory.text), origin(memory), used)
 
 
 class EditMemoryScreen(ModalScreen[str | None]):
@@ -74,7 +74,9 @@ class EditMemoryScreen(ModalScreen[str | None]):
 class MemoryScreen(ModalScreen[None]):
     """Every memory kept, newest first: e edits, Delete removes (asks
     first; the text leaves the database and its search index), o turns
-    memory on or off everywhere (they stay stored), Esc closes."""
+    memory on or off everywhere (they stay stored), Esc closes. Those the
+    selected reply was given are marked → and listed first, as the sources
+    an answer came from are."""
 
     BINDINGS = [
         ("escape", "close", "Close"),
@@ -83,10 +85,13 @@ class MemoryScreen(ModalScreen[None]):
         ("o", "switch", "On/off"),
     ]
 
-    def __init__(self, memory: MemoryService, switch: Callable[[bool], Path]) -> None:
+    def __init__(
+        self, memory: MemoryService, switch: Callable[[bool], Path], given: Sequence[str] = ()
+    ) -> None:
         super().__init__()
         self.memory = memory
         self.switch = switch
+        self.given = list(given)
         self.memories: list[Memory] = []
 
     def compose(self) -> ComposeResult:
@@ -106,14 +111,20 @@ class MemoryScreen(ModalScreen[None]):
 
     async def reload(self, keep: int | None = None) -> None:
         """Read the memories again (in a thread: it is the database)."""
-        self.memories = await asyncio.to_thread(self.memory.list_memories)
+        memories = await asyncio.to_thread(self.memory.list_memories)
+        order = {uid: n for n, uid in enumerate(self.given)}
+        memories.sort(key=lambda m: order.get(m.uid, len(order)))  # stable: newest first after
+        self.memories = memories
         table: DataTable[str] = self.query_one(DataTable)
         table.clear()
         for memory in self.memories:
-            table.add_row(*row(memory), key=str(memory.id))
+            table.add_row(*row(memory, memory.uid in order), key=str(memory.id))
         state = "on" if self.memory.enabled else "off (they stay stored; o turns it on)"
         count = plural(len(self.memories), "memory", "memories")
         empty = "" if self.memories else " Add one with /remember TEXT in the chat."
+        given = sum(m.uid in order for m in self.memories)
+        if given:
+            empty += f" → {plural(given, 'was', 'were')} given to the selected reply."
         self.query_one("#memory-state", Static).update(
             plain(f"Memory is {state}. {count} kept.{empty}")
         )

@@ -29,7 +29,7 @@ from textual.widgets import Label, Markdown, OptionList, Static, TextArea
 from textual.widgets.markdown import MarkdownFence, MarkdownStream
 from textual.widgets.option_list import Option
 
-from assistant.domain import Citation, Message, MessageStatus, Role, Thread
+from assistant.domain import Citation, Message, MessageStatus, Role, Thread, plural
 from assistant.textsafe import one_line, sanitize
 
 
@@ -139,6 +139,8 @@ def reply_footer(message: Message) -> tuple[str, str]:
         parts.append(f"{message.completion_tokens} tokens")
     if message.tokens_per_second:
         parts.append(f"{message.tokens_per_second:.1f} tok/s")
+    if message.memories:  # which ones: marked → on the memory screen
+        parts.append(f"given {plural(len(message.memories), 'memory', 'memories')} (F7)")
     kind = "stats"
     if message.status == MessageStatus.ERROR:
         parts.append(f"error: {message.error or 'the model failed'}")

@@ -144,3 +144,32 @@ async def test_the_memory_screen_edits_deletes_and_turns_memory_off(make_app, ui
         assert not isinstance(app.screen, MemoryScreen)
     assert {veg.id, porto.id} & {m.id for m in Runtime().memory.list_memories()}
     assert Runtime().settings.memory is False
+
+
+async def test_a_reply_says_it_was_given_memories_and_f7_marks_them(make_app, ui_model):
+    app = make_app()
+    memory = app.runtime.memory
+    veg, _ = memory.add("I am vegetarian.")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        ui_model.enqueue("A lentil curry.")
+        await send(pilot, "What should a vegetarian like me cook tonight?")
+        reply = app.chat._last_reply()
+        assert reply.message.memories and veg.uid in reply.message.memories
+        footer = str(reply.query_one(".footer").render())
+        assert "given" in footer and "(F7)" in footer
+        # thousands kept (imported at once): the screen still lists them all
+        many = [
+            memory._new(f"Fact number {n} about a thing I own.", MemorySource.TYPED)
+            for n in range(3000)
+        ]
+        memory.import_memories(many)
+        await pilot.press("f7")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MemoryScreen)
+        table = screen.query_one(DataTable)
+        assert table.row_count == 3001
+        first = table.get_row_at(0)
+        assert first[0] == "→" and first[2] == "I am vegetarian."
+        assert "given to the selected reply" in str(screen.query_one("#memory-state").render())
