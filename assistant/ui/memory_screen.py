@@ -72,7 +72,7 @@ class EditMemoryScreen(ModalScreen[str | None]):
 
 
 class MemoryScreen(ModalScreen[None]):
-    """Every memory kept, newest first: e edits, Delete removes (asks
+    """Every memory kept, in the order kept: e edits, Delete removes (asks
     first; the text leaves the database and its search index), o turns
     memory on or off everywhere (they stay stored), Esc closes. Those the
     selected reply was given are marked → and listed first, as the sources
@@ -113,7 +113,7 @@ class MemoryScreen(ModalScreen[None]):
         """Read the memories again (in a thread: it is the database)."""
         memories = await asyncio.to_thread(self.memory.list_memories)
         order = {uid: n for n, uid in enumerate(self.given)}
-        memories.sort(key=lambda m: order.get(m.uid, len(order)))  # stable: newest first after
+        memories.sort(key=lambda m: order.get(m.uid, len(order)))  # stable: the rest in order
         self.memories = memories
         table: DataTable[str] = self.query_one(DataTable)
         table.clear()
