@@ -50,13 +50,9 @@ def model_offer(runtime: Any) -> ModelOffer | None:
     if not uses_bundled_model(runtime):
         return None
     from assistant.llm import fit
-    from assistant.llm.llama import gpu_offload_supported
-    from assistant.llm.recommend import recommend, suggested
+    from assistant.llm.recommend import for_this_machine
 
-    free = fit.free_memory()
-    on_gpu = free.gpu_build and gpu_offload_supported()
-    fitting, _, _ = recommend(free, on_gpu)
-    pick = suggested(fitting, on_gpu)
+    pick = for_this_machine().pick
     if pick is None:
         return None
     return ModelOffer(

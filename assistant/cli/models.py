@@ -122,13 +122,10 @@ def recommend(show_all: bool, as_json: bool) -> int:
     """Chat models worth pulling (open licences, GGUF) that fit this machine,
     best first, with their size and why."""
     from assistant.llm import fit
-    from assistant.llm.llama import gpu_offload_supported
-    from assistant.llm.recommend import CATALOGUE, suggested
-    from assistant.llm.recommend import recommend as choose
+    from assistant.llm.recommend import CATALOGUE, for_this_machine
 
-    free = fit.free_memory()
-    on_gpu = free.gpu_build and gpu_offload_supported()
-    fitting, usable, where = choose(free, on_gpu)
+    machine = for_this_machine()
+    fitting, usable, where, pick = machine.fitting, machine.usable, machine.where, machine.pick
     shown = list(CATALOGUE) if show_all else fitting
     if as_json:
         print_json(
@@ -136,7 +133,7 @@ def recommend(show_all: bool, as_json: bool) -> int:
                 "usable_bytes": usable,
                 "memory": where,
                 "models": [{**r.to_dict(), "fits": r in fitting} for r in shown],
-                "suggested": pick.ref if (pick := suggested(fitting, on_gpu)) else None,
+                "suggested": pick.ref if pick else None,
             }
         )
         return 0
@@ -154,11 +151,9 @@ def recommend(show_all: bool, as_json: bool) -> int:
         out(f"    {r.name}, {r.parameters} parameters, {fit.gb(r.file_bytes)} download, "
             f"about {fit.gb(r.memory_bytes)} in use; {r.licence}; {r.languages}")  # fmt: skip
         out(f"    {r.why}")
-    pick = suggested(fitting, on_gpu)
     if pick is not None:
-        why = (
-            "" if on_gpu or pick is fitting[0] else " (the bigger ones answer slowly without a GPU)"
-        )
+        slow = " (the bigger ones answer slowly without a GPU)"
+        why = "" if machine.on_gpu or pick is fitting[0] else slow
         out(f"\nGet one and use it from now on{why}: assistant models pull {pick.ref} --use")
     return 0
 

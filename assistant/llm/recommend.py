@@ -132,3 +132,27 @@ def suggested(fitting: list[Recommendation], on_gpu: bool) -> Recommendation | N
         return fitting[0] if fitting else None
     quick = [r for r in fitting if r.file_bytes <= CPU_COMFORT_BYTES]
     return quick[0] if quick else (fitting[-1] if fitting else None)
+
+
+@dataclass(frozen=True)
+class MachineFit:
+    """The catalogue against this machine now: what fits, the usable bytes
+    and where, and the one to suggest first."""
+
+    fitting: list[Recommendation]
+    usable: int
+    where: str
+    on_gpu: bool
+    pick: Recommendation | None
+
+
+def for_this_machine() -> MachineFit:
+    """``recommend`` and ``suggested`` for the memory free now (VRAM with a
+    GPU build that offloads)."""
+    from assistant.llm import fit
+    from assistant.llm.llama import gpu_offload_supported
+
+    free = fit.free_memory()
+    on_gpu = free.gpu_build and gpu_offload_supported()
+    fitting, usable, where = recommend(free, on_gpu)
+    return MachineFit(fitting, usable, where, on_gpu, suggested(fitting, on_gpu))
