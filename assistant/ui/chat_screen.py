@@ -40,6 +40,7 @@ from assistant.chat.updates import (
     EditMode,
     HistoryRead,
     MarkersChanged,
+    MemoriesProposed,
     Notice,
     Queued,
     Recall,
@@ -52,7 +53,7 @@ from assistant.chat.updates import (
     Unqueued,
     Update,
 )
-from assistant.domain import Citation, Conversation, Role
+from assistant.domain import Citation, Conversation, MemoryProposal, Role
 from assistant.ui.screens import (
     ConfirmDeleteScreen,
     ConfirmScreen,
@@ -274,6 +275,26 @@ class ChatScreen(Screen[None]):
             )
         elif isinstance(update, ChatNote):
             await self.chat_view.add_note(update.text)
+        elif isinstance(update, MemoriesProposed):
+            self._ask_about_memories(list(update.proposals), [])
+
+    def _ask_about_memories(
+        self, proposals: list[MemoryProposal], answers: list[tuple[MemoryProposal, str]]
+    ) -> None:
+        """One dialog per proposed memory, in turn; then the answers go to
+        the controller (only a yes keeps anything)."""
+        from assistant.ui.memory_screen import ProposalScreen
+
+        if not proposals:
+            if answers:
+                self.run_worker(self.controller.decide_memories(answers), group="memory")
+            return
+        proposal = proposals.pop(0)
+
+        def answered(answer: str | None) -> None:
+            self._ask_about_memories(proposals, [*answers, (proposal, answer or "no")])
+
+        self.app.push_screen(ProposalScreen(proposal), answered)
 
     def _status(self, update: StatusChanged) -> None:
         status, line = update.status, self.status
@@ -286,7 +307,7 @@ class ChatScreen(Screen[None]):
         line.notes_text = status.notes
         line.speed_text = status.speed
         if status.context_used is not None and status.context_size:
-            line.show_context(status.context_used, status.context_size)
+            line.show_context(status.context_used, status.context_size, status.context_memories)
         else:
             line.clear_context()
 
@@ -548,6 +569,12 @@ class ChatScreen(Screen[None]):
             self.prompt.focus()
 
     # --------------------------------------------------------- clipboard
+    def memories_given(self) -> list[str]:
+        """The memories (uids) the selected reply, else the last one, was given."""
+        view = self._selected_reply or self._last_reply()
+        message = view.message if view is not None else None
+        return list(message.memories) if message is not None else []
+
     def _last_reply(self) -> MessageView | None:
         replies = [v for v in self.chat_view.views if v.role == Role.ASSISTANT]
         return replies[-1] if replies else None

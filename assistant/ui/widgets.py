@@ -32,7 +32,7 @@ from textual.widgets import Footer, Label, Markdown, OptionList, Static, TextAre
 from textual.widgets.markdown import MarkdownFence, MarkdownStream
 from textual.widgets.option_list import Option
 
-from assistant.domain import Citation, Message, MessageStatus, Role, Thread
+from assistant.domain import Citation, Message, MessageStatus, Role, Thread, plural
 from assistant.textsafe import one_line, sanitize
 
 
@@ -154,6 +154,8 @@ def reply_footer(message: Message) -> tuple[str, str]:
         parts.append(f"{message.completion_tokens} tokens")
     if message.tokens_per_second:
         parts.append(f"{message.tokens_per_second:.1f} tok/s")
+    if message.memories:  # which ones: marked → on the memory screen
+        parts.append(f"given {plural(len(message.memories), 'memory', 'memories')} (F7)")
     kind = "stats"
     if message.status == MessageStatus.ERROR:
         parts.append(f"error: {message.error or 'the model failed'}")
@@ -932,10 +934,12 @@ class StatusLine(Static):
             left = left[: max(0, room - 1)] + "…"
         return plain(left.ljust(room) + "  " + right)
 
-    def show_context(self, used_tokens: int, context_size: int) -> None:
-        """``used_tokens``: the prompt and the reply, as the next message would find them."""
+    def show_context(self, used_tokens: int, context_size: int, memory_tokens: int = 0) -> None:
+        """``used_tokens``: the prompt and the reply, as the next message would
+        find them; ``memory_tokens``: of those, the memories given."""
         share = used_tokens / context_size if context_size else 0.0
-        self.context_text = f"context {used_tokens}/{context_size} ({share:.0%})"
+        memory = f", memories {memory_tokens}" if memory_tokens else ""
+        self.context_text = f"context {used_tokens}/{context_size} ({share:.0%}{memory})"
         self.set_class(share >= 0.8, "-context-full")
 
     def clear_context(self) -> None:
