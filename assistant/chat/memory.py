@@ -764,14 +764,10 @@ def read_memory_file(path: Path) -> list[dict[str, Any]]:
     (JSON with ``memories``), or plain text with one memory per line."""
     import json
 
-    try:
+    from assistant.fileio import reading_import
+
+    with reading_import(path):
         raw = path.read_bytes()
-    except IsADirectoryError:
-        raise UsageError(f"{path} is a folder; give the export file itself.") from None
-    except FileNotFoundError:
-        raise UsageError(f"There is no file {path}.") from None
-    except OSError as exc:
-        raise UsageError(f"{path} could not be read: {exc.strerror}.") from None
     try:
         body = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -294,15 +294,10 @@ class Archive:
 def read_archive(path: Path) -> Archive:
     """Read ``path`` whatever its format (detected from its content); a
     problem is a ``UsageError`` with one sentence naming the file."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(16)
-    except IsADirectoryError:
-        raise UsageError(f"{path} is a folder; give the export file itself.") from None
-    except FileNotFoundError:
-        raise UsageError(f"There is no file {path}.") from None
-    except OSError as exc:
-        raise UsageError(f"{path} could not be read: {exc.strerror}.") from None
+    from assistant.fileio import reading_import
+
+    with reading_import(path), path.open("rb") as fh:
+        head = fh.read(16)
     if head.startswith(b"SQLite format 3\x00"):
         return _read_llm(path)
     if head.startswith(b"PK\x03\x04"):
