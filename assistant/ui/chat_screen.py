@@ -157,7 +157,6 @@ class ChatScreen(Screen[None]):
                 yield PromptInput(id="prompt")
                 yield SlashOptions(id="slash")
         yield StatusLine(id="status")
-        yield KeysFooter()
 
     @property
     def prompt(self) -> PromptInput:
@@ -246,6 +245,10 @@ class ChatScreen(Screen[None]):
         elif isinstance(update, HistoryRead):
             self.sidebar.show(update.conversations, self.controller.conversation_id, update.more)
             self.sidebar_ready_at = time.time()
+            # the key hints come after the first page: the footer's keys are
+            # a widget each, styled one by one (a third of the first frame)
+            if not self.query(KeysFooter):
+                self.call_after_refresh(self.mount, KeysFooter())
             # the screen as it stays for the app's life, out of the collector's
             # full passes as the app was (AssistantApp); before any message
             # view is drawn, since those go when another branch is shown

@@ -880,7 +880,10 @@ class KeysFooter(Footer):
     change in it, rather than once per change: at start-up the focus
     settles in three steps, and Textual's footer rebuilt its keys three
     times before the sidebar could be drawn (twice now). The rebuild reads
-    the keys as they are when it runs."""
+    the keys as they are when it runs. The chat screen mounts it after the
+    sidebar's first page: its keys are a widget each, styled one by one,
+    and cost a third of the first frame (bench.history: sidebar first paint
+    median 146 -> 102 ms on 2,000 conversations, warm)."""
 
     _redraw_due = False
 
@@ -893,6 +896,12 @@ class KeysFooter(Footer):
     async def recompose(self) -> None:
         self._redraw_due = False
         await super().recompose()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        # mounted after the first page of the sidebar (ChatScreen): the
+        # screen's keys were announced before it listened
+        self.bindings_changed(self.screen)
 
 
 class StatusLine(Static):
