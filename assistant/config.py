@@ -171,6 +171,16 @@ class Settings(BaseModel):
     hub_timeout: float = Field(
         default=30.0, gt=0, description="Seconds to wait for the model hub to answer."
     )
+    memory: bool = Field(
+        default=True,
+        description="Give replies the memories you keep and let a chat model propose new "
+        "ones; false turns memory off everywhere (the memories stay stored).",
+    )
+    memory_tokens: int = Field(
+        default=256,
+        ge=0,
+        description="Tokens of each prompt the memories may take at most.",
+    )
     tool_paths: list[Path] = Field(
         default_factory=list,
         description="Folders read_file and list_folder may see, besides the notes collections.",
@@ -320,7 +330,9 @@ def known_keys(model: type[BaseModel], table: tuple[str, ...]) -> list[str]:
 
 
 def update_config(
-    config_file: Path, values: Mapping[str, str] | None = None, remove: Iterable[str] = ()
+    config_file: Path,
+    values: Mapping[str, str | bool | int] | None = None,
+    remove: Iterable[str] = (),
 ) -> None:
     """Set keys of config.toml (``a.b.c`` for a key of a table) and remove
     top-level ones, keeping the user's comments, order and formatting of

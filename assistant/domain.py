@@ -140,6 +140,9 @@ class Message:
     error: str | None = None
     citations: list[Citation] = field(default_factory=list)
     parent_id: int | None = None  # the message this one answers or follows; None for a root
+    # The memories a reply was given, by uid (stable across export and import);
+    # a memory deleted since is no longer there to name.
+    memories: list[str] = field(default_factory=list)
     tool_calls: list[ToolCall] = field(default_factory=list)  # a reply that asked for tools
     tool_call: ToolCall | None = None  # a tool result: the call it answers
 
@@ -258,6 +261,80 @@ class Grounding:
     no_answer: str | None = None
 
 
+class MemoryMode(StrEnum):
+    """Whether a conversation uses memories. ``on``: the memories relevant to
+    each message go into the system prompt and, after a reply, the model may
+    propose new ones; ``off``: none are given to the model (proposals still
+    come); ``private``: memories are neither used nor proposed, and nothing
+    typed there is linked to it."""
+
+    ON = "on"
+    OFF = "off"
+    PRIVATE = "private"
+
+    @classmethod
+    def read(cls, value: object) -> MemoryMode:
+        """A stored or imported switch; missing or unknown reads as on."""
+        try:
+            return cls(str(value))
+        except ValueError:
+            return cls.ON
+
+
+class MemorySource(StrEnum):
+    """Where a memory came from: typed by hand (``memory add``, ``/remember``)
+    or proposed by the model after a reply and kept on the user's yes."""
+
+    TYPED = "typed"
+    PROPOSED = "proposed"
+
+
+@dataclass
+class Memory:
+    """A short statement about the user, kept across conversations."""
+
+    id: int
+    uid: str  # stable across export and import
+    text: str
+    source: MemorySource
+    created_at: datetime
+    updated_at: datetime
+    last_used_at: datetime | None = None  # last given to the model
+    conversation_id: int | None = None  # where it was typed or proposed (None: gone, or typed)
+    message_id: int | None = None  # the user's message it was proposed from
+
+
+class ProposalKind(StrEnum):
+    """What a proposed memory is to the ones already kept."""
+
+    NEW = "new"
+    REPEAT = "repeat"  # an existing memory already says this
+    CHANGE = "change"  # it changes or contradicts an existing memory
+    CLOSE = "close"  # its meaning is very close to an existing memory's
+
+
+@dataclass(frozen=True)
+class MemoryProposal:
+    """A memory the model proposes after a reply; stored only on the user's yes."""
+
+    text: str
+    kind: ProposalKind
+    conversation_id: int
+    message_id: int  # the user's message it comes from
+    related: Memory | None = None  # the memory it repeats or changes
+
+    def question(self) -> str:
+        """The question a shell asks about it, in one sentence."""
+        if self.related is None or self.kind == ProposalKind.NEW:
+            return f"Remember “{self.text}”?"
+        old = f"memory {self.related.id} (“{self.related.text}”)"
+        if self.kind == ProposalKind.REPEAT:
+            return f"This repeats {old}: replace it with “{self.text}”?"
+        if self.kind == ProposalKind.CHANGE:
+            return f"This changes {old}: replace it with “{self.text}”?"
+        return f"This is close to {old}: replace it with “{self.text}”?"
+
+
 @dataclass
 class Conversation:
     id: int
@@ -273,6 +350,7 @@ class Conversation:
     message_count: int = 0
     uid: str = ""  # stable across export and import: importing it again adds nothing
     current_leaf_id: int | None = None  # the last message of the branch in front of the user
+    memory: MemoryMode = MemoryMode.ON  # whether replies use (and the model proposes) memories
     # Tools replies may call: None off, ("*",) every tool, else these names.
     tools: tuple[str, ...] | None = None
     tools_allowed: tuple[str, ...] = ()  # tools the user allowed for this conversation

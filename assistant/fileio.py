@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -53,3 +55,19 @@ def _naming(exc: OSError, path: Path) -> OSError:
 
 def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:
     atomic_write_bytes(path, text.encode("utf-8"), mode)
+
+
+@contextmanager
+def reading_import(path: Path) -> Iterator[None]:
+    """Reading a file the user gave to import: a folder, a missing file or
+    one that cannot be read is a ``UsageError`` naming it in one sentence."""
+    from assistant.errors import UsageError
+
+    try:
+        yield
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a folder; give the export file itself.") from None
+    except FileNotFoundError:
+        raise UsageError(f"There is no file {path}.") from None
+    except OSError as exc:
+        raise UsageError(f"{path} could not be read: {exc.strerror}.") from None

@@ -18,6 +18,7 @@ from assistant.paths import AppPaths, app_paths
 
 if TYPE_CHECKING:
     from assistant.chat.compose import ComposeService
+    from assistant.chat.memory import MemoryService
     from assistant.chat.service import ChatService
     from assistant.chat.session import ChatSession, ConversationState
     from assistant.config import Settings
@@ -394,8 +395,36 @@ class Runtime:
                 system_prompt=self.settings.system_prompt,
                 library=self.library,
                 runner_factory=self.action_runner,
+                memory=lambda: self.memory,
             ),
         )
+
+    @property
+    def memory(self) -> MemoryService:
+        """The memories, ranked with the notes' embedder."""
+        from assistant.chat.memory import MemoryService
+        from assistant.store.memories import MemoryRepository
+
+        return self._once(
+            "memory",
+            lambda: MemoryService(
+                MemoryRepository(self.db),
+                lambda: self.notes,
+                enabled=self.settings.memory,
+                budget_tokens=self.settings.memory_tokens,
+            ),
+        )
+
+    def set_memory(self, on: bool) -> Path:
+        """Memory on or off everywhere, from now on and in config.toml (the
+        memories stay stored either way); the file written."""
+        from assistant.config import update_config
+
+        update_config(self.paths.config_file, {"memory": on})
+        self.settings = self.settings.model_copy(update={"memory": on})
+        if "memory" in self._built:
+            self.memory.enabled = on
+        return self.paths.config_file
 
     def session(self, state: ConversationState | None = None) -> ChatSession:
         from assistant.chat.session import ChatSession
@@ -419,7 +448,14 @@ class Runtime:
 
         def build() -> ToolRegistry:
             s = self.settings
-            registry = ToolRegistry(builtin_tools(lambda: self.notes, s.tool_paths, s.tool_timeout))
+            registry = ToolRegistry(
+                builtin_tools(
+                    lambda: self.notes,
+                    s.tool_paths,
+                    s.tool_timeout,
+                    remember=self._remember if s.memory else None,
+                )
+            )
             from assistant.tools.mcp_client import add_mcp_servers
 
             self._built["mcp"] = add_mcp_servers(
@@ -428,6 +464,17 @@ class Runtime:
             return registry
 
         return self._once("tools", build)
+
+    def _remember(self, text: str, conversation_id: int | None, message_id: int | None) -> str:
+        """The ``remember`` tool's work, once the user said yes."""
+        from assistant.domain import MemorySource
+
+        memory, created = self.memory.add(
+            text, MemorySource.PROPOSED, conversation_id=conversation_id, message_id=message_id
+        )
+        if created:
+            return f"Remembered (memory {memory.id}): {memory.text}"
+        return f"Already remembered (memory {memory.id}); nothing was added."
 
     def close_tools(self) -> None:
         """Stop the MCP servers started so far."""

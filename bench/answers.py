@@ -240,6 +240,13 @@ def answered_from(citations: Sequence[Any], reply: str) -> list[Any]:
     return [c for c in citations if c.n in marks]
 
 
+def memory_list(rt: Any) -> list[Any]:
+    try:
+        return list(rt.memory.list_memories())
+    except AttributeError:  # a version of the app without memories
+        return []
+
+
 def run_grounded(rt: Any, facts: Sequence[Fact], log: Callable[[str], None]) -> list[Case]:
     cases = []
     for fact in facts:
@@ -269,8 +276,23 @@ def run_grounded(rt: Any, facts: Sequence[Fact], log: Callable[[str], None]) -> 
     return cases
 
 
+def plant_memories(rt: Any, n: int) -> list[str]:
+    """Keep the first ``n`` of bench.memory's memories (facts about the
+    user, none of them an answer here): what a reply is given of them must
+    not make it worse."""
+    if n <= 0:
+        return []
+    from bench.memory_data import TARGETS
+
+    texts = [text for text, _question in TARGETS[:n]]
+    for text in texts:
+        rt.memory.add(text)
+    return texts
+
+
 def run_closed(rt: Any, prompts: Sequence[Prompt], log: Callable[[str], None]) -> list[Case]:
-    instructions = instruction_texts(rt)
+    # a memory said back is an echo like an instruction said back
+    instructions = instruction_texts(rt) + [m.text for m in memory_list(rt)]
     cases = []
     for p in prompts:
         start = time.perf_counter()
@@ -514,6 +536,13 @@ def main(argv: Sequence[str] | None = None) -> Summary:
     parser.add_argument("--limit", type=int, help="at most N cases of each set (a quick look)")
     parser.add_argument("--quiet", action="store_true", help="no failed cases, no progress")
     parser.add_argument("--verbose", action="store_true", help="every case as it is answered")
+    parser.add_argument(
+        "--memories",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep N memories about the user first (bench.memory's): every reply may get them",
+    )
     args = parser.parse_args(argv)
 
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-answers-"))
@@ -553,6 +582,9 @@ def main(argv: Sequence[str] | None = None) -> Summary:
         f"temperature {options.temperature} top_p {options.top_p} seed {SEED}"
     )
     print(f"answers: model {label}")
+    planted = plant_memories(rt, args.memories)
+    if planted:
+        print(f"answers: {len(planted)} memories kept, memory on")
     cases: list[Case] = []
     if "grounded" in sets:
         took = prepare_notes(rt, work / "notes", log)

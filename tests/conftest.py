@@ -58,6 +58,17 @@ def real_model(bundled_gguf: Path):
     return LlamaCppModel(bundled_gguf, n_ctx=4096, n_threads=2, seed=7)
 
 
+@pytest.fixture(scope="session")
+def embedder(tmp_path_factory: pytest.TempPathFactory):
+    """The real bundled embedder (ONNX int8 export cached for the session):
+    notes and memories are ranked with it."""
+    from assistant.notes.embedder import SentenceEmbedder
+
+    emb = SentenceEmbedder(cache_dir=tmp_path_factory.mktemp("embed-cache"))
+    emb.load()
+    return emb
+
+
 @pytest.fixture
 def db(isolated_home: Path):
     from assistant.paths import app_paths

@@ -17,6 +17,7 @@ from assistant.llm.base import Finished, StopScanner, TextPiece, ToolCalls
 
 class FakeModel:
     name = "fake-model"
+    can_propose_memories = False
 
     def __init__(
         self, context_size: int = 2048, delay: float = 0.0, supports_tools: bool = True
@@ -101,3 +102,33 @@ class FakeModel:
             reason = "tool_calls"
         end = time.perf_counter()
         yield Finished(reason, prompt_tokens, produced, 0, 1.0, (end - start) * 1000)
+
+
+class ProposingFakeModel(FakeModel):
+    """A fake chat model that can propose memories: after a reply the chat
+    service asks it (a second call, recorded in ``history`` like the first)
+    and gets what ``propose`` queued, e.g. ``"NEW: I am vegetarian."``; with
+    nothing queued it answers ``NONE``."""
+
+    name = "fake-chat-model"
+    can_propose_memories = True
+
+    def __init__(self, context_size: int = 2048, delay: float = 0.0) -> None:
+        super().__init__(context_size, delay)
+        self.proposals: list[str] = []
+        self.proposal_prompts: list[str] = []
+
+    def propose(self, answer: str) -> None:
+        self.proposals.append(answer)
+
+    def stream(
+        self,
+        turns: Sequence[ChatTurn],
+        options: GenerationOptions,
+        cancel: threading.Event | None = None,
+        tools: Sequence[ToolSpec] | None = None,
+    ) -> Iterator[TextPiece | ToolCalls | Finished]:
+        if turns and "Facts already kept:" in turns[-1].content:
+            self.proposal_prompts.append(turns[-1].content)
+            self.replies.insert(0, [self.proposals.pop(0) if self.proposals else "NONE"])
+        return super().stream(turns, options, cancel, tools)

@@ -510,6 +510,35 @@ async def test_the_notes_switch_and_persona_are_remembered_per_conversation(make
     assert not stored_conversation.use_notes and stored_conversation.persona == "tutor"
 
 
+async def test_remember_and_the_memory_switch(make, model):
+    from assistant.domain import MemoryMode
+
+    controller, screen = await make()
+    assert await controller.submit("/remember I am vegetarian.")
+    assert "Remembered as memory 1." in screen.notices()
+    assert model.history == []  # a command, not a message to the model
+    assert not await controller.submit("/remember " + "x" * 501)  # stays in the box to fix
+    assert "memor" in screen.notices()[-1] and controller.backend.memory.count() == 1
+    model.enqueue("Lentils.")
+    await controller.submit("dinner?")
+    await controller.idle()
+    assert "I am vegetarian." in model.history[-1][0].content
+    assert screen.status.context_memories > 0  # the meter counts what the memories take
+    assert await controller.submit("/memory private")
+    assert screen.status.switches == ("memory private",)
+    model.enqueue("Pasta.")
+    await controller.submit("lunch?")
+    await controller.idle()
+    assert "vegetarian" not in "\n".join(t.content for t in model.history[-1])
+    assert screen.status.context_memories == 0
+    stored_conversation = controller.backend.repo.get_conversation(
+        controller.conversation_id, messages=False
+    )
+    assert stored_conversation.memory == MemoryMode.PRIVATE
+    await controller.new_conversation()
+    assert screen.status.switches == ()  # a new conversation starts with memory on
+
+
 # ----------------------------------------------------- conversations
 async def test_rename_delete_and_export(make, tmp_path: Path):
     keep = seed_conversation("Keep me", [("k", "kept")])

@@ -5,12 +5,17 @@ for the answer. When the prompt is over budget the oldest turns go first, in
 whole user/assistant exchanges; the system prompt and the latest message always
 stay. If even those two do not fit, the caller gets ``ContextOverflow`` with a
 sentence to show, and nothing is sent to the model.
+
+Memories given to the model are a block after the system prompt: counted here
+(``memory_tokens``, which the context meter shows) and kept over older turns;
+only when the system prompt, the block and the latest message cannot fit
+together does the block go (``memory_dropped``) before anything overflows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from assistant.domain import ChatTurn, Role
 from assistant.errors import ContextOverflow
@@ -27,6 +32,8 @@ class ContextPlan:
     dropped_tokens: int
     max_tokens: int
     context_size: int
+    memory_tokens: int = 0  # of prompt_tokens, the memories' block
+    memory_dropped: bool = False  # the memories did not fit with the latest message
 
     @property
     def fullness(self) -> float:
@@ -38,8 +45,30 @@ def plan_context(
     system: ChatTurn | None,
     history: Sequence[ChatTurn],
     max_tokens: int,
+    memory_block: str = "",
 ) -> ContextPlan:
-    """Choose which turns go to the model; ``history`` ends with the new message."""
+    """Choose which turns go to the model; ``history`` ends with the new
+    message. ``memory_block`` (the memories given) goes after the system prompt."""
+    if not memory_block:
+        return _plan(model, system, history, max_tokens)
+    from assistant.chat.memory import with_memories
+
+    text = with_memories(system.content if system else None, memory_block) or ""
+    with_block = ChatTurn(Role.SYSTEM, text)
+    try:
+        plan = _plan(model, with_block, history, max_tokens)
+    except ContextOverflow:
+        return replace(_plan(model, system, history, max_tokens), memory_dropped=True)
+    without = model.count_tokens([system or ChatTurn(Role.SYSTEM, "")])
+    return replace(plan, memory_tokens=max(0, model.count_tokens([with_block]) - without))
+
+
+def _plan(
+    model: ChatModel,
+    system: ChatTurn | None,
+    history: Sequence[ChatTurn],
+    max_tokens: int,
+) -> ContextPlan:
     if not history:
         raise ValueError("history must end with the new message")
     n_ctx = model.context_size

@@ -24,16 +24,18 @@ go to the shell's ``spawn``: Textual workers in the UI, plain tasks in tests.
 Messages typed before the history is read are queued like those typed during
 a reply, and sent once it is read: nothing typed at start is lost.
 
-Extending it. A per-conversation switch (tools, memory) is one more
+Extending it. A per-conversation on/off switch (tools) is one more
 ``Switch`` in ``SWITCHES``: how to read it from the conversation's state and
 store it; the status line, F-key or slash toggle and persistence follow
-(``tools`` is one). New kinds of reply entry (a tool call and its result)
-are events of the chat service: they reach the screen as ``ReplyUpdate``
-like text pieces do. A question a reply puts to the user (approve a tool
-call: once, for this conversation, or deny) is ``ApprovalAsked``, an update
-carrying an ``asyncio.Future``: the reply's thread waits on it (the chat
-service's approver, through ``asyncio.run_coroutine_threadsafe``), the
-screen answers by setting its result, and a stop settles it as denied.
+(``tools`` is one). The memory switch has three positions (on, off,
+private): ``set_memory``. New kinds of reply entry (a tool call and its
+result) are events of the chat service: they reach the screen as
+``ReplyUpdate`` like text pieces do. A question a reply puts to the user
+(approve a tool call: once, for this conversation, or deny) is
+``ApprovalAsked``, an update carrying an ``asyncio.Future``: the reply's
+thread waits on it (the chat service's approver, through
+``asyncio.run_coroutine_threadsafe``), the screen answers by setting its
+result, and a stop settles it as denied.
 """
 
 from __future__ import annotations
@@ -45,12 +47,12 @@ import shlex
 import shutil
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from assistant.chat.events import ReplyDone, ReplyStarted, ToolsUnavailable
+from assistant.chat.events import MemoryProposed, ReplyDone, ReplyStarted, ToolsUnavailable
 from assistant.chat.session import ChatSession, ConversationState
 from assistant.chat.tooluse import Approval, ApprovalRequest, cannot_call_tools
 from assistant.chat.updates import (
@@ -60,6 +62,7 @@ from assistant.chat.updates import (
     EditMode,
     HistoryRead,
     MarkersChanged,
+    MemoriesProposed,
     Notice,
     Queued,
     Ready,
@@ -77,7 +80,18 @@ from assistant.chat.updates import (
     Unqueued,
     Update,
 )
-from assistant.domain import Citation, Conversation, Message, Role, SearchHit, Thread
+from assistant.domain import (
+    Citation,
+    Conversation,
+    Memory,
+    MemoryMode,
+    MemoryProposal,
+    Message,
+    Role,
+    SearchHit,
+    Thread,
+    plural,
+)
 from assistant.errors import AssistantError, NotFound
 
 if TYPE_CHECKING:
@@ -180,6 +194,14 @@ def _store_tools(session: ChatSession, on: bool) -> None:
     session.set_tools((ALL_TOOLS,) if on else None)
 
 
+MEMORY_LABELS = {MemoryMode.OFF: "memory off", MemoryMode.PRIVATE: "memory private"}
+MEMORY_NOTICES = {
+    MemoryMode.ON: "Replies in this conversation are given your memories.",
+    MemoryMode.OFF: "Replies in this conversation are given no memories.",
+    MemoryMode.PRIVATE: "This conversation is private: memories are neither used nor "
+    "proposed here.",
+}
+
 SWITCHES: dict[str, Switch] = {
     "notes": Switch(
         "notes",
@@ -250,6 +272,8 @@ class ChatController:
         self.backend = backend
         self.listener = listener
         self.session = backend.session(ConversationState(conversation_id))
+        # a screen is in front of the user: it can ask about proposed memories
+        self.session.propose_memories = True
         self.sync_notes_at_start = sync_notes
         self._tasks: set[asyncio.Task[None]] = set()
         self.spawn: Spawn = spawn or _default_spawn(self._tasks)
@@ -324,7 +348,9 @@ class ChatController:
         await self._emit(StatusChanged(self.status))
 
     def _switch_labels(self) -> tuple[str, ...]:
-        return tuple(s.label for s in SWITCHES.values() if s.get(self.state))
+        labels = tuple(s.label for s in SWITCHES.values() if s.get(self.state))
+        memory = self.state.memory
+        return labels + (() if memory == MemoryMode.ON else (MEMORY_LABELS[memory],))
 
     def _busy(self) -> str | None:
         """Why a change of conversation cannot happen now, or None."""
@@ -589,6 +615,7 @@ class ChatController:
             speed=speed,
             context_used=used,
             context_size=size,
+            context_memories=0,
             persona=f"persona {persona}" if persona else "",
             switches=self._switch_labels(),
         )
@@ -871,6 +898,9 @@ class ChatController:
         return await future
 
     async def _reply_event(self, event: ChatEvent) -> None:
+        if isinstance(event, MemoryProposed):
+            await self._emit(MemoriesProposed(event.proposals))
+            return
         if isinstance(event, ToolsUnavailable):  # said once per model, not at every reply
             model = self.backend.model_handle.loaded
             await self._say_once(model.name if model else event.sentence, event.sentence)
@@ -881,7 +911,11 @@ class ChatController:
             fields: dict[str, Any] = {"notice": ""}
             if plan is not None:
                 self.context_size = plan.context_size
-                fields.update(context_used=plan.prompt_tokens, context_size=plan.context_size)
+                fields.update(
+                    context_used=plan.prompt_tokens,
+                    context_size=plan.context_size,
+                    context_memories=plan.memory_tokens,
+                )
                 if plan.dropped_turns:
                     fields["notice"] = (
                         f"{plan.dropped_turns} earlier messages ({plan.dropped_tokens} tokens) "
@@ -898,7 +932,11 @@ class ChatController:
             if plan is not None:
                 # what the next message will find: the prompt and this reply
                 used = plan.prompt_tokens + (event.message.completion_tokens or 0)
-                fields.update(context_used=used, context_size=plan.context_size)
+                fields.update(
+                    context_used=used,
+                    context_size=plan.context_size,
+                    context_memories=plan.memory_tokens,
+                )
             await self._set_status(**fields)
             if event.warning:  # stored, but not where it was: the database's files went
                 await self.error(event.warning)
@@ -967,6 +1005,10 @@ class ChatController:
                 await self.new_conversation()
             elif command.name in ("notes", "tools"):
                 await self.set_switch(command.name, command.argument == "on")
+            elif command.name == "memory":
+                await self.set_memory(command.argument)
+            elif command.name == "remember":
+                return await self.keep_memory(command.argument)
             elif command.name == "persona":
                 if command.argument:
                     await self.set_persona(command.argument)
@@ -1117,6 +1159,62 @@ class ChatController:
 
     async def toggle(self, name: str) -> None:
         await self.set_switch(name, not SWITCHES[name].get(self.state))
+
+    async def set_memory(self, mode: str) -> None:
+        """``/memory on|off|private``: the conversation's memory switch, which
+        has three positions (so it is not one of ``SWITCHES``): the next
+        message uses it at once; it is stored with the conversation in a thread."""
+        chosen = MemoryMode(mode)
+        self.state.memory = chosen
+        await self._set_status(switches=self._switch_labels())
+        await self.notify(MEMORY_NOTICES[chosen])
+        if self.conversation_id is not None:
+            await self._store(self.session.set_memory, chosen)
+
+    async def keep_memory(self, text: str) -> bool:
+        """``/remember TEXT``: kept as a memory (a command, not a message to
+        the model). False when it cannot be one (too long, or the database
+        refused): the notice says why and the line stays in the box."""
+        try:
+            memory, created = await _in_thread(self.session.remember, text)
+        except AssistantError as exc:
+            await self.notify(str(exc), "warning")
+            return False
+        except Exception as exc:
+            await self.error(await _in_thread(sentence, exc))
+            return False
+        await self.notify(
+            f"Remembered as memory {memory.id}."
+            if created
+            else f"Memory {memory.id} already says that; nothing was added.",
+            title="Memory",
+        )
+        return True
+
+    async def decide_memories(self, decisions: Sequence[tuple[MemoryProposal, str]]) -> None:
+        """The user's answers about proposed memories: ``keep``, ``replace``
+        (the memory it repeats or changes), ``add`` (as a new one beside it)
+        or ``no``. Only a yes keeps anything; the notice says what was kept."""
+        kept: list[Memory] = []
+        for proposal, answer in decisions:
+            if answer not in ("keep", "replace", "add"):
+                continue
+            try:
+                memory = await _in_thread(
+                    self.session.accept_proposal, proposal, answer == "replace"
+                )
+            except AssistantError as exc:
+                await self.notify(str(exc), "warning", title="Memory")
+                continue
+            except Exception as exc:
+                await self.error(await _in_thread(sentence, exc))
+                continue
+            kept.append(memory)
+        if kept:
+            listing = "; ".join(f"{m.id}: {m.text}" for m in kept)
+            await self.notify(
+                f"Remembered {plural(len(kept), 'memory', 'memories')} ({listing}).", title="Memory"
+            )
 
     async def _store(self, job: Callable[..., Any], *args: Any) -> None:
         try:
@@ -1407,8 +1505,6 @@ class ChatController:
 
 
 def notes_summary(status: Any) -> str:
-    from assistant.domain import plural
-
     text = f"notes {plural(status.files, 'file')}, {plural(status.chunks, 'passage')}"
     if status.skipped:
         text += f", {len(status.skipped)} skipped"

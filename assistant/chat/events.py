@@ -11,7 +11,10 @@ step begins with another ``ReplyStarted`` (``step`` counts them); the one
 ``ReplyDone`` comes at the very end. ``ToolsUnavailable`` says in one
 sentence why a reply that was to use tools goes on without them.
 Documents too long to attach whole are read part by part before the reply
-starts: "read" progress markers may come before ``ReplyStarted``.
+starts: "read" progress markers may come before ``ReplyStarted``. After
+``ReplyDone`` a chat reply may bring ``MemoryProposed``: memories the model
+proposes from the user's message, which a shell shows for a yes or no (a shell
+that does not answer stores nothing).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assistant.chat.context import ContextPlan
-from assistant.domain import Citation, Message, ToolCall
+from assistant.domain import Citation, Memory, MemoryProposal, Message, ToolCall
 from assistant.llm.base import Finished, TextPiece
 
 
@@ -31,6 +34,7 @@ class ReplyStarted:
     plan: ContextPlan | None  # None for a writing action (it plans its own prompts)
     citations: tuple[Citation, ...] = ()
     action: str | None = None  # the template's name, for a writing action
+    memories: tuple[Memory, ...] = ()  # the memories the model was given
     step: int = 0  # with tools: 0 for the first answer, then 1, 2... after each round of calls
 
 
@@ -55,6 +59,14 @@ class ReplyDone:
     # a problem that did not stop the reply but that the user must hear (the
     # database's files were deleted under it and the reply was stored again)
     warning: str | None = None
+
+
+@dataclass(frozen=True)
+class MemoryProposed:
+    """After a reply: memories the model proposes from the user's message.
+    Nothing is stored until a shell calls ``ChatSession.accept_proposal``."""
+
+    proposals: tuple[MemoryProposal, ...]
 
 
 @dataclass(frozen=True)
@@ -90,10 +102,12 @@ ChatEvent = (
     | ToolCallsAsked
     | ToolCallStarted
     | ToolCallDone
+    | MemoryProposed
 )
 
 __all__ = [
     "ChatEvent",
+    "MemoryProposed",
     "ReplyDone",
     "ReplyProgress",
     "ReplyStarted",

@@ -2,9 +2,10 @@
 
 Both shells (the CLI and the UI) call it for every change to a conversation:
 send a message, answer again, edit a sent message, move between branches,
-fork, run a writing action in the conversation, set the persona or the notes
-switch, rename. Replies and action results go through one streaming loop
-(``_record``), so they are stored, shown and measured the same way.
+fork, run a writing action in the conversation, set the persona, the notes or
+the memory switch, rename, remember something (``/remember``). Replies and
+action results go through one streaming loop (``_record``), so they are
+stored, shown and measured the same way.
 
 Messages form a tree and nothing is ever overwritten: answering again adds a
 sibling reply, editing a message adds a sibling message and answers it; the
@@ -15,6 +16,13 @@ the model is asked for a token; the reply row exists as ``streaming`` from the
 start; text is written to it before it is handed to the caller (batched every
 ``flush_interval`` seconds); every exit path (finish, cancel, error, Ctrl-C)
 leaves the row with a final status and the figures of the run.
+
+Memories (``assistant.chat.memory``): a reply in a conversation whose memory
+switch is on is given the memories relevant to the user's message in the
+system prompt, within a budget taken before notes or documents get theirs;
+the reply records their uids. After the reply, a caller that can ask the user
+(``propose_memories``) gets ``MemoryProposed`` from a model that can propose;
+a private conversation neither uses nor proposes memories.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.chat.context import ContextPlan, plan_context
 from assistant.chat.events import (
     ChatEvent,
+    MemoryProposed,
     ReplyDone,
     ReplyProgress,
     ReplyStarted,
@@ -55,6 +64,10 @@ from assistant.domain import (
     GenerationOptions,
     Grounding,
     GroundingProvider,
+    Memory,
+    MemoryMode,
+    MemoryProposal,
+    MemorySource,
     Message,
     MessageStatus,
     Role,
@@ -69,6 +82,7 @@ from assistant.llm.prompting import PRIMING
 if TYPE_CHECKING:
     from assistant.chat.attachments import Attached
     from assistant.chat.attachments import Document as AttachedDocument
+    from assistant.chat.memory import MemorySelection, MemoryService
     from assistant.chat.transfer import ImportResult
     from assistant.chat.writing import ActionRequest
     from assistant.store.repository import ConversationRepository
@@ -213,7 +227,10 @@ class ChatService:
         flush_interval: float = FLUSH_INTERVAL,
         library: Callable[[], PromptLibrary] | None = None,
         runner_factory: RunnerFactory | None = None,
+        memory: MemoryService | Callable[[], MemoryService] | None = None,
     ) -> None:
+        """``memory``: the memories (or what builds them on first use); None:
+        replies are given none and nothing is proposed."""
         self.repo = repo
         self.handle = model if isinstance(model, ModelHandle) else ModelHandle(lambda: model)
         self.options = options or GenerationOptions()
@@ -221,7 +238,15 @@ class ChatService:
         self.flush_interval = flush_interval
         self._library = library
         self._runner_factory = runner_factory
+        self._memory = memory
         self.last_plan: ContextPlan | None = None
+
+    @property
+    def memory(self) -> MemoryService | None:
+        """The memories (built on first use), or None."""
+        if callable(self._memory):
+            self._memory = self._memory()
+        return self._memory
 
     @property
     def model(self) -> ChatModel:
@@ -250,6 +275,7 @@ class ChatService:
         system_prompt: str | None = None,
         persona: str | None = None,
         use_notes: bool = False,
+        memory: MemoryMode = MemoryMode.ON,
     ) -> Conversation:
         model = self.handle.loaded
         conversation = self.repo.create_conversation(
@@ -263,6 +289,9 @@ class ChatService:
         if use_notes:
             self.repo.set_use_notes(conversation.id, True)
             conversation.use_notes = True
+        if memory != MemoryMode.ON:
+            self.repo.set_memory_mode(conversation.id, memory)
+            conversation.memory = MemoryMode(memory)
         return conversation
 
     def conversation(self, conversation_id: int) -> Conversation:
@@ -280,6 +309,33 @@ class ChatService:
     def set_notes(self, conversation_id: int, on: bool) -> None:
         """Remember whether replies in the conversation use the user's notes."""
         self.repo.set_use_notes(conversation_id, on)
+
+    def set_memory_mode(self, conversation_id: int, mode: MemoryMode) -> None:
+        """Whether the conversation's replies use memories (``on``/``off``),
+        or it is ``private``: memories neither used nor proposed."""
+        self.repo.set_memory_mode(conversation_id, mode)
+
+    def remember(self, conversation_id: int | None, text: str) -> tuple[Memory, bool]:
+        """``/remember TEXT``: keep ``text`` as a memory typed by the user,
+        linked to the conversation unless it is private. Returns (memory,
+        True), or (the memory that already says it, False)."""
+        memory = self.memory
+        if memory is None:
+            raise UsageError("Memory is not available here.")
+        linked = conversation_id
+        if conversation_id is not None:
+            conversation = self.repo.get_conversation(conversation_id, messages=False)
+            if conversation.memory == MemoryMode.PRIVATE:
+                linked = None  # nothing typed in a private conversation points back to it
+        return memory.add(text, MemorySource.TYPED, conversation_id=linked)
+
+    def accept_proposal(self, proposal: MemoryProposal, replace: bool = False) -> Memory:
+        """Keep a proposed memory the user said yes to (``replace``: in place
+        of the memory it repeats or changes)."""
+        memory = self.memory
+        if memory is None:
+            raise UsageError("Memory is not available here.")
+        return memory.accept(proposal, replace)
 
     def set_tools(self, conversation_id: int, names: tuple[str, ...] | None) -> None:
         """Remember which tools replies in the conversation may call (None: off)."""
@@ -329,33 +385,58 @@ class ChatService:
         return self.repo.copy_path(conversation_id, message_id, f"{source.title} (fork)")
 
     # ------------------------------------------------- import and export
+    def memories_by_uid(self, uids: Iterable[str]) -> dict[str, Memory]:
+        """The memories with these uids that still exist (a deleted one is gone)."""
+        wanted = list(dict.fromkeys(uids))
+        if not wanted or self.memory is None:
+            return {}
+        return self.memory.by_uids(wanted)
+
     def export_text(self, conversation_id: int, fmt: str) -> str:
         """The conversation as Markdown (``md``: the current branch, with
         sources) or JSON (``json``: every branch, with sources)."""
         from assistant.chat.transfer import conversation_record, dumps, thread_markdown
 
         if fmt == "md":
-            return thread_markdown(self.repo.thread(conversation_id))
+            thread = self.repo.thread(conversation_id)
+            memories = self.memories_by_uid(u for m in thread.messages for u in m.memories)
+            return thread_markdown(thread, memories)
         if fmt == "json":
-            return dumps(conversation_record(self.repo.get_conversation(conversation_id))) + "\n"
+            conversation = self.repo.get_conversation(conversation_id)
+            memories = self.memories_by_uid(u for m in conversation.messages for u in m.memories)
+            return dumps(conversation_record(conversation, memories=memories)) + "\n"
         raise UsageError(f"Unknown export format “{fmt}”: use md or json.")
 
     def export_all_text(self) -> str:
-        """Every conversation with every branch, as one JSON document."""
+        """Every conversation with every branch, and every memory, as one JSON document."""
         from assistant.chat.transfer import archive_record, dumps
 
         ids = [c.id for c in self.repo.list_conversations(counts=False)]
-        return dumps(archive_record(self.repo.get_conversation(i) for i in ids)) + "\n"
+        memories = self.memory.list_memories() if self.memory is not None else []
+        conversations = (self.repo.get_conversation(i) for i in ids)
+        return dumps(archive_record(conversations, memories)) + "\n"
 
     def import_file(self, path: Path) -> ImportResult:
         """Import a ChatGPT export, an llm logs.db or our JSON export (format
-        detected) in one transaction; conversations already here are skipped."""
+        detected) in one transaction; conversations (and memories) already
+        here are skipped."""
         from assistant.chat.transfer import ImportResult, read_archive
 
         archive = read_archive(path)
-        counts = self.repo.import_conversations(archive.conversations)
+        memories = []
+        if archive.memories:
+            if self.memory is None:
+                raise UsageError(f"{path} holds memories, and memory is not available here.")
+            memories = self.memory.prepare_records(archive.memories, path)
+        counts = self.repo.import_conversations(archive.conversations, memories)
         return ImportResult(
-            archive.format, counts.conversations, counts.messages, counts.skipped, archive.empty
+            archive.format,
+            counts.conversations,
+            counts.messages,
+            counts.skipped,
+            archive.empty,
+            counts.memories,
+            counts.memories_skipped + (len(archive.memories) - len(memories)),
         )
 
     def history_turns(
@@ -407,6 +488,7 @@ class ChatService:
         grounding: GroundingProvider | None = None,
         answer_language: str | None = None,
         tools: ToolUse | None = None,
+        propose_memories: bool = False,
     ) -> Generator[ChatEvent, None, None]:
         """Store ``text`` as a user message, then stream and store the reply.
 
@@ -414,6 +496,8 @@ class ChatService:
         provider's prompt (passages from the user's notes plus the question);
         the stored user message stays exactly what the user wrote.
         ``answer_language`` (``--to``) asks for the reply in that language.
+        ``propose_memories``: the caller can ask the user about memories the
+        model proposes (``MemoryProposed`` after ``ReplyDone``).
         """
         if not text.strip():
             raise UsageError("The message is empty.")
@@ -423,7 +507,15 @@ class ChatService:
             self._title_if_new(conversation_id, text)
         user, reply = self.repo.add_exchange(conversation_id, text)
         yield from self._reply(
-            conversation_id, user.id, cancel, options, grounding, answer_language, tools, reply.id
+            conversation_id,
+            user.id,
+            cancel,
+            options,
+            grounding,
+            answer_language,
+            tools,
+            reply.id,
+            propose_memories=propose_memories,
         )
 
     def regenerate(
@@ -434,6 +526,7 @@ class ChatService:
         grounding: GroundingProvider | None = None,
         message_id: int | None = None,
         tools: ToolUse | None = None,
+        propose_memories: bool = False,
     ) -> Generator[ChatEvent, None, None]:
         """Answer a message again: a new reply beside the old ones, which are
         kept as branches. ``message_id`` is the reply to redo or the message
@@ -455,7 +548,10 @@ class ChatService:
         if action is not None:  # a writing action: it runs again, on the same text
             yield from self._action_reply(conversation_id, target.id, action, cancel)
             return
-        yield from self._reply(conversation_id, target.id, cancel, options, grounding, tools=tools)
+        yield from self._reply(
+            conversation_id, target.id, cancel, options, grounding, tools=tools,
+            propose_memories=propose_memories,
+        )  # fmt: skip
 
     def _action_of(self, request: Message) -> ActionRequest | None:
         """The writing action a stored request asked for (a slash command, or
@@ -489,6 +585,7 @@ class ChatService:
         options: GenerationOptions | None = None,
         grounding: GroundingProvider | None = None,
         tools: ToolUse | None = None,
+        propose_memories: bool = False,
     ) -> Generator[ChatEvent, None, None]:
         """Replace a message of yours by a new version and answer it. The new
         version is a sibling of the old one; the old branch stays."""
@@ -504,7 +601,14 @@ class ChatService:
             )
         user, reply = self.repo.add_exchange(conversation_id, text, parent_id=original.parent_id)
         yield from self._reply(
-            conversation_id, user.id, cancel, options, grounding, tools=tools, reply_id=reply.id
+            conversation_id,
+            user.id,
+            cancel,
+            options,
+            grounding,
+            tools=tools,
+            reply_id=reply.id,
+            propose_memories=propose_memories,
         )
 
     def run_action(
@@ -580,6 +684,9 @@ class ChatService:
     def _write_content(self, text: str, _conversation_id: int, reply_id: int) -> None:
         self.repo.update_message(reply_id, content=text)
 
+    def _write_memories(self, uids: list[str], _conversation_id: int, reply_id: int) -> None:
+        self.repo.update_message(reply_id, memories=uids)
+
     @contextmanager
     def _ended_if_not_started(self, rows: ReplyRows) -> Iterator[None]:
         """Around the work between storing a reply's row and streaming into
@@ -629,6 +736,8 @@ class ChatService:
         answer_language: str | None = None,
         tools: ToolUse | None = None,
         reply_id: int | None = None,
+        *,
+        propose_memories: bool = False,
     ) -> Generator[ChatEvent, None, None]:
         """Answer ``user_message_id``: the model gets the branch ending
         there, and the reply is stored as that message's child (in the row
@@ -648,16 +757,29 @@ class ChatService:
                     cannot_call_tools(model.name, "this answer is written without them")
                 )
                 tools = None
+            if tools is not None and conv.memory != MemoryMode.ON:
+                # a conversation with memory off or private keeps nothing
+                kept = [t for t in tools.tools if t.name != "remember"]
+                tools = replace(tools, tools=kept)
             if tools is not None and not tools.tools:
                 tools = None
             history = self.history_turns(conversation_id, user_message_id, tools=tools is not None)
+            user_text = history[-1].content if history else ""
+            selection = self._memories(model, conv, user_message_id, system, history, options)
+            block = selection.block if selection is not None else ""
+            # notes and documents get what is left once the memories have their room
+            framed = system
+            if block:
+                from assistant.chat.memory import with_memories
+
+                framed = ChatTurn(Role.SYSTEM, with_memories(system_text, block) or "")
             citations: tuple[Citation, ...] = ()
             finalize: Callable[[str], dict[str, object]] | None = None
             documents = self._documents(history[-1].content) if history else []
             fixed: tuple[str, str] | None = None  # (text, reason) of a reply the app writes
             if documents:
                 attached = yield from self._attach(
-                    model, system, history, options, documents, cancel
+                    model, framed, history, options, documents, cancel
                 )
                 if attached is None:  # stopped while reading the documents
                     fixed = ("", "cancelled")
@@ -667,7 +789,7 @@ class ChatService:
             elif grounding is not None and history:
                 question = history[-1].content
                 history, grounded, options = self._ground(
-                    model, system, history, options, grounding
+                    model, framed, history, options, grounding
                 )
                 citations = grounded.citations
                 if grounded.passages:
@@ -680,12 +802,14 @@ class ChatService:
                     ChatTurn(Role.USER, f"{last.content}\n\n(Answer in {answer_language}.)")
                 ]
             plan: ContextPlan | None = None
+            given: tuple[Memory, ...] = ()
             primer = priming(model, history) if grounding is None else []
             if fixed is None:
                 engine = getattr(model, "engine", None)  # a named engine's model says which
                 if tools is None:
-                    plan = plan_context(model, system, primer + history, options.max_tokens)
+                    plan = plan_context(model, system, primer + history, options.max_tokens, block)
                     self.last_plan = plan
+                    given = selection.memories if selection and not plan.memory_dropped else ()
                 if conv.model != model.name or conv.engine != engine:
                     rows.write(
                         lambda c, _r: self.repo.update_conversation(
@@ -695,6 +819,8 @@ class ChatService:
                 fields: dict[str, object] = {"model": model.name}
                 if citations:
                     fields["citations"] = list(citations)
+                if given:
+                    fields["memories"] = [m.uid for m in given]
                 rows.write(lambda _c, r: self.repo.update_message(r, **fields), **fields)
         if fixed is not None:
             text, reason = fixed
@@ -703,21 +829,92 @@ class ChatService:
             )
             return
         if tools is not None:
-            yield from self._tool_reply(
-                rows, user_message_id, model, system, history, options, cancel, tools, citations
+            given = yield from self._tool_reply(
+                rows, user_message_id, model, system, history, options, cancel, tools, citations,
+                selection,
+            )  # fmt: skip
+        else:
+            assert plan is not None
+            yield ReplyStarted(
+                rows.conversation_id, user_message_id, rows.reply_id, plan, citations,
+                memories=given,
+            )  # fmt: skip
+            source = model.stream(plan.turns, replace(options, max_tokens=plan.max_tokens), cancel)
+            yield from self._record(rows, source, plan, finalize=finalize)
+        if given and self.memory is not None and rows.lost is None:
+            self.memory.mark_used(given)
+        if propose_memories and conv.memory != MemoryMode.PRIVATE and rows.lost is None:
+            yield from self._propose(
+                model, rows.conversation_id, user_message_id, user_text, cancel
             )
+        if tools is not None or (cancel is not None and cancel.is_set()) or rows.lost is not None:
             return
-        assert plan is not None
-        yield ReplyStarted(rows.conversation_id, user_message_id, rows.reply_id, plan, citations)
-        source = model.stream(plan.turns, replace(options, max_tokens=plan.max_tokens), cancel)
-        yield from self._record(rows, source, plan, finalize=finalize)
         # After the reply is out: let the model get the conversation ready as
-        # the next turn will send it (the reply as stored), so continuing it,
-        # here or in a new process, evaluates only the new message.
-        if not (cancel is not None and cancel.is_set()) and rows.lost is None:
-            head = [system] if system else []
-            turns = primer + self.history_turns(rows.conversation_id, rows.reply_id)
-            model.prepare_next(head + turns, cancel)
+        # the next turn will send it (the reply as stored, after the same
+        # memories), so continuing it, here or in a new process, evaluates
+        # only the new message.
+        head = [framed] if given and framed else [system] if system else []
+        turns = primer + self.history_turns(rows.conversation_id, rows.reply_id)
+        model.prepare_next(head + turns, cancel)
+
+    def _memories(
+        self,
+        model: ChatModel,
+        conversation: Conversation,
+        user_message_id: int,
+        system: ChatTurn | None,
+        history: list[ChatTurn],
+        options: GenerationOptions,
+    ) -> MemorySelection | None:
+        """The memories to give with the latest message: none unless the
+        conversation's switch is on. Their budget is the memory setting's,
+        and never more than half of what the window leaves after the system
+        prompt, the message and the answer's room."""
+        memory = self.memory
+        if memory is None or not memory.enabled or conversation.memory != MemoryMode.ON:
+            return None
+        if not history:
+            return None
+        n_ctx = model.context_size
+        base = model.count_tokens(([system] if system else []) + [history[-1]])
+        reserve = min(options.max_tokens, max(64, n_ctx // 4))
+        budget = max(0, min(memory.budget_tokens, (n_ctx - reserve - base) // 2))
+
+        def count(text: str) -> int:
+            return model.count_tokens([ChatTurn(Role.SYSTEM, text)])
+
+        # the memories the last reply on this branch was given, kept in place
+        branch = self.repo.messages(conversation.id, user_message_id)
+        previous = next(
+            (m.memories for m in reversed(branch) if m.role == Role.ASSISTANT and m.memories),
+            [],
+        )
+        return memory.select(
+            history[-1].content, budget, count, previous, relevant_only=model.base_model
+        )
+
+    def _propose(
+        self,
+        model: ChatModel,
+        conversation_id: int,
+        user_message_id: int,
+        user_text: str,
+        cancel: threading.Event | None,
+    ) -> Generator[ChatEvent, None, None]:
+        """Ask a model that can for memories from the user's message, once
+        its reply is complete; a failure here costs the proposals, not the
+        reply."""
+        memory = self.memory
+        if memory is None or not memory.enabled or not model.can_propose_memories:
+            return
+        if cancel is not None and cancel.is_set():
+            return
+        try:
+            proposals = memory.propose(model, user_text, conversation_id, user_message_id, cancel)
+        except AssistantError:
+            return
+        if proposals:
+            yield MemoryProposed(tuple(proposals))
 
     @staticmethod
     def _marks_sources(
@@ -745,14 +942,17 @@ class ChatService:
         cancel: threading.Event | None,
         tools: ToolUse,
         citations: tuple[Citation, ...],
-    ) -> Generator[ChatEvent, None, None]:
+        selection: MemorySelection | None = None,
+    ) -> Generator[ChatEvent, None, tuple[Memory, ...]]:
         """A reply that may call tools: each step is an answer stored as its
         own message; one that asks for tools is followed by a message per
         call (its result), and the model is asked again with the results,
         up to ``max_steps`` rounds (the last answer is asked for without
         tools). Each piece is stored as soon as it exists, so a stop at any
         point keeps everything so far, ended by a stopped reply. The first
-        answer goes in ``rows`` (the row stored with the question)."""
+        answer goes in ``rows`` (the row stored with the question). Every
+        step is given the same memories (``selection``); the first step's
+        message records them, and they are returned."""
         import json
 
         cancel = cancel or threading.Event()
@@ -760,15 +960,21 @@ class ChatService:
         # the tools' descriptions take room in the prompt too (about 4 characters a token)
         spec_tokens = len(json.dumps([s.function() for s in specs])) // 4 + 8 * len(specs)
         parent = user_message_id
+        block = selection.block if selection is not None else ""
+        given: tuple[Memory, ...] = ()
         for step in range(tools.max_steps + 1):
             offer = specs if step < tools.max_steps else None
             extra = spec_tokens if offer else 0
             if step == 0:  # its row exists: a prompt too long for the window ends it
                 with self._ended_if_not_started(rows):
-                    plan = plan_context(model, system, history, options.max_tokens + extra)
+                    plan = plan_context(model, system, history, options.max_tokens + extra, block)
             else:
-                plan = plan_context(model, system, history, options.max_tokens + extra)
+                plan = plan_context(model, system, history, options.max_tokens + extra, block)
             self.last_plan = plan
+            if step == 0 and selection is not None and not plan.memory_dropped:
+                given = selection.memories
+                uids = [m.uid for m in given]
+                rows.write(partial(self._write_memories, uids), memories=uids)
             room = max(16, plan.max_tokens - extra)
             if step > 0:  # the first answer's row was stored with the question
                 reply = self.repo.add_message(
@@ -783,15 +989,16 @@ class ChatService:
             conversation_id = rows.conversation_id
             shown = citations if step == 0 else ()
             yield ReplyStarted(
-                conversation_id, user_message_id, rows.reply_id, plan, shown, step=step
-            )
+                conversation_id, user_message_id, rows.reply_id, plan, shown,
+                memories=given if step == 0 else (), step=step,
+            )  # fmt: skip
             source = model.stream(
                 plan.turns, replace(options, max_tokens=room), cancel, tools=offer
             )
             message, finished = yield from self._record(rows, source, plan, done=False)
             if not message.tool_calls or message.status != MessageStatus.COMPLETE:
                 yield ReplyDone(message, finished, plan, warning=rows.warning())
-                return
+                return given
             yield ToolCallsAsked(message)
             history.append(
                 ChatTurn(Role.ASSISTANT, message.content, tool_calls=tuple(message.tool_calls))
@@ -814,7 +1021,8 @@ class ChatService:
                 yield from self._fixed_reply(
                     conversation_id, user_message_id, "", "cancelled", parent_id=parent
                 )
-                return
+                return given
+        return given
 
     def _run_tool(
         self,
@@ -839,7 +1047,7 @@ class ChatService:
             tool_call=call,
         )
         asks = tool is not None and tool.asks_first and call.name not in tools.allowed
-        if asks:
+        if asks and tool is not None and not tool.always_asks:
             allowed_here = self.repo.get_conversation(conversation_id, messages=False)
             asks = call.name not in allowed_here.tools_allowed
         yield ToolCallStarted(call, tool.source if tool else "", asks)
@@ -864,11 +1072,11 @@ class ChatService:
                 outcome, text = ToolOutcome.STOPPED, "Not run: the user stopped the reply."
             elif answer == Approval.DENY:
                 outcome, text = ToolOutcome.DENIED, "Not run: the user denied this call."
-            elif answer == Approval.CONVERSATION:
+            elif answer == Approval.CONVERSATION and not tool.always_asks:
                 self.repo.allow_tool(conversation_id, call.name)
         if outcome == ToolOutcome.OK and tool is not None:
             try:  # a tool that cannot do it raises ToolFailed (an AssistantError)
-                output = tool.run(call.arguments, ToolContext(cancel, conversation_id))
+                output = tool.run(call.arguments, ToolContext(cancel, conversation_id, result.id))
             except AssistantError as exc:
                 outcome, text = ToolOutcome.ERROR, f"Error: {exc}"
             except Exception as exc:  # a tool's own bug: the reply goes on, the model is told

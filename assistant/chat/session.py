@@ -1,11 +1,12 @@
 """The conversation in front of the user, as one typed object both shells use.
 
 ``ConversationState`` is what a shell keeps about it: which conversation (None
-until the first message creates it), the persona and whether replies use the
-user's notes. ``ChatSession`` changes that state only through the chat
-service, so what the app shows, what ``assistant ask -c ID`` does and what is
-stored never disagree. A persona or notes switch chosen before the
-conversation exists is applied when the first message creates it.
+until the first message creates it), the persona, whether replies use the
+user's notes and its memory switch (on, off or private). ``ChatSession``
+changes that state only through the chat service, so what the app shows,
+what ``assistant ask -c ID`` does and what is stored never disagree. A
+persona, notes or memory switch chosen before the conversation exists is
+applied when the first message creates it.
 
 Every method may touch the database or the model: shells call them off their
 event loop (the UI from thread workers).
@@ -21,7 +22,14 @@ from typing import TYPE_CHECKING
 from assistant.chat.events import ChatEvent
 from assistant.chat.service import ChatService
 from assistant.chat.tooluse import Approver, ToolUse
-from assistant.domain import Conversation, GroundingProvider, Thread
+from assistant.domain import (
+    Conversation,
+    GroundingProvider,
+    Memory,
+    MemoryMode,
+    MemoryProposal,
+    Thread,
+)
 from assistant.errors import UsageError
 
 if TYPE_CHECKING:
@@ -37,6 +45,7 @@ class ConversationState:
     persona: str | None = None  # persona name; None is the default system prompt
     use_notes: bool = False
     engine: str | None = None  # the named engine its replies came from (None: local)
+    memory: MemoryMode = MemoryMode.ON  # whether replies use (and may propose) memories
     tools: tuple[str, ...] | None = None  # tools replies may call: None off, ("*",) all
 
 
@@ -60,6 +69,9 @@ class ChatSession:
         self._lock = threading.Lock()
         # Answer in this language (``--to``); None: in the question's language.
         self.answer_language: str | None = None
+        # The shell can ask the user about proposed memories (the CLI on a
+        # terminal): replies may then bring ``MemoryProposed``.
+        self.propose_memories = False
         # Tools for this run only (``ask --tools``), over the conversation's switch.
         self.tools_once: tuple[str, ...] | None = None
         # Asks the user to approve a call (None: no one to ask, calls that need it are refused).
@@ -87,6 +99,7 @@ class ChatSession:
         if conversation_id is None:
             state.conversation_id, state.persona, state.use_notes = None, None, False
             state.engine = None
+            state.memory = MemoryMode.ON
             state.tools = None
             return None
         if at_message is not None:
@@ -97,6 +110,7 @@ class ChatSession:
         state.conversation_id = conversation_id
         state.persona, state.use_notes = conversation.persona, conversation.use_notes
         state.engine = conversation.engine
+        state.memory = conversation.memory
         state.tools = conversation.tools
         return thread
 
@@ -133,6 +147,27 @@ class ChatSession:
         if self.state.conversation_id is not None:
             self.chat.set_notes(self.state.conversation_id, on)
         self.state.use_notes = on
+
+    def set_memory(self, mode: MemoryMode | str) -> None:
+        """The conversation's memory switch: ``on``, ``off`` or ``private``
+        (stored with it; chosen before it exists, applied when it is made)."""
+        try:
+            mode = MemoryMode(str(mode).lower())
+        except ValueError:
+            raise UsageError(f"“{mode}” is not a memory setting: use on, off or private.") from None
+        if self.state.conversation_id is not None:
+            self.chat.set_memory_mode(self.state.conversation_id, mode)
+        self.state.memory = mode
+
+    def remember(self, text: str) -> tuple[Memory, bool]:
+        """``/remember TEXT``: (the memory, True), or (the one that already
+        says it, False)."""
+        return self.chat.remember(self.state.conversation_id, text)
+
+    def accept_proposal(self, proposal: MemoryProposal, replace: bool = False) -> Memory:
+        """The user said yes to a proposed memory (``replace``: in place of
+        the one it repeats or changes)."""
+        return self.chat.accept_proposal(proposal, replace)
 
     def set_tools(self, names: tuple[str, ...] | None) -> None:
         """The conversation's tools switch: None off, ("*",) every tool, or
@@ -185,6 +220,7 @@ class ChatSession:
                     system_prompt=system,
                     persona=persona,
                     use_notes=self.state.use_notes,
+                    memory=self.state.memory,
                 )
                 if self.state.tools is not None:
                     self.chat.set_tools(conversation.id, self.state.tools)
@@ -210,6 +246,7 @@ class ChatSession:
             cancel,
             grounding=self.grounding(),
             answer_language=self.answer_language,
+            propose_memories=self.propose_memories,
             tools=tools,
         )
 
@@ -223,6 +260,7 @@ class ChatSession:
             cancel,
             grounding=self.grounding(),
             message_id=message_id,
+            propose_memories=self.propose_memories,
             tools=self.tool_use(),
         )
 
@@ -237,6 +275,7 @@ class ChatSession:
             text,
             cancel,
             grounding=self.grounding(),
+            propose_memories=self.propose_memories,
             tools=self.tool_use(),
         )
 

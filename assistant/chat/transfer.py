@@ -12,6 +12,11 @@ importing a file twice adds nothing.
 Branches survive both ways: our JSON export holds every message with its
 parent and the current leaf, and ChatGPT's mapping is already a tree (every
 branch is kept and the conversation opens on its ``current_node``).
+
+Memories travel too: a reply names the memories it was given by uid (with
+their text, when they still exist), ``export --all`` carries every memory
+with the conversation and message it came from, and importing it links them
+again in the same transaction.
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ import json
 import re
 import sqlite3
 import zipfile
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +35,8 @@ from assistant.chat.titles import title_from_text
 from assistant.domain import (
     Citation,
     Conversation,
+    Memory,
+    MemoryMode,
     Message,
     MessageStatus,
     Role,
@@ -41,7 +48,9 @@ from assistant.errors import UsageError
 
 FORMAT = "assistant.conversation"
 FORMAT_ALL = "assistant.conversations"
+FORMAT_MEMORIES = "assistant.memories"
 VERSION = 2
+MEMORIES_VERSION = 1
 
 CHATGPT = "ChatGPT export"
 LLM = "llm logs.db"
@@ -59,7 +68,43 @@ def dumps(obj: Any, indent: int | None = 2) -> str:
 
 
 # ------------------------------------------------------------------ export
-def message_record(m: Message) -> dict[str, Any]:
+def memory_ref(uid: str, memories: Mapping[str, Memory] | None) -> dict[str, Any]:
+    """A memory a reply was given: its uid, and its number and text while it exists."""
+    memory = (memories or {}).get(uid)
+    return {
+        "uid": uid,
+        "id": memory.id if memory else None,
+        "text": memory.text if memory else None,
+    }
+
+
+def memory_record(memory: Memory, conversation_uids: Mapping[int, str]) -> dict[str, Any]:
+    """One memory as exported (``conversation_uid``: where it was typed or proposed)."""
+    return {
+        "id": memory.id,
+        "uid": memory.uid,
+        "text": memory.text,
+        "source": str(memory.source),
+        "conversation_uid": conversation_uids.get(memory.conversation_id or 0),
+        "message_id": memory.message_id,
+        "created_at": memory.created_at.isoformat(),
+        "updated_at": memory.updated_at.isoformat(),
+        "last_used_at": memory.last_used_at.isoformat() if memory.last_used_at else None,
+    }
+
+
+def memories_record(
+    memories: Iterable[Memory], conversation_uids: Mapping[int, str]
+) -> dict[str, Any]:
+    """Every memory in one file (``memory export``)."""
+    return {
+        "format": FORMAT_MEMORIES,
+        "version": MEMORIES_VERSION,
+        "memories": [memory_record(m, conversation_uids) for m in memories],
+    }
+
+
+def message_record(m: Message, memories: Mapping[str, Memory] | None = None) -> dict[str, Any]:
     """One message as exported (``sources``: the same word as ``ask --json``)."""
     return {
         "id": m.id,
@@ -77,16 +122,20 @@ def message_record(m: Message) -> dict[str, Any]:
         "finish_reason": m.finish_reason,
         "error": m.error,
         "sources": [c.to_dict() for c in m.citations],
+        "memories": [memory_ref(u, memories) for u in m.memories],
         **({"tool_calls": [c.to_dict() for c in m.tool_calls]} if m.tool_calls else {}),
         **({"tool_call": m.tool_call.to_dict()} if m.tool_call else {}),
     }
 
 
 def conversation_record(
-    conversation: Conversation, messages: Iterable[Message] | None = None
+    conversation: Conversation,
+    messages: Iterable[Message] | None = None,
+    memories: Mapping[str, Memory] | None = None,
 ) -> dict[str, Any]:
     """The conversation as exported: every message of every branch (or the
-    given ones) with its parent, and the current leaf."""
+    given ones) with its parent, and the current leaf; ``memories`` names
+    the memories its replies were given."""
     chosen = list(conversation.messages if messages is None else messages)
     return {
         "format": FORMAT,
@@ -100,19 +149,30 @@ def conversation_record(
         "system_prompt": conversation.system_prompt,
         "persona": conversation.persona,
         "use_notes": conversation.use_notes,
+        "memory": str(conversation.memory),
         "tools": list(conversation.tools) if conversation.tools is not None else None,
         "message_count": len(chosen) if messages is not None else conversation.message_count,
         "current_leaf": conversation.current_leaf_id,
-        "messages": [message_record(m) for m in chosen],
+        "messages": [message_record(m, memories) for m in chosen],
     }
 
 
-def archive_record(conversations: Iterable[Conversation]) -> dict[str, Any]:
-    """Several conversations in one file (``history export --all``)."""
+def archive_record(
+    conversations: Iterable[Conversation], memories: Sequence[Memory] = ()
+) -> dict[str, Any]:
+    """Several conversations in one file (``history export --all``), with
+    every memory."""
+    by_uid = {m.uid: m for m in memories}
+    records = []
+    uids: dict[int, str] = {}
+    for c in conversations:
+        records.append(conversation_record(c, memories=by_uid))
+        uids[c.id] = c.uid
     return {
         "format": FORMAT_ALL,
         "version": VERSION,
-        "conversations": [conversation_record(c) for c in conversations],
+        "conversations": records,
+        "memories": [memory_record(m, uids) for m in memories],
     }
 
 
@@ -122,10 +182,22 @@ STATUS_NOTE = {
 }
 
 
-def thread_markdown(thread: Thread) -> str:
+def memory_lines(uids: Sequence[str], memories: Mapping[str, Memory] | None) -> list[str]:
+    """The memories a reply was given, one line each (a deleted one says so)."""
+    lines = []
+    for uid in uids:
+        memory = (memories or {}).get(uid)
+        if memory is None:
+            lines.append("- (a memory deleted since)")
+        else:
+            lines.append(f"- [{memory.id}] {' '.join(memory.text.split())}")
+    return lines
+
+
+def thread_markdown(thread: Thread, memories: Mapping[str, Memory] | None = None) -> str:
     """The branch in front of the user as Markdown, each reply followed by
-    its sources; a note says when other branches exist (the JSON export
-    holds them all)."""
+    its sources and the memories it was given; a note says when other
+    branches exist (the JSON export holds them all)."""
     conv = thread.conversation
     lines = [f"# {conv.title}", ""]
     lines.append(f"- Conversation: {conv.id}")
@@ -134,6 +206,8 @@ def thread_markdown(thread: Thread) -> str:
         lines.append(f"- Model: {conv.model}")
     if conv.persona:
         lines.append(f"- Persona: {conv.persona}")
+    if conv.memory != "on":
+        lines.append(f"- Memory: {conv.memory}")
     if conv.system_prompt:
         lines.append(f"- System prompt: {conv.system_prompt}")
     forks = sum(1 for ids in thread.siblings.values() if len(ids) > 1)
@@ -169,6 +243,10 @@ def thread_markdown(thread: Thread) -> str:
             lines.append("Sources:")
             lines += [f"- {c.label}" for c in m.citations]
             lines.append("")
+        if m.memories:
+            lines.append("Memories given:")
+            lines += memory_lines(m.memories, memories)
+            lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -180,14 +258,24 @@ class ImportResult:
     messages: int  # added
     skipped: int  # already imported before: nothing added
     empty: int  # held no message to keep (e.g. only hidden system text)
+    memories: int = 0  # added
+    memories_skipped: int = 0  # already here
 
     def sentence(self, path: Path) -> str:
         parts = [
             f"Imported {self.conversations} conversation{'s' * (self.conversations != 1)} "
-            f"({self.messages} message{'s' * (self.messages != 1)}) from {path} ({self.format})"
+            f"({self.messages} message{'s' * (self.messages != 1)})"
+            + (
+                f" and {self.memories} memor{'ies' if self.memories != 1 else 'y'}"
+                if self.memories
+                else ""
+            )
+            + f" from {path} ({self.format})"
         ]
         if self.skipped:
             parts.append(f"{self.skipped} already imported, skipped")
+        if self.memories_skipped:
+            parts.append(f"{self.memories_skipped} memories already here, skipped")
         if self.empty:
             parts.append(f"{self.empty} empty, left out")
         return "; ".join(parts) + "."
@@ -200,20 +288,16 @@ class Archive:
     format: str
     conversations: list[Conversation]
     empty: int = 0
+    memories: list[dict[str, Any]] = field(default_factory=list)  # ours, as in the file
 
 
 def read_archive(path: Path) -> Archive:
     """Read ``path`` whatever its format (detected from its content); a
     problem is a ``UsageError`` with one sentence naming the file."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(16)
-    except IsADirectoryError:
-        raise UsageError(f"{path} is a folder; give the export file itself.") from None
-    except FileNotFoundError:
-        raise UsageError(f"There is no file {path}.") from None
-    except OSError as exc:
-        raise UsageError(f"{path} could not be read: {exc.strerror}.") from None
+    from assistant.fileio import reading_import
+
+    with reading_import(path), path.open("rb") as fh:
+        head = fh.read(16)
     if head.startswith(b"SQLite format 3\x00"):
         return _read_llm(path)
     if head.startswith(b"PK\x03\x04"):
@@ -236,15 +320,28 @@ def read_archive(path: Path) -> Archive:
 
 def read_json(data: Any, path: Path) -> Archive:
     """A parsed JSON document: ours (one, a list, or ``--all``) or ChatGPT's."""
+    memories: list[dict[str, Any]] = []
+    if isinstance(data, dict) and data.get("format") == FORMAT_MEMORIES:
+        raise UsageError(
+            f"{path} holds memories, not conversations: import it with `assistant memory import`."
+        )
     if isinstance(data, dict) and data.get("format") == FORMAT_ALL:
+        raw_memories = data.get("memories") or []
+        if not isinstance(raw_memories, list) or not all(isinstance(r, dict) for r in raw_memories):
+            raise UsageError(f"{path} has a list of memories that is not one: nothing imported.")
+        memories = list(raw_memories)
         data = data.get("conversations")
         if not isinstance(data, list):
             raise UsageError(f"{path} is an assistant export without its conversations.")
+        if not data and memories:
+            return Archive(OURS, [], memories=memories)
     items = data if isinstance(data, list) else [data]
     if not items:
         raise UsageError(f"{path} holds no conversations.")
     if all(isinstance(i, dict) and i.get("format") == FORMAT for i in items):
-        return Archive(OURS, [_ours(i, path, n) for n, i in enumerate(items, start=1)])
+        return Archive(
+            OURS, [_ours(i, path, n) for n, i in enumerate(items, start=1)], memories=memories
+        )
     if any(isinstance(i, dict) and ("mapping" in i or "current_node" in i) for i in items):
         kept: list[Conversation] = []
         empty = 0
@@ -373,6 +470,7 @@ def _ours(item: Mapping[str, Any], path: Path, n: int) -> Conversation:
         persona=_opt_str(item.get("persona")),
         uid=str(item.get("uid") or ""),
         current_leaf_id=_opt_int(item.get("current_leaf")),
+        memory=MemoryMode.read(item.get("memory")),
         tools=_tool_names(item.get("tools")),
     )
     seen: set[int] = set()
@@ -406,6 +504,7 @@ def _ours(item: Mapping[str, Any], path: Path, n: int) -> Conversation:
                 error=_opt_str(raw.get("error")),
                 citations=[Citation.from_dict(c) for c in sources if isinstance(c, dict)],
                 parent_id=parent,
+                memories=_memory_uids(raw.get("memories")),
                 tool_calls=[
                     ToolCall.from_dict(c)
                     for c in raw.get("tool_calls") or []
@@ -422,6 +521,18 @@ def _ours(item: Mapping[str, Any], path: Path, n: int) -> Conversation:
         previous = mid
     conversation.message_count = len(conversation.messages)
     return conversation
+
+
+def _memory_uids(value: Any) -> list[str]:
+    """The uids of the memories a reply was given ({"uid": ...} or plain text)."""
+    if not isinstance(value, list):
+        return []
+    uids = []
+    for item in value:
+        uid = item.get("uid") if isinstance(item, dict) else item
+        if isinstance(uid, str) and uid:
+            uids.append(uid)
+    return uids
 
 
 def _tool_names(value: Any) -> tuple[str, ...] | None:

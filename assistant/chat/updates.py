@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from assistant.chat.events import ChatEvent
 from assistant.chat.tooluse import Approval, ApprovalRequest
-from assistant.domain import Citation, Conversation, Message, Thread
+from assistant.domain import Citation, Conversation, MemoryProposal, Message, Thread
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Status:
     speed: str = ""
     context_used: int | None = None
     context_size: int | None = None
+    context_memories: int = 0  # of context_used, the memories given to the last reply
 
     @property
     def notes(self) -> str:
@@ -214,8 +215,18 @@ class RetrievedPassage:
     highlights: tuple[tuple[int, int], ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class MemoriesProposed:
+    """After a reply, memories the model proposes from the user's message:
+    the shell asks about each (keep, replace the one it repeats or changes,
+    add as new, or no) and hands the answers to ``decide_memories``."""
+
+    proposals: tuple[MemoryProposal, ...]
+
+
 Update = (
     HistoryRead
+    | MemoriesProposed
     | Ready
     | ThreadShown
     | SidebarChanged

@@ -39,6 +39,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "List, show, search, export or delete conversations.",
     ),
     "notes": ("assistant.cli.notes", "notes", "Index folders of notes and search them."),
+    "memory": (
+        "assistant.cli.memory",
+        "memory",
+        "What the assistant keeps about you: add, list, show, edit, rm, export, import.",
+    ),
     "write": ("assistant.cli.write", "write", "Run a writing action on a file or stdin."),
     "compose": (
         "assistant.cli.compose",

@@ -20,10 +20,11 @@ from assistant.cli.options import CONVERSATION_ID, model_options, runtime
 
 if TYPE_CHECKING:
     import threading
+    from collections.abc import Sequence
 
     from assistant.chat.events import ChatEvent, ReplyDone, ReplyStarted
     from assistant.chat.session import ChatSession
-    from assistant.domain import Citation
+    from assistant.domain import Citation, Memory, MemoryProposal
 
 
 def open_ui(ctx: click.Context, conversation_id: int | None) -> int:
@@ -78,6 +79,11 @@ def chat(ctx: click.Context, conversation_id: int | None, **_options: Any) -> in
     "--allow", "allow", multiple=True, metavar="TOOL",
     help="Run TOOL without asking (repeatable); off a terminal, others that ask are refused.",
 )  # fmt: skip
+@click.option(
+    "--memory", "memory_mode", type=click.Choice(["on", "off", "private"]), default=None,
+    help="Give the reply your memories (on), not (off), or neither use nor propose them "
+    "(private); remembered for the conversation.",
+)  # fmt: skip
 @model_options
 @click.pass_context
 def ask(
@@ -92,6 +98,7 @@ def ask(
     files: tuple[str, ...],
     tool_names: str | None,
     allow: tuple[str, ...],
+    memory_mode: str | None,
     **_options: Any,
 ) -> int:
     """Ask one question; the answer streams to stdout (piped stdin is appended)."""
@@ -132,6 +139,11 @@ def ask(
         follow_engine(ctx, rt, session)
     if notes:
         session.set_notes(True)  # remembered, as the app's switch is
+    if memory_mode is not None:
+        session.set_memory(memory_mode)  # remembered with the conversation
+    # Proposed memories are asked about on a terminal; off one nothing is
+    # proposed, so nothing can be kept unasked.
+    session.propose_memories = on_terminal()
     if session.state.use_notes:
         from assistant.cli.notes import ensure_notes_ready
 
@@ -151,6 +163,13 @@ def ask(
         edited = edit_id
         return answer(session, lambda cancel: session.edit(edited, text, cancel), as_json)
     return answer(session, lambda cancel: session.send(text, cancel), as_json)
+
+
+def on_terminal() -> bool:
+    """A person can answer a question: stdin and stderr are a terminal."""
+    import sys
+
+    return bool(sys.stdin and sys.stdin.isatty() and sys.stderr and sys.stderr.isatty())
 
 
 def follow_engine(ctx: click.Context, rt: Any, session: ChatSession) -> None:
@@ -213,6 +232,7 @@ def answer(
     """Stream one reply (``start(cancel)``'s events) to stdout; Ctrl-C keeps
     the partial reply."""
     from assistant.chat.events import (
+        MemoryProposed,
         ReplyDone,
         ReplyProgress,
         ReplyStarted,
@@ -226,6 +246,7 @@ def answer(
 
     done: ReplyDone | None = None
     started: ReplyStarted | None = None
+    proposed: MemoryProposed | None = None
     first: ReplyStarted | None = None
     shown = False
     line_open = False  # streamed text not yet ended by a new line
@@ -288,7 +309,11 @@ def answer(
                     done = event
                     if first is None:  # the service always starts a reply first
                         raise RuntimeError("the reply ended before it started")
-                    _finish(session, first, done, calls, as_json)
+                    if not (as_json and session.propose_memories):
+                        # all of the reply is shown before proposals are asked for
+                        _finish(session, first, done, calls, as_json)
+                elif isinstance(event, MemoryProposed):
+                    proposed = event
         except AssistantError:
             # a model or server failure mid-reply: what came is stored; say where
             if shown and started is not None and done is None:
@@ -299,6 +324,9 @@ def answer(
             events.close()
     if done is None or started is None or first is None:  # the service ends with ReplyDone
         raise RuntimeError("the reply ended without its final event")
+    decisions = ask_about_proposals(session, proposed.proposals if proposed else ())
+    if as_json and session.propose_memories:  # the JSON says what was decided
+        _finish(session, first, done, calls, as_json, decisions)
     msg = done.message
     if done.warning:  # shown and stored, but the database lost its files under the reply
         say(f"assistant: {done.warning}")
@@ -327,8 +355,10 @@ def _finish(
     done: ReplyDone,
     calls: list[dict[str, Any]],
     as_json: bool,
+    decisions: list[dict[str, Any]] | None = None,
 ) -> None:
-    """The end of a reply: the JSON object, or the line end, notices and sources."""
+    """The end of a reply: the JSON object (with the ``decisions`` on proposed
+    memories), or the line end, notices, sources and the memories given."""
     msg, fin = done.message, done.finished
     use_notes = session.state.use_notes
     # stored with the reply: marked as used by the answer or not
@@ -352,6 +382,9 @@ def _finish(
                 "dropped_turns": done.plan.dropped_turns if done.plan else 0,
                 **({"sources": [c.to_dict() for c in cited]} if use_notes or cited else {}),
                 **({"tool_calls": calls} if calls else {}),
+                "memories": [{"id": m.id, "uid": m.uid, "text": m.text} for m in first.memories],
+                "memory_tokens": first.plan.memory_tokens if first.plan else 0,
+                "memory_proposals": decisions or [],
             }
         )
     else:
@@ -362,3 +395,57 @@ def _finish(
             from assistant.cli.notes import print_sources
 
             print_sources(cited)
+        print_memories(first.memories)
+
+
+def print_memories(memories: Sequence[Memory]) -> None:
+    """The memories a reply was given, on stderr (stdout stays the answer)."""
+    if not memories:
+        return
+    from assistant.textsafe import one_line
+
+    say("Memories given:")
+    for m in memories:
+        text = one_line(" ".join(m.text.split()))
+        say(f"  [{m.id}] {text if len(text) <= 90 else text[:89] + '…'}")
+
+
+def ask_about_proposals(
+    session: ChatSession, proposals: Sequence[MemoryProposal]
+) -> list[dict[str, Any]]:
+    """Ask the user about each proposed memory (the session only proposes on
+    a terminal) and keep what they say yes to; returns what was decided.
+    Enter, Ctrl-C or the end of input is no."""
+    from assistant.cli.console import CancelOnSigint, ask_choice
+    from assistant.domain import ProposalKind
+
+    decisions: list[dict[str, Any]] = []
+    if not proposals:
+        return decisions
+    with CancelOnSigint() as cancel:
+        for proposal in proposals:
+            related = proposal.related
+            if proposal.kind == ProposalKind.NEW or related is None:
+                answer = ask_choice(
+                    f"{proposal.question()} [y/N] ", {"y": "keep", "n": "no"}, cancel
+                )
+            else:
+                answer = ask_choice(
+                    f"{proposal.question()} [r] replace it, [a] add as a new memory, [N] no: ",
+                    {"r": "replace", "a": "keep", "n": "no"},
+                    cancel,
+                )
+            kept = None
+            if answer in ("keep", "replace"):
+                kept = session.accept_proposal(proposal, replace=answer == "replace")
+                say(f"Memory {kept.id} {'replaced' if answer == 'replace' else 'kept'}.")
+            decisions.append(
+                {
+                    "text": proposal.text,
+                    "kind": str(proposal.kind),
+                    "related_id": related.id if related else None,
+                    "answer": {"keep": "kept", "replace": "replaced"}.get(answer or "", "declined"),
+                    "memory_id": kept.id if kept else None,
+                }
+            )
+    return decisions

@@ -37,6 +37,7 @@ def conversation_dict(conv: Conversation) -> dict[str, Any]:
         "system_prompt": conv.system_prompt,
         "persona": conv.persona,
         "use_notes": conv.use_notes,
+        "memory": str(conv.memory),
         "tools": list(conv.tools) if conv.tools is not None else None,
         "message_count": conv.message_count,
     }
@@ -129,7 +130,8 @@ def show(ctx: click.Context, conversation_id: int, as_json: bool, tree: bool) ->
         current = {m.id for m in thread.messages}
         branches = sum(1 for ids in thread.siblings.values() if len(ids) > 1)
         if as_json:
-            record = conversation_record(whole)
+            given = rt.chat.memories_by_uid(u for m in whole.messages for u in m.memories)
+            record = conversation_record(whole, memories=given)
             record["current_branch"] = sorted(current)
             print_json(record)
             return 0
@@ -140,10 +142,12 @@ def show(ctx: click.Context, conversation_id: int, as_json: bool, tree: bool) ->
         )
         for line in tree_lines(whole, current):
             out(line)
-    elif as_json:
-        print_json(conversation_record(thread.conversation, thread.messages))
     else:
-        out(thread_markdown(thread), end="")
+        given = rt.chat.memories_by_uid(u for m in thread.messages for u in m.memories)
+        if as_json:
+            print_json(conversation_record(thread.conversation, thread.messages, given))
+        else:
+            out(thread_markdown(thread, given), end="")
     return 0
 
 

@@ -72,6 +72,7 @@ def runtime(ctx: click.Context, *, preload_model: bool = False) -> Runtime:
 
 class ConversationId(click.ParamType):
     name = "ID"
+    what = "a conversation id"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         if isinstance(value, int):
@@ -81,8 +82,13 @@ class ConversationId(click.ParamType):
         except (TypeError, ValueError):
             n = 0
         if n < 1:
-            self.fail(f"'{value}' is not a conversation id.", param, ctx)
+            self.fail(f"'{value}' is not {self.what}.", param, ctx)
         return n
 
 
+class MemoryId(ConversationId):
+    what = "a memory number (`assistant memory list` shows them)"
+
+
 CONVERSATION_ID = ConversationId()
+MEMORY_ID = MemoryId()

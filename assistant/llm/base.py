@@ -69,6 +69,9 @@ StreamEvent = TextPiece | ToolCalls | Finished
 class ChatModel(Protocol):
     name: str
     context_size: int
+    # Follows an instruction well enough to propose memories after a reply:
+    # a chat (instruction-tuned) model; not a base model fed a plain transcript.
+    can_propose_memories: bool
     # True when the model can be offered tools and its calls can be read back.
     supports_tools: bool
     # True for a model with no chat template (a base model): it is shown

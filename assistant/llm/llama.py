@@ -234,6 +234,9 @@ class LlamaCppModel:
         self.sampling_defaults: dict[str, Any] = (
             dict(TRANSCRIPT_SAMPLING) if self.base_model else {}
         )
+        # a chat template means an instruction-tuned model; a base model
+        # continuing a transcript cannot be asked for memories reliably
+        self.can_propose_memories = isinstance(self.formatter, TemplateFormatter)
         # Tools only through a chat template that renders them; the calls are
         # read back in the format that template teaches (None: any format).
         self.supports_tools = (

@@ -257,6 +257,8 @@ class _CallParts:
 
 
 class OpenAICompatibleModel:
+    # a chat-completions server answers instructions (its chat template is its own)
+    can_propose_memories = True
     # Servers that speak OpenAI's chat completions take ``tools``; one that
     # cannot says so in its answer, which becomes the reply's one sentence.
     supports_tools = True

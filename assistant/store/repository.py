@@ -28,6 +28,7 @@ from assistant.domain import (
     MARK_START,
     Citation,
     Conversation,
+    MemoryMode,
     Message,
     MessageStatus,
     Role,
@@ -38,6 +39,7 @@ from assistant.domain import (
 from assistant.errors import NotFound, UsageError
 from assistant.language import has_han
 from assistant.store.database import Database
+from assistant.store.memories import ImportedMemory, MemoryRepository
 from assistant.store.tables import ConversationRow, MessageRow, new_uid, utcnow
 
 _MESSAGE_FIELDS = {
@@ -52,6 +54,7 @@ _MESSAGE_FIELDS = {
     "finish_reason",
     "error",
     "citations",
+    "memories",
     "tool_calls",
 }
 
@@ -72,6 +75,8 @@ class ImportCounts:
     conversations: int = 0  # added
     messages: int = 0  # added
     skipped: int = 0  # already here (same uid): nothing added
+    memories: int = 0  # added
+    memories_skipped: int = 0  # already here (same uid)
 
 
 def _message(row: MessageRow) -> Message:
@@ -92,6 +97,7 @@ def _message(row: MessageRow) -> Message:
         error=row.error,
         citations=[Citation.from_dict(c) for c in row.citations or [] if isinstance(c, dict)],
         parent_id=row.parent_id,
+        memories=[u for u in row.memories or [] if isinstance(u, str)],
         tool_calls=[ToolCall.from_dict(c) for c in row.tool_calls or [] if isinstance(c, dict)],
         tool_call=ToolCall.from_dict(row.tool_call) if isinstance(row.tool_call, dict) else None,
     )
@@ -115,6 +121,7 @@ def _conversation(row: ConversationRow, count: int = 0) -> Conversation:
         message_count=count,
         uid=row.uid or "",
         current_leaf_id=row.current_leaf_id,
+        memory=MemoryMode.read(row.memory),
         tools=_names(row.tools) if row.tools is not None else None,
         tools_allowed=_names(row.tools_allowed),
     )
@@ -328,6 +335,10 @@ class ConversationRepository:
     def set_use_notes(self, conversation_id: int, on: bool) -> None:
         """Remember the notes switch; not an edit, so the order of the list stays."""
         self._update(conversation_id, use_notes=on)
+
+    def set_memory_mode(self, conversation_id: int, mode: MemoryMode) -> None:
+        """Remember the conversation's memory switch (not an edit: the order stays)."""
+        self._update(conversation_id, memory=str(MemoryMode(mode)))
 
     def set_tools(self, conversation_id: int, tools: Sequence[str] | None) -> None:
         """Which tools replies may call: None off, ``["*"]`` all, or names."""
@@ -590,6 +601,7 @@ class ConversationRepository:
             use_notes=source.use_notes,
             persona=source.persona,
             uid=new_uid(),
+            memory=source.memory,
             tools=source.tools,
         )
         previous: int | None = None
@@ -742,14 +754,19 @@ class ConversationRepository:
                 )
         return found
 
-    def import_conversations(self, conversations: Iterable[Conversation]) -> ImportCounts:
-        """Store whole conversations in ONE transaction: all or nothing.
+    def import_conversations(
+        self, conversations: Iterable[Conversation], memories: Sequence[ImportedMemory] = ()
+    ) -> ImportCounts:
+        """Store whole conversations, and ``memories``, in ONE transaction:
+        all or nothing.
 
         Each conversation carries its messages in ``messages`` with ids and
         ``parent_id`` local to it (parents first) and ``current_leaf_id`` in
         the same ids; they get real ids here. A conversation whose ``uid`` is
         already stored is skipped, so importing the same file twice adds
-        nothing."""
+        nothing; so is a memory whose uid is here. A memory is linked to its
+        conversation when that is here (and to its message when the
+        conversation came in this import)."""
         batch = list(conversations)
         counts = {"conversations": 0, "messages": 0, "skipped": 0}
         with self.db.session() as s, s.begin():
@@ -773,19 +790,26 @@ class ConversationRepository:
                     continue
                 known.add(conversation.uid)
                 fresh.append(conversation)
-            self._insert_conversations(s, fresh)
+            ids = self._insert_conversations(s, fresh)
             counts["conversations"] = len(fresh)
             counts["messages"] = sum(len(c.messages) for c in fresh)
+            if memories:
+                added, skipped = MemoryRepository.insert_linked(s, memories, ids)
+                counts["memories"], counts["memories_skipped"] = added, skipped
         return ImportCounts(**counts)
 
     @staticmethod
-    def _insert_conversations(s: Session, conversations: list[Conversation]) -> None:
+    def _insert_conversations(
+        s: Session, conversations: list[Conversation]
+    ) -> dict[tuple[str, int], int]:
         """Insert conversations and their trees with ids chosen here (the
         write lock is held: BEGIN IMMEDIATE), in a few bulk statements.
         Message ids and parents come in local to each conversation; each
-        conversation's ``id`` is set to the stored one."""
+        conversation's ``id`` is set to the stored one. Returns the stored
+        id of each (conversation uid, local message id)."""
+        stored: dict[tuple[str, int], int] = {}
         if not conversations:
-            return
+            return stored
         next_conversation = (s.scalar(select(func.max(ConversationRow.id))) or 0) + 1
         next_message = (s.scalar(select(func.max(MessageRow.id))) or 0) + 1
         conversation_rows: list[dict[str, Any]] = []
@@ -801,6 +825,7 @@ class ConversationRepository:
                         f"In “{conversation.title}”, a message answers one that is not there."
                     )
                 local[m.id] = next_message
+                stored[(conversation.uid, m.id)] = next_message
                 next_message += 1
                 message_rows.append(
                     {
@@ -821,6 +846,7 @@ class ConversationRepository:
                         "finish_reason": m.finish_reason,
                         "error": m.error,
                         "citations": [c.to_dict() for c in m.citations] or None,
+                        "memories": list(m.memories) or None,
                         "tool_calls": [c.to_dict() for c in m.tool_calls] or None,
                         "tool_call": m.tool_call.to_dict() if m.tool_call else None,
                     }
@@ -836,6 +862,7 @@ class ConversationRepository:
                     "system_prompt": conversation.system_prompt,
                     "use_notes": conversation.use_notes,
                     "persona": conversation.persona,
+                    "memory": str(conversation.memory),
                     "tools": list(conversation.tools) if conversation.tools is not None else None,
                     "tools_allowed": list(conversation.tools_allowed) or None,
                 }
@@ -854,3 +881,4 @@ class ConversationRepository:
                 update(ConversationRow),
                 [{"id": cid, "current_leaf_id": leaf} for cid, leaf in leaves],
             )
+        return stored

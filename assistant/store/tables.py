@@ -11,7 +11,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, false
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -50,6 +60,8 @@ class ConversationRow(Base):
     current_leaf_id: Mapped[int | None] = mapped_column(
         ForeignKey("messages.id", ondelete="SET NULL", use_alter=True)
     )
+    # "on", "off" or "private" (MemoryMode): whether replies use memories
+    memory: Mapped[str] = mapped_column(String(10), default="on", server_default="on")
 
     messages: Mapped[list[MessageRow]] = relationship(
         back_populates="conversation",
@@ -88,6 +100,8 @@ class MessageRow(Base):
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), index=True
     )
+    # The uids of the memories a reply was given (migration 0012).
+    memories: Mapped[list[str] | None] = mapped_column(JSON)
     # A reply's calls ([{"id", "name", "arguments"}]); a tool result's call.
     tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     tool_call: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -124,3 +138,28 @@ class DraftRow(Base):
     owner_pid: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class MemoryRow(Base):
+    """A memory (migration 0012). Its words are in the ``memories_fts``
+    virtual table (rowid = id), which the repository writes; ``vector`` is
+    its embedding as float32 bytes, by ``vector_model``."""
+
+    __tablename__ = "memories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(200), default=new_uid, unique=True, index=True)
+    text: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(20))
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), index=True
+    )
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), index=True
+    )
+    lang: Mapped[str | None] = mapped_column(String(8))
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    vector_model: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()

@@ -37,6 +37,7 @@ class ToolFailed(AssistantError):
 class ToolContext:
     cancel: threading.Event = field(default_factory=threading.Event)
     conversation_id: int | None = None
+    message_id: int | None = None  # the stored row of this call's result
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,17 @@ ToolFunction = Callable[[Mapping[str, Any], ToolContext], "ToolOutput | str"]
 @dataclass(frozen=True)
 class Tool:
     """``asks_first``: the user approves each call (or allows the tool for a
-    conversation) before it runs; read-only built-in tools do not ask."""
+    conversation) before it runs; read-only built-in tools do not ask.
+    ``always_asks``: every call is asked, even after "allow for this
+    conversation" (``remember``: nothing is kept without the user's yes);
+    only ``--allow NAME``, the user's yes given in advance, runs it unasked."""
 
     spec: ToolSpec
     run: ToolFunction
     source: str = BUILT_IN  # "built-in", "mcp:NAME", or the package that registered it
     read_only: bool = True
     asks_first: bool = False
+    always_asks: bool = False
 
     @property
     def name(self) -> str:

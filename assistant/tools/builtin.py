@@ -360,10 +360,23 @@ def _spec(name: str, description: str, properties: dict[str, Any], required: lis
     )
 
 
+Remember = Callable[[str, "int | None", "int | None"], str]
+"""Keep a memory (text, conversation, message); the sentence said back."""
+
+
+def _remember(remember: Remember) -> Callable[..., str]:
+    def run(arguments: Mapping[str, Any], context: ToolContext) -> str:
+        text = _string(arguments, "text") or ""
+        return remember(text, context.conversation_id, context.message_id)
+
+    return run
+
+
 def builtin_tools(
     notes: Callable[[], NotesService] | None,
     tool_paths: Sequence[Path] = (),
     timeout: float = 30.0,
+    remember: Remember | None = None,
 ) -> list[Tool]:
     folders = AllowedFolders(notes, tool_paths)
     tools = [
@@ -424,6 +437,22 @@ def builtin_tools(
         ),
         Tool(_spec("now", "The current date, time and time zone.", {}, []), _now),
     ]
+    if remember is not None:
+        tools.append(
+            Tool(
+                _spec(
+                    "remember",
+                    "Keep a short fact about the user for later conversations "
+                    "(the user approves each one).",
+                    {"text": {"type": "string", "description": "The fact, one sentence."}},
+                    ["text"],
+                ),
+                _remember(remember),
+                read_only=False,
+                asks_first=True,
+                always_asks=True,
+            )
+        )
     return tools
 
 

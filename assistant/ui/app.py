@@ -17,6 +17,7 @@ and the notes sync, each in a worker.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from assistant.ui.chat_screen import ChatScreen
 from assistant.ui.model_picker import ModelPickerScreen
@@ -48,6 +49,7 @@ class AssistantApp(App[None]):
         Binding("f4", "open_writing", "Writing", show=False),
         Binding("ctrl+t", "open_compose", "Compose", show=False),
         Binding("ctrl+l", "pick_model", "Model", show=False),
+        Binding("f7", "memories", "Memories", show=False, priority=True),  # over TextArea's F7
         Binding("f1", "help", "Keys"),
         Binding("question_mark", "help", "Keys", show=False),
         Binding("ctrl+q", "quit", "Quit"),  # the chat screen shows it first
@@ -67,6 +69,10 @@ class AssistantApp(App[None]):
         self.add_mode(CHAT, lambda: self.chat)
         self.add_mode(WRITING, self._make_writing_screen)
         self.add_mode(COMPOSE, self._make_compose_screen)
+        # What is loaded by now (the modules, the runtime, the screen) lives
+        # as long as the app: kept out of the collector's full passes, which
+        # otherwise walk it all again (tens of ms) in the middle of a draw
+        gc.freeze()
 
     def _make_writing_screen(self) -> Screen[Any]:
         from assistant.ui.writing_screen import WritingScreen
@@ -80,6 +86,12 @@ class AssistantApp(App[None]):
 
     def on_ready(self) -> None:
         self.first_screen_at = time.time()
+
+    def on_unmount(self) -> None:
+        # what was kept out of the collector's full passes (``__init__``,
+        # the chat screen once its history is up) goes back to it: a process
+        # that runs the app again (the tests) must not keep every run's heap
+        gc.unfreeze()
 
     # ------------------------------------------------------------ modes
     def _switch(self, mode: str) -> None:
@@ -112,6 +124,14 @@ class AssistantApp(App[None]):
                 await controller.pick_model(entry)
 
         self.push_screen(ModelPickerScreen(controller.model_entries), chosen)
+
+    def action_memories(self) -> None:
+        """The memory screen: read, edit, delete; memory on or off."""
+        from assistant.ui.memory_screen import MemoryScreen
+
+        if not isinstance(self.screen, ModalScreen):  # not over a dialog, nor itself
+            given = self.chat.memories_given() if self.screen is self.chat else []
+            self.push_screen(MemoryScreen(self.runtime.memory, self.runtime.set_memory, given))
 
     def action_search_conversations(self) -> None:
         self.push_screen(
@@ -151,6 +171,7 @@ class AssistantApp(App[None]):
             ("Retrieval view", "Keyword rank, vector rank and score", chat.action_retrieval),
             ("Open source", "The selected source in $EDITOR", chat.action_open_source),
             ("Switch model", "Local models and the engines' models", self.action_pick_model),
+            ("Memories", "What is kept about you: edit, delete, on/off (F7)", self.action_memories),
             ("Show keys", "Every key of the app", self.action_help),
             ("Writing", "Open the writing screen", self.action_open_writing),
             ("Compose", "Write a new piece from a brief (Ctrl+T)", self.action_open_compose),

@@ -16,6 +16,7 @@ message, not commands.
 
 from __future__ import annotations
 
+import gc
 import re
 import shutil
 import subprocess
@@ -29,7 +30,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Label, OptionList, TextArea
+from textual.widgets import Label, OptionList, TextArea
 
 from assistant.chat.controller import ChatController
 from assistant.chat.events import (
@@ -48,6 +49,7 @@ from assistant.chat.updates import (
     EditMode,
     HistoryRead,
     MarkersChanged,
+    MemoriesProposed,
     Notice,
     Queued,
     Recall,
@@ -60,7 +62,7 @@ from assistant.chat.updates import (
     Unqueued,
     Update,
 )
-from assistant.domain import Citation, Conversation, Role
+from assistant.domain import Citation, Conversation, MemoryProposal, Role
 from assistant.ui.screens import (
     ConfirmDeleteScreen,
     ConfirmScreen,
@@ -72,6 +74,7 @@ from assistant.ui.screens import (
 from assistant.ui.sidebar import ConversationList, Sidebar
 from assistant.ui.widgets import (
     ChatView,
+    KeysFooter,
     MessageView,
     PromptInput,
     SlashOptions,
@@ -169,7 +172,6 @@ class ChatScreen(Screen[None]):
                 yield PromptInput(id="prompt")
                 yield SlashOptions(id="slash")
         yield StatusLine(id="status")
-        yield Footer()
 
     @property
     def prompt(self) -> PromptInput:
@@ -262,6 +264,14 @@ class ChatScreen(Screen[None]):
         elif isinstance(update, HistoryRead):
             self.sidebar.show(update.conversations, self.controller.conversation_id, update.more)
             self.sidebar_ready_at = time.time()
+            # the key hints come after the first page: the footer's keys are
+            # a widget each, styled one by one (a third of the first frame)
+            if not self.query(KeysFooter):
+                self.call_after_refresh(self.mount, KeysFooter())
+            # the screen as it stays for the app's life, out of the collector's
+            # full passes as the app was (AssistantApp); before any message
+            # view is drawn, since those go when another branch is shown
+            gc.freeze()
             self.set_interval(NOTES_POLL_SECONDS, self._poll_notes)
             self.set_interval(HISTORY_POLL_SECONDS, self._watch_history)
         elif isinstance(update, SidebarChanged):
@@ -287,6 +297,26 @@ class ChatScreen(Screen[None]):
             )
         elif isinstance(update, ChatNote):
             await self.chat_view.add_note(update.text)
+        elif isinstance(update, MemoriesProposed):
+            self._ask_about_memories(list(update.proposals), [])
+
+    def _ask_about_memories(
+        self, proposals: list[MemoryProposal], answers: list[tuple[MemoryProposal, str]]
+    ) -> None:
+        """One dialog per proposed memory, in turn; then the answers go to
+        the controller (only a yes keeps anything)."""
+        from assistant.ui.memory_screen import ProposalScreen
+
+        if not proposals:
+            if answers:
+                self.run_worker(self.controller.decide_memories(answers), group="memory")
+            return
+        proposal = proposals.pop(0)
+
+        def answered(answer: str | None) -> None:
+            self._ask_about_memories(proposals, [*answers, (proposal, answer or "no")])
+
+        self.app.push_screen(ProposalScreen(proposal), answered)
 
     def _status(self, update: StatusChanged) -> None:
         status, line = update.status, self.status
@@ -299,16 +329,17 @@ class ChatScreen(Screen[None]):
         line.notes_text = status.notes
         line.speed_text = status.speed
         if status.context_used is not None and status.context_size:
-            line.show_context(status.context_used, status.context_size)
+            line.show_context(status.context_used, status.context_size, status.context_memories)
         else:
             line.clear_context()
 
     async def _thread_shown(self, update: ThreadShown) -> None:
         self._code_presses = 0
         self._reply_view = self._request_view = None
-        await self.chat_view.show(update.thread, update.focus)
-        self.pick_reply(None)
-        self.sidebar.select_id(self.controller.conversation_id)
+        with self.app.batch_update():  # one layout for it all, not one per mount
+            await self.chat_view.show(update.thread, update.focus)
+            self.pick_reply(None)
+            self.sidebar.select_id(self.controller.conversation_id)
 
     def _edit_mode(self, update: EditMode) -> None:
         prompt = self.prompt
@@ -639,6 +670,12 @@ class ChatScreen(Screen[None]):
             self.prompt.focus()
 
     # --------------------------------------------------------- clipboard
+    def memories_given(self) -> list[str]:
+        """The memories (uids) the selected reply, else the last one, was given."""
+        view = self._selected_reply or self._last_reply()
+        message = view.message if view is not None else None
+        return list(message.memories) if message is not None else []
+
     def _last_reply(self) -> MessageView | None:
         replies = [v for v in self.chat_view.views if v.role == Role.ASSISTANT]
         return replies[-1] if replies else None

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any
 
 from markdown_it import MarkdownIt
 from textual import events
@@ -26,12 +28,25 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message as TextualMessage
 from textual.reactive import reactive
-from textual.widgets import Label, Markdown, OptionList, Static, TextArea
+from textual.screen import Screen
+from textual.widgets import Footer, Label, Markdown, OptionList, Static, TextArea
 from textual.widgets.markdown import MarkdownFence, MarkdownStream
 from textual.widgets.option_list import Option
 
-from assistant.domain import Citation, Message, MessageStatus, Role, Thread, ToolCall
+from assistant.domain import Citation, Message, MessageStatus, Role, Thread, ToolCall, plural
 from assistant.textsafe import one_line, sanitize
+
+
+class Later:
+    """Work for a worker, made only when the worker runs it: a coroutine
+    handed to an exclusive worker that is replaced before it starts was
+    never awaited (Python warned about each such one)."""
+
+    def __init__(self, make: Callable[[], Awaitable[None]]) -> None:
+        self._make = make
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._make().__await__()
 
 
 def plain(text: str) -> Content:
@@ -140,6 +155,8 @@ def reply_footer(message: Message) -> tuple[str, str]:
         parts.append(f"{message.completion_tokens} tokens")
     if message.tokens_per_second:
         parts.append(f"{message.tokens_per_second:.1f} tok/s")
+    if message.memories:  # which ones: marked → on the memory screen
+        parts.append(f"given {plural(len(message.memories), 'memory', 'memories')} (F7)")
     kind = "stats"
     if message.status == MessageStatus.ERROR:
         parts.append(f"error: {message.error or 'the model failed'}")
@@ -588,7 +605,7 @@ class EarlierMessages(Static):
     def on_click(self) -> None:
         chat = next((a for a in self.ancestors if isinstance(a, ChatView)), None)
         if chat is not None:
-            self.app.run_worker(chat.show_earlier(), exclusive=True, group="earlier")
+            self.app.run_worker(Later(chat.show_earlier), exclusive=True, group="earlier")
 
 
 class LaterMessages(Static):
@@ -606,7 +623,7 @@ class LaterMessages(Static):
     def on_click(self) -> None:
         chat = next((a for a in self.ancestors if isinstance(a, ChatView)), None)
         if chat is not None:
-            self.app.run_worker(chat.show_later(), exclusive=True, group="later")
+            self.app.run_worker(Later(chat.show_later), exclusive=True, group="later")
 
 
 class ChatView(VerticalScroll, can_focus=True):
@@ -734,7 +751,7 @@ class ChatView(VerticalScroll, can_focus=True):
         return self._thread.position(message.id) if self._thread is not None else (1, 1)
 
     def _after_show(self, focus: int | None) -> None:
-        self.run_worker(self._settle(focus), exclusive=True, group="chat-format")
+        self.run_worker(Later(lambda: self._settle(focus)), exclusive=True, group="chat-format")
 
     async def _settle(self, focus: int | None) -> None:
         """Once laid out: the message in question on screen and marked, and
@@ -830,7 +847,7 @@ class ChatView(VerticalScroll, can_focus=True):
         self.call_after_refresh(keep_place)
 
     def _format_soon(self) -> None:
-        self.run_worker(self._format_visible(), exclusive=True, group="chat-format-scroll")
+        self.run_worker(Later(self._format_visible), exclusive=True, group="chat-format-scroll")
 
     def update_markers(self, thread: Thread) -> None:
         """New sibling counts (after an answer again or an edit), in place."""
@@ -884,7 +901,7 @@ class ChatView(VerticalScroll, can_focus=True):
             return
         place = views.index(self.selected) + step
         if place < 0 and self._earlier:
-            self.run_worker(self.show_earlier(), exclusive=True, group="earlier")
+            self.run_worker(Later(self.show_earlier), exclusive=True, group="earlier")
             return
         self.select(views[max(0, min(len(views) - 1, place))])
 
@@ -917,13 +934,13 @@ class ChatView(VerticalScroll, can_focus=True):
         self.release_anchor()
         if step < 0:
             if self.scroll_y <= 0 and self._earlier:
-                self.run_worker(self.show_earlier(), exclusive=True, group="earlier")
+                self.run_worker(Later(self.show_earlier), exclusive=True, group="earlier")
             self.scroll_page_up(animate=False)
         else:
             self.scroll_page_down(animate=False)
             if self.scroll_y >= self.max_scroll_y:
                 if self._later:
-                    self.run_worker(self.show_later(), exclusive=True, group="later")
+                    self.run_worker(Later(self.show_later), exclusive=True, group="later")
                 else:
                     self.anchor()
 
@@ -932,9 +949,9 @@ class ChatView(VerticalScroll, can_focus=True):
         if self._drawing:
             return
         if new_value <= 0 and old_value > 0 and self._earlier:
-            self.run_worker(self.show_earlier(), exclusive=True, group="earlier")
+            self.run_worker(Later(self.show_earlier), exclusive=True, group="earlier")
         elif new_value >= self.max_scroll_y > old_value and self._later:
-            self.run_worker(self.show_later(), exclusive=True, group="later")
+            self.run_worker(Later(self.show_later), exclusive=True, group="later")
         if new_value != old_value and self.is_mounted:
             self._format_soon()
 
@@ -1057,6 +1074,35 @@ class PromptInput(TextArea):
         await super()._on_key(event)
 
 
+class KeysFooter(Footer):
+    """The footer, rebuilt at most once a frame however many times the keys
+    change in it, rather than once per change: at start-up the focus
+    settles in three steps, and Textual's footer rebuilt its keys three
+    times before the sidebar could be drawn (twice now). The rebuild reads
+    the keys as they are when it runs. The chat screen mounts it after the
+    sidebar's first page: its keys are a widget each, styled one by one,
+    and cost a third of the first frame (bench.history: sidebar first paint
+    median 146 -> 102 ms on 2,000 conversations, warm)."""
+
+    _redraw_due = False
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        if self._redraw_due:
+            return
+        self._redraw_due = screen.app.app_focus and self.is_attached and screen is self.screen
+        super().bindings_changed(screen)
+
+    async def recompose(self) -> None:
+        self._redraw_due = False
+        await super().recompose()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        # mounted after the first page of the sidebar (ChatScreen): the
+        # screen's keys were announced before it listened
+        self.bindings_changed(self.screen)
+
+
 class StatusLine(Static):
     """The latest notice (first, so it is never the part cut off), model,
     persona, notes and speed of the last reply on the left; how full the
@@ -1096,10 +1142,12 @@ class StatusLine(Static):
             left = left[: max(0, room - 1)] + "…"
         return plain(left.ljust(room) + "  " + right)
 
-    def show_context(self, used_tokens: int, context_size: int) -> None:
-        """``used_tokens``: the prompt and the reply, as the next message would find them."""
+    def show_context(self, used_tokens: int, context_size: int, memory_tokens: int = 0) -> None:
+        """``used_tokens``: the prompt and the reply, as the next message would
+        find them; ``memory_tokens``: of those, the memories given."""
         share = used_tokens / context_size if context_size else 0.0
-        self.context_text = f"context {used_tokens}/{context_size} ({share:.0%})"
+        memory = f", memories {memory_tokens}" if memory_tokens else ""
+        self.context_text = f"context {used_tokens}/{context_size} ({share:.0%}{memory})"
         self.set_class(share >= 0.8, "-context-full")
 
     def clear_context(self) -> None:

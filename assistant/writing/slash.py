@@ -6,9 +6,10 @@ the template's ``argument`` variable (``/translate fr``, ``/tone formal``,
 its known choices (or the template has no choices, like a language name); the
 rest is the text to work on. An empty text means "apply to the last reply";
 the chat screen decides what that is. Control commands (``/persona``,
-``/notes``, ``/new``, ``/help``) come back as ``kind="control"``. ``/persona``
-alone asks which persona is in use (it changes nothing); ``/persona default``
-goes back to the default system prompt.
+``/notes``, ``/memory``, ``/remember``, ``/new``, ``/help``) come back as
+``kind="control"``. ``/persona`` alone asks which persona is in use (it
+changes nothing); ``/persona default`` goes back to the default system prompt.
+``/remember TEXT`` keeps its text exactly as typed (the argument).
 """
 
 from __future__ import annotations
@@ -22,10 +23,14 @@ CONTROL_COMMANDS: dict[str, str] = {
     "persona": "use a persona for this conversation (/persona NAME; alone: which one)",
     "notes": "answer from your notes or not (/notes on|off)",
     "tools": "let replies call tools or not (/tools on|off)",
+    "remember": "keep a fact about you for later conversations (/remember TEXT)",
+    "memory": "give this conversation your memories or not, or make it private "
+    "(/memory on|off|private)",
     "new": "start a new conversation",
     "help": "list the slash commands",
 }
 NOTES_CHOICES = ("on", "off")
+MEMORY_CHOICES = ("on", "off", "private")
 DEFAULT_PERSONA = "default"  # /persona default: back to the default system prompt
 # Arguments taken freely (no fixed list): the first word is the argument.
 FREE_ARGUMENTS = frozenset({"language"})
@@ -66,6 +71,12 @@ def parse_slash(line: str, library: PromptLibrary) -> SlashCommand:
             return SlashCommand("control", name, argument=argument.lower())
         if name in ("notes", "tools") and argument.lower() not in NOTES_CHOICES:
             raise WritingError(f"Use /{name} on or /{name} off.")
+        if name == "memory" and argument.lower() not in MEMORY_CHOICES:
+            raise WritingError("Use /memory on, /memory off or /memory private.")
+        if name == "remember":
+            if not argument:
+                raise WritingError("Type what to remember after it: /remember I am vegetarian.")
+            return SlashCommand("control", name, argument=argument)
         return SlashCommand("control", name, argument=argument.lower())
     template = library.template(name)
     variables: dict[str, str] = {}
@@ -135,6 +146,12 @@ def slash_choices(line: str, library: PromptLibrary) -> list[tuple[str, str]]:
         choices = [("on", "answer from your notes"), ("off", "answer without them")]
     elif name == "tools":
         choices = [("on", "replies may call tools"), ("off", "replies call none")]
+    elif name == "memory":
+        choices = [
+            ("on", "give replies your memories"),
+            ("off", "give replies none"),
+            ("private", "neither use nor propose memories here"),
+        ]
     else:
         try:
             template = library.template(name)

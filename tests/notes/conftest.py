@@ -1,20 +1,10 @@
-"""Shared notes fixtures: the real bundled embedding model, loaded once."""
+"""Shared notes fixtures (the real bundled embedder is in tests/conftest.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
-
-@pytest.fixture(scope="session")
-def embedder(tmp_path_factory: pytest.TempPathFactory):
-    """The real bundled embedder (ONNX int8 export cached for the session)."""
-    from assistant.notes.embedder import SentenceEmbedder
-
-    emb = SentenceEmbedder(cache_dir=tmp_path_factory.mktemp("embed-cache"))
-    emb.load()
-    return emb
 
 
 @pytest.fixture

@@ -1,3 +1,3 @@
 """The notes fixtures (the real bundled embedder) for the tools tests too."""
 
-from tests.notes.conftest import embedder, notes  # noqa: F401
+from tests.notes.conftest import notes  # noqa: F401 (the embedder is in tests/conftest.py)

@@ -55,14 +55,14 @@ def test_a_tool_registered_by_another_package_is_offered(rt):
     from assistant.tools.base import Tool
 
     rt.tools.register(
-        Tool(ToolSpec("remember", "Keep a fact."), lambda a, c: "kept", source="memory")
+        Tool(ToolSpec("bookmark", "Keep a link."), lambda a, c: "kept", source="bookmarks")
     )
     session = rt.session()
-    session.tools_once = ("remember",)
-    rt.fake.enqueue_calls(ToolCall("m", "remember", {"fact": "x"}))
+    session.tools_once = ("bookmark",)
+    rt.fake.enqueue_calls(ToolCall("m", "bookmark", {"fact": "x"}))
     rt.fake.enqueue("Noted.")
-    events = list(session.send("remember x"))
+    events = list(session.send("bookmark x"))
     assert events[-1].message.content == "Noted."
-    assert [t.name for t in rt.fake.tools_seen[0]] == ["remember"]
+    assert [t.name for t in rt.fake.tools_seen[0]] == ["bookmark"]
     with pytest.raises(ValueError, match="already registered"):
         rt.tools.register(Tool(ToolSpec("now", "dup"), lambda a, c: ""))

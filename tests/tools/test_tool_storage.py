@@ -39,7 +39,7 @@ def test_upgrade_from_0008_keeps_everything_and_downgrade_works(isolated_home):
     engine.dispose()
 
     db = Database(path)
-    assert current_revision(db.engine) == head_revision()
+    assert current_revision(db.engine) == head_revision()  # 0009 and what came after it
     from assistant.store.repository import ConversationRepository
 
     repo = ConversationRepository(db)

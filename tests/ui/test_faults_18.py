@@ -6,6 +6,7 @@ fixes, and failed there."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from pathlib import Path
 
@@ -185,6 +186,119 @@ async def test_a_search_hit_is_on_screen_and_marked(make_app):
         (hit,) = [v for v in views if v.text.startswith("Tell me about aardvarks")]
         assert hit.has_class("-found") and on_screen(app, hit)
         assert conversation
+
+
+# ---------------------------------------------- drawing without a pause
+async def test_the_apps_own_heap_is_out_of_full_collections_the_messages_are_not(make_app):
+    """A full pass of the collector walked everything the app had loaded
+    (~60 ms, landing in the middle of a branch switch); the app keeps what
+    lives as long as it out of those passes, but not the message views,
+    which go when another conversation is shown, and gives it all back when
+    it ends."""
+
+    def collectable(views: list[MessageView]) -> bool:
+        tracked = {id(o) for o in gc.get_objects()}  # the frozen ones are not listed
+        return bool(views) and all(id(v) in tracked for v in views)
+
+    first = seed_conversation("First", [(f"question {n}", f"answer {n}") for n in range(3)])
+    second = seed_conversation("Second", [("question b", "answer b")])
+    app = make_app(first)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert gc.get_freeze_count() > 0  # modules, runtime, screen, the sidebar's page
+        assert collectable(list(app.query_one(ChatView).query(MessageView)))
+        listing = app.query_one(ConversationList)
+        assert collectable([listing]) is False  # it lives as long as the app
+        listing.focus()
+        listing.highlighted = [c.id for c in listing.conversations].index(second)
+        await pilot.press("enter")
+        await settle(pilot)
+        views = list(app.query_one(ChatView).query(MessageView))
+        assert [v.text for v in views] == ["question b", "answer b"]
+        assert collectable(views)
+    assert gc.get_freeze_count() == 0
+
+
+async def test_the_footer_is_rebuilt_once_a_frame_at_start_and_follows_the_focus(
+    make_app, monkeypatch: pytest.MonkeyPatch
+):
+    """The focus settles in three steps at start-up; the footer rebuilt its
+    keys for each before the sidebar could be drawn. Now at most once a
+    frame (twice), and it still shows the keys of whatever has the focus."""
+    from textual.widgets._footer import FooterKey
+
+    from assistant.ui.widgets import KeysFooter
+
+    builds: list[KeysFooter] = []
+    original = KeysFooter.recompose
+
+    async def counted(self: KeysFooter) -> None:
+        builds.append(self)
+        await original(self)
+
+    monkeypatch.setattr(KeysFooter, "recompose", counted)
+    app = make_app(seed_conversation("One", [("question", "answer")]))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert len(builds) <= 2  # it was 3
+
+        def keys() -> set[str]:
+            return {key.description for key in app.screen.query(FooterKey)}
+
+        assert "Quit" in keys() and "Edit" not in keys()  # the message box's
+        await pilot.press("ctrl+up")  # into the messages: their keys
+        await settle(pilot)
+        assert {"Edit", "Fork", "Copy"} <= keys()
+        await pilot.press("escape")
+        await settle(pilot)
+        assert "Edit" not in keys() and prompt(app).has_focus
+
+
+async def test_a_200_message_branch_opens_with_a_screenful_and_versions_far_up_are_reached(
+    make_app,
+):
+    """The bench's shape (bench/history.py): the reply to the first question
+    has two versions, a short branch and a 200-message one. Opening draws a
+    screenful of the long one; Alt+Left and Alt+Right bring the version of
+    that early reply on screen, marked; Home brings the first message."""
+    repo = Runtime().repo
+    conversation = repo.create_conversation("Long", model="fake-model").id
+    question = repo.add_message(conversation, Role.USER, "The first question")
+    repo.add_message(conversation, Role.ASSISTANT, "The short version", parent_id=question.id)
+    repo.add_message(conversation, Role.USER, "A follow-up on the short one")
+    parent = repo.add_message(
+        conversation, Role.ASSISTANT, "The long version", parent_id=question.id
+    )
+    for n in range(2, 200):
+        role = Role.USER if n % 2 == 0 else Role.ASSISTANT
+        parent = repo.add_message(
+            conversation, role, f"Message {n + 1} {LONG}", parent_id=parent.id
+        )
+    repo.db.close()
+    app = make_app(conversation)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        chat = app.query_one(ChatView)
+        views = list(chat.query(MessageView))
+        assert 0 < len(views) <= ChatView.WINDOW < 200
+        assert views[-1].text.startswith("Message 200 ")
+        await pilot.press("alt+left")
+        await settle(pilot)
+        await pilot.pause()
+        (short,) = [v for v in chat.query(MessageView) if v.text == "The short version"]
+        assert short.has_class("-found") and on_screen(app, short)
+        await pilot.press("alt+right")
+        await settle(pilot)
+        await pilot.pause()
+        views = list(chat.query(MessageView))
+        (long,) = [v for v in views if v.text == "The long version"]
+        assert long.has_class("-found") and on_screen(app, long)
+        assert len(views) <= ChatView.WINDOW
+        await pilot.press("ctrl+up", "home")
+        await settle(pilot)
+        first = list(chat.query(MessageView))[0]
+        assert first.text == "The first question" and on_screen(app, first)
+        assert len(chat.query(MessageView)) < 200  # the rest as the reader scrolls down
 
 
 # --------------------------------------------------------- @path and Tab
