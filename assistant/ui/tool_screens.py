@@ -51,7 +51,8 @@ class ApprovalScreen(ModalScreen[Approval | None]):
             )
             with Horizontal(classes="buttons"):
                 yield Button("Once (y)", variant="warning", id="once")
-                yield Button("This conversation (a)", id="conversation")
+                if not tool.always_asks:  # (remember: every call is asked)
+                    yield Button("This conversation (a)", id="conversation")
                 yield Button("Deny (n)", variant="primary", id="deny")
 
     def on_mount(self) -> None:
@@ -62,6 +63,8 @@ class ApprovalScreen(ModalScreen[Approval | None]):
         self.dismiss(Approval(event.button.id or "deny"))
 
     def action_answer(self, answer: str) -> None:
+        if answer == Approval.CONVERSATION and self.request.tool.always_asks:
+            return  # not offered for this tool
         self.dismiss(Approval(answer))
 
     def action_stop(self) -> None:

@@ -236,3 +236,25 @@ async def test_the_palette_lists_the_tools(make_app, monkeypatch):
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is app.chat
+
+
+async def test_a_tool_that_always_asks_is_not_offered_for_the_conversation(make_app):
+    from assistant.chat.tooluse import Approval, ApprovalRequest
+    from assistant.domain import ToolSpec
+    from assistant.tools.base import Tool
+
+    tool = Tool(ToolSpec("remember", "Keep a fact."), lambda a, c: "", always_asks=True)
+    request = ApprovalRequest(1, ToolCall("m", "remember", {"text": "x"}), tool)
+    answers: list[Approval | None] = []
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(ApprovalScreen(request), answers.append)
+        await pilot.pause()
+        assert not app.screen.query("#conversation")
+        await pilot.press("a")  # not offered: nothing happens
+        await pilot.pause()
+        assert isinstance(app.screen, ApprovalScreen) and answers == []
+        await pilot.press("y")
+        await pilot.pause()
+        assert answers == [Approval.ONCE]
