@@ -26,14 +26,16 @@ a reply, and sent once it is read: nothing typed at start is lost.
 
 Extending it. A per-conversation on/off switch (tools) is one more
 ``Switch`` in ``SWITCHES``: how to read it from the conversation's state and
-store it; the status line, F-key or slash toggle and persistence follow.
-The memory switch has three positions (on, off, private): ``set_memory``.
-New kinds of reply entry (a tool call and its result) are events of the chat
-service: they reach the screen as ``ReplyUpdate`` like text pieces do. A
-question a reply must put to the user (approve a tool call: once, for this
-conversation, or deny) fits as an update carrying an ``asyncio.Future``:
-the reply's thread waits on it (``asyncio.run_coroutine_threadsafe``) and
-the screen answers by setting its result.
+store it; the status line, F-key or slash toggle and persistence follow
+(``tools`` is one). The memory switch has three positions (on, off,
+private): ``set_memory``. New kinds of reply entry (a tool call and its
+result) are events of the chat service: they reach the screen as
+``ReplyUpdate`` like text pieces do. A question a reply puts to the user
+(approve a tool call: once, for this conversation, or deny) is
+``ApprovalAsked``, an update carrying an ``asyncio.Future``: the reply's
+thread waits on it (the chat service's approver, through
+``asyncio.run_coroutine_threadsafe``), the screen answers by setting its
+result, and a stop settles it as denied.
 """
 
 from __future__ import annotations
@@ -50,9 +52,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from assistant.chat.events import MemoryProposed, ReplyDone, ReplyStarted
+from assistant.chat.events import MemoryProposed, ReplyDone, ReplyStarted, ToolsUnavailable
 from assistant.chat.session import ChatSession, ConversationState
+from assistant.chat.tooluse import Approval, ApprovalRequest, cannot_call_tools
 from assistant.chat.updates import (
+    ApprovalAsked,
     BoxText,
     ChatNote,
     EditMode,
@@ -71,6 +75,8 @@ from assistant.chat.updates import (
     Status,
     StatusChanged,
     ThreadShown,
+    ToolEntry,
+    ToolListing,
     Unqueued,
     Update,
 )
@@ -101,10 +107,12 @@ if TYPE_CHECKING:
     from assistant.notes.sync import SyncProgress
     from assistant.store.database import Database
     from assistant.store.repository import ConversationRepository
+    from assistant.tools.registry import ToolRegistry
     from assistant.writing.slash import SlashCommand
     from assistant.writing.templates import PromptLibrary
 
 PAGE = 100  # conversations per read of the list
+ALL_TOOLS = "*"  # the tools switch offers every tool (as ``ask --tools`` does)
 BUSY = "A reply is still being written; press Esc to stop it first."
 STARTING = "The conversations are still being read; a moment."
 STOPPING = "stopping…"
@@ -138,6 +146,9 @@ class ChatBackend(Protocol):
 
     @property
     def model_handle(self) -> ModelHandle: ...
+
+    @property
+    def tools(self) -> ToolRegistry: ...
 
     def library(self) -> PromptLibrary: ...
 
@@ -175,6 +186,14 @@ def _put_notes(state: ConversationState, on: bool) -> None:
     state.use_notes = on
 
 
+def _put_tools(state: ConversationState, on: bool) -> None:
+    state.tools = (ALL_TOOLS,) if on else None
+
+
+def _store_tools(session: ChatSession, on: bool) -> None:
+    session.set_tools((ALL_TOOLS,) if on else None)
+
+
 MEMORY_LABELS = {MemoryMode.OFF: "memory off", MemoryMode.PRIVATE: "memory private"}
 MEMORY_NOTICES = {
     MemoryMode.ON: "Replies in this conversation are given your memories.",
@@ -192,6 +211,15 @@ SWITCHES: dict[str, Switch] = {
         lambda state: state.use_notes,
         _put_notes,
         lambda session, on: session.set_notes(on),
+    ),
+    "tools": Switch(
+        "tools",
+        "tools on",
+        "Replies in this conversation may call tools (those that act ask you first).",
+        "Replies no longer call tools.",
+        lambda state: state.tools is not None,
+        _put_tools,
+        _store_tools,
     ),
 }
 
@@ -272,6 +300,10 @@ class ChatController:
         self._data_version: int | None = None
         self._watch_busy = False
         self._recall: list[str] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._approval: asyncio.Future[Approval] | None = None  # the question on screen
+        self._told: set[str] = set()  # tool sentences said once (no tools, a failed server)
+        self.session.approve = self._approve
 
     # ------------------------------------------------------------ basics
     @property
@@ -338,6 +370,7 @@ class ChatController:
     async def start(self) -> None:
         """Read the history, then the templates (the model loads meanwhile,
         the notes sync after it): in the background, the screen is up."""
+        self._loop = asyncio.get_running_loop()
         self.spawn(self._start(), "start")
 
     async def _start(self) -> None:
@@ -781,6 +814,7 @@ class ChatController:
         if self._cancel is None or self._cancel.is_set():
             return False
         self._cancel.set()
+        self._settle_approval()  # a question on screen: denied, closed
         await self._set_status(notice=STOPPING)
         return True
 
@@ -867,6 +901,11 @@ class ChatController:
         if isinstance(event, MemoryProposed):
             await self._emit(MemoriesProposed(event.proposals))
             return
+        if isinstance(event, ToolsUnavailable):  # said once per model, not at every reply
+            model = self.backend.model_handle.loaded
+            await self._say_once(model.name if model else event.sentence, event.sentence)
+            await self._emit(ReplyUpdate(event))
+            return
         if isinstance(event, ReplyStarted):
             plan = event.plan
             fields: dict[str, Any] = {"notice": ""}
@@ -906,7 +945,10 @@ class ChatController:
         """The reply is over: say so, read the branch again, then (no longer
         busy) send what was queued meanwhile."""
         self._cancel = None
+        self._settle_approval()
         await self._emit(closed)
+        for warning in self.session.tool_warnings():  # an MCP server that did not start
+            await self._say_once(warning, warning)
         if self.status.notice == STOPPING:
             await self._set_status(notice="")
         if closed.error is not None:
@@ -961,8 +1003,8 @@ class ChatController:
                 )
             elif command.name == "new":
                 await self.new_conversation()
-            elif command.name == "notes":
-                await self.set_switch("notes", command.argument == "on")
+            elif command.name in ("notes", "tools"):
+                await self.set_switch(command.name, command.argument == "on")
             elif command.name == "memory":
                 await self.set_memory(command.argument)
             elif command.name == "remember":
@@ -1039,6 +1081,81 @@ class ChatController:
         await self.notify(switch.on_notice if on else switch.off_notice)
         if self.conversation_id is not None:
             await self._store(switch.store, self.session, on)
+        if name == "tools" and on:
+            await self._say_if_no_tools()
+
+    async def _say_if_no_tools(self) -> None:
+        """Tools turned on for a model that cannot call them: say so now (a
+        model not loaded yet is told apart at the reply, in the same words)."""
+        model = self.backend.model_handle.loaded
+        if model is not None and not model.supports_tools:
+            text = cannot_call_tools(model.name, "replies are written without them")
+            self._told.add(model.name)
+            await self.notify(text, "warning", "Tools", 12)
+
+    async def _say_once(self, key: str, text: str) -> None:
+        if key not in self._told:
+            self._told.add(key)
+            await self.notify(text, "warning", "Tools", 12)
+
+    # ------------------------------------------------------------ tools
+    def _approve(self, request: ApprovalRequest, cancel: threading.Event) -> Approval:
+        """The chat service's approver, on the reply's thread: the question
+        goes to the screen (``ApprovalAsked``) and this waits for its answer.
+        A stop settles it as denied; so does a loop that went away."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or cancel.is_set():
+            return Approval.DENY
+        try:
+            asked = asyncio.run_coroutine_threadsafe(self._ask(request), loop)
+        except RuntimeError:  # the loop is closing
+            return Approval.DENY
+        while True:
+            try:
+                return asked.result(timeout=1.0)
+            except TimeoutError:
+                # the answer normally arrives on its own (a stop settles it);
+                # this only guards against a loop that stopped running
+                if not loop.is_running():
+                    return Approval.DENY
+            except Exception:  # cancelled with the loop: not run
+                return Approval.DENY
+
+    async def _ask(self, request: ApprovalRequest) -> Approval:
+        answer: asyncio.Future[Approval] = asyncio.get_running_loop().create_future()
+        if self._cancel is None or self._cancel.is_set():
+            return Approval.DENY
+        self._approval = answer
+        try:
+            await self._emit(ApprovalAsked(request, answer))
+            return await answer
+        finally:
+            self._approval = None
+
+    def _settle_approval(self) -> None:
+        """A question still open is answered "deny" (the reply stops)."""
+        answer = self._approval
+        if answer is not None and not answer.done():
+            answer.set_result(Approval.DENY)
+
+    async def tool_listing(self) -> ToolListing:
+        """Every tool and where it comes from (the MCP servers are started to
+        list theirs), with the sentence of each source that failed."""
+
+        def read() -> ToolListing:
+            registry = self.backend.tools
+            found = registry.tools()
+            return ToolListing(
+                tuple(ToolEntry(t.name, t.source, t.asks_first, t.description) for t in found),
+                tuple(registry.warnings),
+            )
+
+        try:
+            listing: ToolListing = await _in_thread(read)
+        except Exception as exc:
+            why = await _in_thread(sentence, exc)
+            return ToolListing((), (f"The tools could not be listed: {why}",))
+        return listing
 
     async def toggle(self, name: str) -> None:
         await self.set_switch(name, not SWITCHES[name].get(self.state))
@@ -1384,6 +1501,7 @@ class ChatController:
         self._notes_cancel.set()
         if self._cancel is not None:
             self._cancel.set()
+        self._settle_approval()
 
 
 def notes_summary(status: Any) -> str:

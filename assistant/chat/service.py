@@ -50,7 +50,13 @@ from assistant.chat.events import (
 )
 from assistant.chat.notes_answer import ground_question
 from assistant.chat.titles import action_title, title_from_text
-from assistant.chat.tooluse import Approval, ApprovalRequest, ToolOutcome, ToolUse
+from assistant.chat.tooluse import (
+    Approval,
+    ApprovalRequest,
+    ToolOutcome,
+    ToolUse,
+    cannot_call_tools,
+)
 from assistant.domain import (
     ChatTurn,
     Citation,
@@ -748,8 +754,7 @@ class ChatService:
             system = ChatTurn(Role.SYSTEM, system_text) if system_text else None
             if tools is not None and tools.tools and not model.supports_tools:
                 yield ToolsUnavailable(
-                    f"{model.name} cannot call tools (its chat template does not offer them; "
-                    "the bundled base model has none), so this answer is written without them."
+                    cannot_call_tools(model.name, "this answer is written without them")
                 )
                 tools = None
             if tools is not None and conv.memory != MemoryMode.ON:

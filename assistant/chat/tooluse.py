@@ -23,6 +23,15 @@ from assistant.tools.base import DEFAULT_OUTPUT_CHARS, Tool
 DEFAULT_MAX_STEPS = 5
 
 
+def cannot_call_tools(model_name: str, going_on: str) -> str:
+    """The one sentence for a model that cannot call tools; ``going_on``
+    says what happens instead ("this answer is written without them")."""
+    return (
+        f"{model_name} cannot call tools (its chat template does not offer them; "
+        f"the bundled base model has none), so {going_on}."
+    )
+
+
 class Approval(StrEnum):
     ONCE = "once"  # run this call
     CONVERSATION = "conversation"  # run it, and every call of this tool in this conversation

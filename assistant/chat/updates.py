@@ -9,15 +9,18 @@ it builds on has been drawn (a reply's text never before its view).
 A reply is always ``ReplyOpened`` (the request and an empty reply are
 shown), then the chat service's own events wrapped in ``ReplyUpdate``
 (``ReplyStarted``, text pieces, progress, ``ReplyDone``), then exactly one
-``ReplyClosed``. Entries a reply may carry later (tool calls and their
-results) arrive as more ``ReplyUpdate`` events between those two.
+``ReplyClosed``. Tool calls and their results arrive as more ``ReplyUpdate``
+events between those two; a call that needs the user's approval is asked
+with ``ApprovalAsked`` meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from assistant.chat.events import ChatEvent
+from assistant.chat.tooluse import Approval, ApprovalRequest
 from assistant.domain import Citation, Conversation, MemoryProposal, Message, Thread
 
 
@@ -118,6 +121,36 @@ class ReplyClosed:
 
 
 @dataclass(frozen=True)
+class ApprovalAsked:
+    """The reply waits until the user approves ``request``: the screen asks
+    and sets ``answer`` (allow once, for this conversation, or deny). The
+    controller may settle ``answer`` itself (the reply was stopped: deny);
+    the screen then closes its question."""
+
+    request: ApprovalRequest
+    answer: asyncio.Future[Approval]
+
+
+@dataclass(frozen=True)
+class ToolEntry:
+    """One tool for the tools list: its name, where it comes from, whether
+    it asks before it runs, and what it does."""
+
+    name: str
+    source: str
+    asks_first: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class ToolListing:
+    """Every tool, and the sentences of tool sources that failed."""
+
+    tools: tuple[ToolEntry, ...]
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class MarkersChanged:
     """The branch read again after a reply: versions ("2/3") may have changed."""
 
@@ -202,6 +235,7 @@ Update = (
     | ReplyOpened
     | ReplyUpdate
     | ReplyClosed
+    | ApprovalAsked
     | MarkersChanged
     | EditMode
     | BoxText

@@ -33,8 +33,17 @@ from textual.screen import Screen
 from textual.widgets import Label, OptionList, TextArea
 
 from assistant.chat.controller import ChatController
-from assistant.chat.events import ReplyDone, ReplyProgress, ReplyStarted, TextPiece
+from assistant.chat.events import (
+    ReplyDone,
+    ReplyProgress,
+    ReplyStarted,
+    TextPiece,
+    ToolCallDone,
+    ToolCallsAsked,
+    ToolCallStarted,
+)
 from assistant.chat.updates import (
+    ApprovalAsked,
     BoxText,
     ChatNote,
     EditMode,
@@ -71,6 +80,9 @@ from assistant.ui.widgets import (
     SlashOptions,
     SourcesPanel,
     StatusLine,
+    ToolCallView,
+    ToolStepView,
+    calls_only,
     code_blocks,
 )
 
@@ -110,6 +122,7 @@ class ChatScreen(Screen[None]):
         Binding("f2", "rename", "Rename"),
         Binding("f8", "delete", "Delete"),
         Binding("f5", "toggle_notes", "Notes"),
+        Binding("f10", "toggle_tools", "Tools"),
         # F6, F7 and Ctrl+E belong to the input (select line, select all, end)
         Binding("f3", "focus_sources", "Sources", show=False),
         Binding("f9", "retrieval", "Retrieval", show=False),
@@ -142,6 +155,8 @@ class ChatScreen(Screen[None]):
         self._code_presses = 0
         self._mention_base: str | None = None  # text before an @path being completed
         self._tab_waiting = False  # Tab pressed before the @path completions arrived
+        self._tool_views: dict[str, ToolCallView] = {}  # the reply's calls, by call id
+        self._after_tools = False  # the reply's next step opens a view of its own
 
     def _spawn(self, work: Coroutine[Any, Any, None], group: str) -> object:
         return self.run_worker(work, group=group, exit_on_error=False)
@@ -234,6 +249,10 @@ class ChatScreen(Screen[None]):
             await self._reply_opened(update)
         elif isinstance(update, ReplyClosed):
             await self._reply_closed(update)
+        elif isinstance(update, ApprovalAsked):
+            # on the screen's own message loop (the question may come from
+            # a task the reply's thread started, outside the app's context)
+            self.call_later(self._ask_approval, update)
         elif isinstance(update, Queued):
             view = await self.chat_view.add(MessageView(Role.USER, update.text))
             view.set_pending(True)
@@ -361,6 +380,12 @@ class ChatScreen(Screen[None]):
         event, view = update.event, self._reply_view
         if view is None:
             return
+        if isinstance(event, ToolCallsAsked | ToolCallStarted | ToolCallDone):
+            await self._tool_event(event)
+            return
+        if isinstance(event, ReplyStarted) and self._after_tools:
+            view = self._reply_view = await self.chat_view.add(MessageView(Role.ASSISTANT))
+            self._after_tools = False
         if isinstance(event, TextPiece):
             await view.append(event.text)
         elif isinstance(event, ReplyStarted):
@@ -379,9 +404,68 @@ class ChatScreen(Screen[None]):
             view.show_final(event.message)
             self.pick_reply(None)
 
+    async def _tool_event(self, event: ToolCallsAsked | ToolCallStarted | ToolCallDone) -> None:
+        """A step of the reply asked for tools (a step with no text of its own
+        becomes one line naming them); each call is an entry, its result
+        filled in when it ends; the next step is a reply view of its own."""
+        chat = self.chat_view
+        if isinstance(event, ToolCallsAsked):
+            view = self._reply_view
+            self._after_tools = True
+            if view is None:
+                return
+            await view.end_stream()
+            if calls_only(event.message):
+                step = ToolStepView(event.message)
+                step.set_branch(*view.branch)
+                await chat.mount(step, after=view)
+                await view.remove()
+                self._reply_view = step
+            else:
+                view.show_final(event.message)
+        elif isinstance(event, ToolCallStarted):
+            entry = ToolCallView(call=event.call, source=event.source)
+            if event.asks_first:
+                entry.state = "waiting for your approval…"
+            self._tool_views[event.call.id] = await chat.add(entry)  # type: ignore[assignment]
+        else:
+            found = self._tool_views.pop(event.call.id, None)
+            if found is not None:
+                found.show_result(event.message)
+
+    def _ask_approval(self, update: ApprovalAsked) -> None:
+        """The approval dialog; its answer settles the controller's question.
+        A question settled meanwhile (the reply was stopped) closes it."""
+        from assistant.chat.tooluse import Approval
+        from assistant.ui.tool_screens import ApprovalScreen
+
+        answer = update.answer
+        if answer.done():
+            return
+        dialog = ApprovalScreen(update.request)
+
+        def answered(choice: Approval | None) -> None:
+            if choice is None and not answer.done():  # s: the whole reply stops
+                self.run_worker(self.controller.stop(), group="stop", exit_on_error=False)
+                return
+            if not answer.done():
+                answer.set_result(choice or Approval.DENY)
+            entry = self._tool_views.get(update.request.call.id)
+            if entry is not None and choice != Approval.DENY:
+                entry.set_state("running…")
+
+        def close() -> None:
+            if dialog.is_attached and self.app.screen is dialog:
+                dialog.dismiss(Approval.DENY)
+
+        self.app.push_screen(dialog, answered)
+        answer.add_done_callback(lambda _: self.call_later(close))
+
     async def _reply_closed(self, update: ReplyClosed) -> None:
         view, self._reply_view = self._reply_view, None
         self._request_view = None
+        self._tool_views.clear()
+        self._after_tools = False
         if view is not None:
             await view.end_stream()
             if update.stored is not None and (view.message is None or update.error):
@@ -510,6 +594,18 @@ class ChatScreen(Screen[None]):
     async def action_toggle_notes(self) -> None:
         await self.controller.toggle("notes")
 
+    async def action_toggle_tools(self) -> None:
+        await self.controller.toggle("tools")
+
+    @work(group=DIALOG, exit_on_error=False)
+    async def action_tools(self) -> None:
+        """The tools list: every tool and where it comes from."""
+        from assistant.ui.tool_screens import ToolsScreen
+
+        listing = await self.controller.tool_listing()
+        await self.app.push_screen_wait(ToolsScreen(listing))
+        self.prompt.focus()
+
     def action_pick_messages(self) -> None:
         chat = self.chat_view
         if chat.views:
@@ -562,6 +658,8 @@ class ChatScreen(Screen[None]):
         elif event.action == "copy":
             self.app.copy_to_clipboard(view.text)
             self.notify(f"Copied the message ({len(view.text)} characters).", markup=False)
+        elif event.action == "sources" and isinstance(view, ToolCallView):
+            view.toggle()  # Enter opens or closes a tool entry
         elif event.action == "sources" and view.role == Role.ASSISTANT:
             self.pick_reply(view)
             if view.citations:

@@ -15,6 +15,7 @@ again, fork, copy). Long branches are drawn from the end: only the last
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any
@@ -32,7 +33,7 @@ from textual.widgets import Footer, Label, Markdown, OptionList, Static, TextAre
 from textual.widgets.markdown import MarkdownFence, MarkdownStream
 from textual.widgets.option_list import Option
 
-from assistant.domain import Citation, Message, MessageStatus, Role, Thread, plural
+from assistant.domain import Citation, Message, MessageStatus, Role, Thread, ToolCall, plural
 from assistant.textsafe import one_line, sanitize
 
 
@@ -277,9 +278,6 @@ class MessageView(Vertical):
         return self._text
 
     def _who(self) -> str:
-        if self.role == Role.TOOL:  # a tool result (its collapsed entry comes with TUI tools)
-            call = self.message.tool_call if self.message else None
-            return f"Tool · {call.name}" if call else "Tool"
         who = "You" if self.role == Role.USER else "Assistant"
         if self.role == Role.ASSISTANT and self.message and self.message.model:
             who = f"Assistant · {self.message.model}"
@@ -314,7 +312,7 @@ class MessageView(Vertical):
         """Show ``message`` in this view, drawn before for another message of
         the same role (a branch switch keeps its widgets). False when it
         cannot (another role, or a reply being written)."""
-        if message.role != self.role or self._stream is not None:
+        if not self.accepts(message) or self._stream is not None:
             return False
         self.message, self.message_id, self._text = message, message.id, message.content
         self.query_one(MessageHead).set_who(self._who())
@@ -334,6 +332,11 @@ class MessageView(Vertical):
         self.set_branch(*branch)
         self.remove_class("-selected", "-found", "-pending")
         return True
+
+    def accepts(self, message: Message) -> bool:
+        """Whether ``reuse`` can show ``message`` in this view (a tool entry
+        and a step that only asks for tools have views of their own)."""
+        return message.role == self.role and not calls_only(message)
 
     def set_branch(self, place: int, count: int) -> None:
         self.branch = (place, count)
@@ -377,7 +380,14 @@ class MessageView(Vertical):
             rest = self._safe.flush()
             if rest:
                 await self._stream.write(rest)
-            await self._stream.stop()
+            try:
+                await self._stream.stop()
+            except asyncio.CancelledError:
+                # the stream's task was cancelled before it first ran (a reply
+                # that ended with no text at once); only our own cancel goes on
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
             self._stream = None
 
     def show_final(self, message: Message) -> None:
@@ -386,6 +396,193 @@ class MessageView(Vertical):
         if message.model:
             self.query_one(MessageHead).set_who(f"Assistant · {message.model}")
         self.set_footer(*reply_footer(message))
+
+
+# --------------------------------------------------------------- tool calls
+TOOL_VIEW_CHARS = 4000  # of a tool's result drawn when its entry is opened
+TOOL_VIEW_LINES = 40
+TOOL_SUMMARY_CHARS = 60
+
+
+def calls_only(message: Message) -> bool:
+    """A step of a reply that only asks for tools (no text of its own)."""
+    asks = message.role == Role.ASSISTANT and bool(message.tool_calls)
+    return asks and not message.content.strip()
+
+
+def call_summary(call: ToolCall) -> str:
+    """The call on one line: a command as typed, else the tool's arguments."""
+    command = call.arguments.get("command")
+    if call.name == "run_command" and isinstance(command, str):
+        text = f"$ {command}"
+    else:
+        text = call.arguments_json() if call.arguments else ""
+    text = one_line(text)
+    return text if len(text) <= TOOL_SUMMARY_CHARS else text[: TOOL_SUMMARY_CHARS - 1] + "…"
+
+
+def result_summary(message: Message) -> str:
+    """How the call ended, in a few words."""
+    outcome = message.finish_reason or ""
+    if message.status == MessageStatus.STREAMING:
+        return "not finished (the app closed)" if message.finish_reason is None else "running…"
+    if outcome == "ok":
+        lines = message.content.count("\n") + 1 if message.content else 0
+        return f"ok · {lines} line{'s' if lines != 1 else ''}"
+    if outcome in ("denied", "stopped", "refused"):
+        return outcome
+    first = one_line(message.content.splitlines()[0]) if message.content else ""
+    return f"{outcome or 'ended'}: {first[:TOOL_SUMMARY_CHARS]}" if first else outcome
+
+
+def capped(text: str, chars: int = TOOL_VIEW_CHARS, lines: int = TOOL_VIEW_LINES) -> str:
+    """At most ``lines`` lines and ``chars`` characters of ``text``, the cut said."""
+    kept = "\n".join(text.splitlines()[:lines])[:chars]
+    left = len(text) - len(kept)
+    if left > 0:
+        kept += f"\n[… {left} more characters; c on the picked entry copies all of it]"
+    return kept
+
+
+class ToolCallView(MessageView):
+    """A tool call and its result, collapsed to one line (the tool, the call
+    and how it ended); a click, or Enter on the picked entry, opens it on
+    the arguments and the result. The result is untrusted: shown as plain
+    text (control bytes visible, no markup) and cut to a screenful."""
+
+    def __init__(
+        self, message: Message | None = None, call: ToolCall | None = None, source: str = ""
+    ) -> None:
+        super().__init__(Role.TOOL, message.content if message else "", message)
+        self.add_class("tool")
+        self.call = call or (message.tool_call if message else None)
+        self.source = source
+        self.state = result_summary(message) if message else "running…"
+        self.expanded = False
+
+    def _who(self) -> str:
+        name = self.call.name if self.call else "tool"
+        arrow = "▾" if self.expanded else "▸"
+        where = f" ({self.source})" if self.source not in ("", "built-in") else ""
+        summary = call_summary(self.call) if self.call else ""
+        # how it ended before the call: a narrow screen cuts the call, not that
+        return " · ".join(p for p in (f"{arrow} {name}{where}", self.state, summary) if p)
+
+    def compose(self) -> ComposeResult:
+        yield MessageHead(self._who(), *self.branch)
+        yield Static(classes="tool-detail")
+        yield Label(classes="footer stats")
+
+    def on_mount(self) -> None:
+        self.query_one(".tool-detail", Static).display = False
+        self.query_one(".footer", Label).display = False
+
+    def _detail(self) -> Content:
+        arguments = ""
+        if self.call is not None:
+            import json
+
+            arguments = json.dumps(dict(self.call.arguments), ensure_ascii=False, indent=2)
+        result = self._text if self.message is not None else "(not finished yet)"
+        return plain(f"arguments:\n{capped(arguments)}\n\nresult:\n{capped(result)}")
+
+    def _redraw(self) -> None:
+        self.query_one(MessageHead).set_who(self._who())
+        detail = self.query_one(".tool-detail", Static)
+        if self.expanded:
+            detail.update(self._detail())
+        detail.display = self.expanded
+
+    def toggle(self) -> None:
+        self.expanded = not self.expanded
+        self._redraw()
+        if self.expanded:  # opened: the entry and what it shows come on screen
+            self.call_after_refresh(self._bring_into_view)
+
+    def _bring_into_view(self) -> None:
+        chat = self.parent
+        if not isinstance(chat, VerticalScroll):
+            return
+        if chat.max_scroll_y > 0:
+            self.scroll_visible(top=True, animate=False, immediate=True)
+        else:  # it all fits: drawn at the bottom, as any short branch
+            chat.anchor()
+
+    def on_click(self) -> None:
+        self.toggle()
+        super().on_click()
+
+    def set_state(self, state: str) -> None:
+        """What the call is doing (waiting for approval, running)."""
+        self.state = state
+        self._redraw()
+
+    def show_result(self, message: Message) -> None:
+        """The call ended: its stored result."""
+        self.message, self.message_id, self._text = message, message.id, message.content
+        self.call = message.tool_call or self.call
+        self.state = result_summary(message)
+        self._redraw()
+
+    def accepts(self, message: Message) -> bool:
+        return message.role == Role.TOOL
+
+    async def reuse(self, message: Message, branch: tuple[int, int]) -> bool:
+        if not self.accepts(message):
+            return False
+        self.expanded = False
+        self.call, self.source = message.tool_call, ""
+        self.show_result(message)
+        self.set_branch(*branch)
+        self.remove_class("-selected", "-found", "-pending")
+        return True
+
+
+class ToolStepView(MessageView):
+    """A step of a reply that only asks for tools: one line naming them
+    (the calls themselves follow as ``ToolCallView`` entries)."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(Role.ASSISTANT, "", message)
+        self.add_class("tool-step")
+
+    def _who(self) -> str:
+        message = self.message
+        names = ", ".join(c.name for c in message.tool_calls) if message else ""
+        model = f" · {message.model}" if message and message.model else ""
+        return f"Assistant{model} · calls {names}"
+
+    def compose(self) -> ComposeResult:
+        yield MessageHead(self._who(), *self.branch)
+        yield Label(classes="footer stats")
+
+    def on_mount(self) -> None:
+        self.query_one(".footer", Label).display = False
+
+    def accepts(self, message: Message) -> bool:
+        return calls_only(message)
+
+    async def reuse(self, message: Message, branch: tuple[int, int]) -> bool:
+        if not self.accepts(message):
+            return False
+        self.message, self.message_id, self._text = message, message.id, ""
+        self.query_one(MessageHead).set_who(self._who())
+        self.set_branch(*branch)
+        self.remove_class("-selected", "-found", "-pending")
+        return True
+
+    def show_final(self, message: Message) -> None:
+        self.message, self.message_id = message, message.id
+        self.query_one(MessageHead).set_who(self._who())
+
+
+def message_view(message: Message) -> MessageView:
+    """The widget a stored message is drawn with."""
+    if message.role == Role.TOOL:
+        return ToolCallView(message)
+    if calls_only(message):
+        return ToolStepView(message)
+    return MessageView(message.role, message.content, message)
 
 
 class NoteView(Static):
@@ -481,7 +678,7 @@ class ChatView(VerticalScroll, can_focus=True):
         return next((v for v in self.views if v.message_id == message_id), None)
 
     def _view(self, message: Message, thread: Thread | None) -> MessageView:
-        view = MessageView(message.role, message.content, message)
+        view = message_view(message)
         if thread is not None:
             view.set_branch(*thread.position(message.id))
         return view
@@ -544,6 +741,8 @@ class ChatView(VerticalScroll, can_focus=True):
             if count >= self.WINDOW or taken > room:
                 break
             lines = sum(1 + len(line) // width for line in message.content.splitlines() or [""])
+            if message.role == Role.TOOL or calls_only(message):
+                lines = 0  # one line, collapsed
             taken += lines + 3  # the head, the footer and the space above
             count += 1
         return max(count, min(2, len(messages)))

@@ -22,6 +22,7 @@ from assistant.writing.templates import PromptLibrary
 CONTROL_COMMANDS: dict[str, str] = {
     "persona": "use a persona for this conversation (/persona NAME; alone: which one)",
     "notes": "answer from your notes or not (/notes on|off)",
+    "tools": "let replies call tools or not (/tools on|off)",
     "remember": "keep a fact about you for later conversations (/remember TEXT)",
     "memory": "give this conversation your memories or not, or make it private "
     "(/memory on|off|private)",
@@ -68,8 +69,8 @@ def parse_slash(line: str, library: PromptLibrary) -> SlashCommand:
             if argument:
                 library.persona(argument)  # unknown persona: clear error now
             return SlashCommand("control", name, argument=argument.lower())
-        if name == "notes" and argument.lower() not in NOTES_CHOICES:
-            raise WritingError("Use /notes on or /notes off.")
+        if name in ("notes", "tools") and argument.lower() not in NOTES_CHOICES:
+            raise WritingError(f"Use /{name} on or /{name} off.")
         if name == "memory" and argument.lower() not in MEMORY_CHOICES:
             raise WritingError("Use /memory on, /memory off or /memory private.")
         if name == "remember":
@@ -143,6 +144,8 @@ def slash_choices(line: str, library: PromptLibrary) -> list[tuple[str, str]]:
         )] + [(DEFAULT_PERSONA, "the default system prompt")]  # fmt: skip
     elif name == "notes":
         choices = [("on", "answer from your notes"), ("off", "answer without them")]
+    elif name == "tools":
+        choices = [("on", "replies may call tools"), ("off", "replies call none")]
     elif name == "memory":
         choices = [
             ("on", "give replies your memories"),

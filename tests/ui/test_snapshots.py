@@ -234,11 +234,9 @@ def test_model_picker(snap_compare, make_app, size, monkeypatch: pytest.MonkeyPa
 
 
 # ------------------------------------------------------------ tool calls
-# The tool-call entry's snapshot belongs here. Today (tools round 1) a stored
-# tool result is drawn as a message headed "Tool · NAME"; when the TUI draws
-# tool calls as collapsed entries (issue 19's TUI part, on top of the
-# controller's ReplyUpdate events), this test's picture is updated with
-# --snapshot-update and a second one, the entry opened, is added beside it.
+# A stored reply that called a tool: the step that only asked for it is one
+# line naming the tool, the call one collapsed line (tool, arguments, how it
+# ended); opened (Enter on the picked entry), its arguments and result.
 def seed_tool_conversation() -> int:
     """A question, a reply that asked for a tool, its result, the answer."""
     from assistant.domain import ToolCall
@@ -249,7 +247,10 @@ def seed_tool_conversation() -> int:
     call = ToolCall("call-1", "now", {"timezone": "Asia/Tokyo"})
     asked = repo.add_message(conversation, Role.ASSISTANT, "", model="fake-model")
     repo.update_message(asked.id, tool_calls=[call], finish_reason="tool_calls")
-    repo.add_message(conversation, Role.TOOL, "2026-12-04T18:10:00+09:00 (Friday)", tool_call=call)
+    result = repo.add_message(
+        conversation, Role.TOOL, "2026-12-04T18:10:00+09:00 (Friday, 星期五)", tool_call=call
+    )
+    repo.update_message(result.id, finish_reason="ok")
     answer = repo.add_message(
         conversation, Role.ASSISTANT, "It is 18:10 on Friday in Tokyo.", model="fake-model"
     )
@@ -262,3 +263,17 @@ def seed_tool_conversation() -> int:
 def test_main_screen_with_a_stored_tool_call(snap_compare, make_app, size):
     conversation = seed_tool_conversation()
     assert snap_compare(make_app(conversation), terminal_size=size, run_before=steady)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_main_screen_with_a_stored_tool_call_opened(snap_compare, make_app, size):
+    conversation = seed_tool_conversation()
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("ctrl+up", "up", "enter")
+        await steady(pilot)
+        await pilot.wait_for_scheduled_animations()  # the opened entry is scrolled to
+        await steady(pilot)
+
+    assert snap_compare(make_app(conversation), terminal_size=size, run_before=run_before)
