@@ -63,6 +63,7 @@ from assistant.chat.updates import (
     Update,
 )
 from assistant.domain import Citation, Conversation, MemoryProposal, Role
+from assistant.ui.panels import KeysFooter, PromptInput, SlashOptions, SourcesPanel, StatusLine
 from assistant.ui.screens import (
     ConfirmDeleteScreen,
     ConfirmScreen,
@@ -74,12 +75,7 @@ from assistant.ui.screens import (
 from assistant.ui.sidebar import ConversationList, Sidebar
 from assistant.ui.widgets import (
     ChatView,
-    KeysFooter,
     MessageView,
-    PromptInput,
-    SlashOptions,
-    SourcesPanel,
-    StatusLine,
     ToolCallView,
     ToolStepView,
     calls_only,

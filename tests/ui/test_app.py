@@ -12,8 +12,9 @@ from assistant.domain import MessageStatus, Role
 from assistant.runtime import Runtime
 from assistant.ui.app import AssistantApp
 from assistant.ui.keys import BINDING_KEYS, KEY_TABLE
+from assistant.ui.panels import StatusLine
 from assistant.ui.screens import ConfirmDeleteScreen, HelpScreen, RenameScreen
-from assistant.ui.widgets import CopyableFence, MessageView, StatusLine
+from assistant.ui.widgets import CopyableFence, MessageView
 from tests.ui.helpers import seed_conversation, settle
 
 SIZE = (110, 34)

@@ -3,7 +3,7 @@ document put into the question, with the sources panel citing it."""
 
 from __future__ import annotations
 
-from assistant.ui.widgets import SlashOptions, SourcesPanel
+from assistant.ui.panels import SlashOptions, SourcesPanel
 from tests.ui.helpers import settle
 
 SIZE = (100, 30)

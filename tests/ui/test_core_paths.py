@@ -11,7 +11,8 @@ from pathlib import Path
 from assistant.domain import MessageStatus
 from assistant.paths import app_paths
 from assistant.runtime import Runtime
-from assistant.ui.widgets import MessageView, StatusLine
+from assistant.ui.panels import StatusLine
+from assistant.ui.widgets import MessageView
 from tests.ui.helpers import seed_conversation, settle
 
 SIZE = (110, 34)

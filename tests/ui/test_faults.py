@@ -11,8 +11,9 @@ from textual.widgets import Input
 
 from assistant.domain import MessageStatus, Role
 from assistant.runtime import Runtime
+from assistant.ui.panels import SlashOptions, StatusLine
 from assistant.ui.screens import ConfirmDeleteScreen, ConfirmScreen, HelpScreen, SaveAsScreen
-from assistant.ui.widgets import MessageView, NoteView, SlashOptions, StatusLine
+from assistant.ui.widgets import MessageView, NoteView
 from assistant.ui.writing_screen import (
     ChangeItem,
     FilePickerScreen,

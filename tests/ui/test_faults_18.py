@@ -15,9 +15,10 @@ from textual.widgets import Input
 
 from assistant.domain import Citation, Role
 from assistant.runtime import Runtime
+from assistant.ui.panels import PromptInput
 from assistant.ui.screens import ExportScreen, HelpScreen, PassageScreen, RenameScreen
 from assistant.ui.sidebar import ConversationList
-from assistant.ui.widgets import ChatView, MessageView, PromptInput
+from assistant.ui.widgets import ChatView, MessageView
 from tests.ui.helpers import seed_conversation, settle
 
 SIZE = (100, 30)
@@ -227,7 +228,7 @@ async def test_the_footer_is_rebuilt_once_a_frame_at_start_and_follows_the_focus
     frame (twice), and it still shows the keys of whatever has the focus."""
     from textual.widgets._footer import FooterKey
 
-    from assistant.ui.widgets import KeysFooter
+    from assistant.ui.panels import KeysFooter
 
     builds: list[KeysFooter] = []
     original = KeysFooter.recompose

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from assistant.domain import MemoryMode
 from assistant.runtime import Runtime
-from assistant.ui.widgets import StatusLine
+from assistant.ui.panels import StatusLine
 from tests.ui.helpers import settle
 
 SIZE = (110, 34)

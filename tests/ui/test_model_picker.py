@@ -15,7 +15,7 @@ from assistant.domain import Role
 from assistant.runtime import Runtime
 from assistant.ui.app import AssistantApp
 from assistant.ui.model_picker import ModelPickerScreen
-from assistant.ui.widgets import StatusLine
+from assistant.ui.panels import StatusLine
 from tests.ui.helpers import settle
 
 SIZE = (120, 34)

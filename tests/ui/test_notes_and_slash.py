@@ -17,8 +17,8 @@ from assistant.domain import MessageStatus, Role
 from assistant.notes.service import NotesService
 from assistant.runtime import Runtime
 from assistant.ui.app import AssistantApp
+from assistant.ui.panels import SlashOptions, SourcesPanel, StatusLine
 from assistant.ui.screens import RetrievalScreen
-from assistant.ui.widgets import SlashOptions, SourcesPanel, StatusLine
 from tests.ui.helpers import seed_conversation, settle
 
 SIZE = (110, 34)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from assistant.domain import MessageStatus, Role
 from assistant.runtime import Runtime
 from assistant.ui.app import AssistantApp
-from assistant.ui.widgets import StatusLine
+from assistant.ui.panels import StatusLine
 from tests.ui.helpers import settle
 
 

@@ -17,6 +17,7 @@ from textual.widgets import TextArea
 
 from assistant.domain import Citation, MessageStatus, Role
 from assistant.runtime import Runtime
+from assistant.ui.panels import PromptInput
 from assistant.ui.screens import (
     ConfirmDeleteScreen,
     ExportScreen,
@@ -24,7 +25,6 @@ from assistant.ui.screens import (
     RenameScreen,
     RetrievalScreen,
 )
-from assistant.ui.widgets import PromptInput
 from tests.ui.helpers import seed_conversation, settle
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]

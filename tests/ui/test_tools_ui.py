@@ -18,8 +18,9 @@ from textual.pilot import Pilot
 
 from assistant.chat.updates import ApprovalAsked, ReplyClosed, Update
 from assistant.domain import MessageStatus, Role, ToolCall
+from assistant.ui.panels import StatusLine
 from assistant.ui.tool_screens import ApprovalScreen, ToolsScreen
-from assistant.ui.widgets import MessageView, StatusLine, ToolCallView, ToolStepView
+from assistant.ui.widgets import MessageView, ToolCallView, ToolStepView
 from tests.fakes import FakeModel
 from tests.ui.helpers import settle
 
