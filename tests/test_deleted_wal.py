@@ -21,7 +21,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -30,23 +29,7 @@ from assistant.paths import app_paths
 from assistant.store.database import Database
 from assistant.store.repository import ConversationRepository
 from tests.standins import BadServer
-
-
-def wait_for(database: Path, sql: str, proc: subprocess.Popen[bytes]) -> None:
-    """Until ``sql`` finds a row (or ``proc`` ended first)."""
-    while proc.poll() is None:
-        try:
-            con = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=0.5)
-            try:
-                if con.execute(sql).fetchone():
-                    return
-            finally:
-                con.close()
-        except sqlite3.OperationalError:
-            pass  # the database is being made
-        time.sleep(0.005)  # polling the row: the event is the commit
-    raise AssertionError(f"{sql!r} found nothing: {proc.communicate()}")
-
+from tests.waits import wait_for_row
 
 QUESTION = "Tell me about the lighthouse."
 REPLY = "The lighthouse keeper lit the lamp."
@@ -68,7 +51,7 @@ def ask_and_delete(home: Path, server: BadServer, when: str) -> tuple[int, str, 
         stderr=subprocess.PIPE,
     )
     try:
-        wait_for(database, WHEN[when], proc)
+        wait_for_row(database, WHEN[when], proc)
         proc.send_signal(signal.SIGSTOP)
         for suffix in ("-wal", "-shm"):
             Path(f"{database}{suffix}").unlink()

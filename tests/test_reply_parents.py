@@ -17,8 +17,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from tests.waits import wait_for_row
 
 WORDS = "harbour lamp keeper storm ship night tide rope gull fog beacon stone island".split()
 
@@ -41,15 +42,7 @@ def finished(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
 
 def wait_for_message(database: Path, text: str, proc: subprocess.Popen[str]) -> None:
     """Until the message ``text`` is committed (or ``proc`` ended without it)."""
-    while proc.poll() is None:
-        try:
-            with sqlite3.connect(database, timeout=0.5) as con:
-                if con.execute("SELECT 1 FROM messages WHERE content = ?", (text,)).fetchone():
-                    return
-        except sqlite3.OperationalError:
-            pass  # the database is being made
-        time.sleep(0.005)  # polling the row: the event is the commit
-    raise AssertionError(f"{text!r} was never stored: {proc.communicate()}")
+    wait_for_row(database, "SELECT 1 FROM messages WHERE content = ?", proc, (text,))
 
 
 def rows(database: Path) -> dict[int, tuple[str, int | None, str]]:
