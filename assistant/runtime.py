@@ -453,7 +453,7 @@ class Runtime:
                     lambda: self.notes,
                     s.tool_paths,
                     s.tool_timeout,
-                    remember=self._remember if s.memory else None,
+                    remember=self._remember,
                 )
             )
             from assistant.tools.mcp_client import add_mcp_servers

@@ -485,3 +485,18 @@ def test_a_private_conversation_is_not_offered_the_remember_tool(repo, memory):
     list(chat.send(cid, "I never eat meat.", tools=use))
     assert model.tools_seen[-1] is None
     assert memory.list_memories() == []
+
+
+def test_memory_turned_off_everywhere_offers_no_remember_tool(repo, memory):
+    """Turned off from the memory screen while the app runs: the tool list
+    was built with ``remember`` in it, and the next reply must not get it."""
+    model = FakeModel()
+    use = remember_tools(memory, lambda request, cancel: None)
+    chat = ChatService(repo, model, flush_interval=0.0, memory=memory)
+    model.enqueue("Fine.")
+    list(chat.send(None, "Hello.", tools=use))
+    assert [t.name for t in model.tools_seen[-1]] == ["remember"]
+    memory.enabled = False
+    model.enqueue("Fine.")
+    list(chat.send(None, "I never eat meat.", tools=use))
+    assert model.tools_seen[-1] is None

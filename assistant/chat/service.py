@@ -757,8 +757,9 @@ class ChatService:
                     cannot_call_tools(model.name, "this answer is written without them")
                 )
                 tools = None
-            if tools is not None and conv.memory != MemoryMode.ON:
-                # a conversation with memory off or private keeps nothing
+            memory_on = self.memory is not None and self.memory.enabled
+            if tools is not None and (conv.memory != MemoryMode.ON or not memory_on):
+                # memory off (here or everywhere) or private: nothing is kept
                 kept = [t for t in tools.tools if t.name != "remember"]
                 tools = replace(tools, tools=kept)
             if tools is not None and not tools.tools:
