@@ -318,19 +318,32 @@ print("BENCH " + json.dumps(result))
 def in_checkout(checkout: Path, *args: str) -> Any:
     """Run ``build`` or ``measure_app`` of this file on another checkout's
     code (its ``assistant`` and ``tests`` first on the path)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    env["PYTHONPATH"] = str(checkout)
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(Path(__file__).parent), *args],
-        env=env,
+    return child_result(
+        [CHILD, str(Path(__file__).parent), *args],
+        {"PYTHONPATH": str(checkout)},
+        f"{args[0]} in {checkout}",
+        3600,
         cwd=checkout,
+    )
+
+
+def child_result(
+    argv: list[str], env: dict[str, str], what: str, timeout: int, cwd: Path | None = None
+) -> Any:
+    """Run ``python -c argv...`` without the caller's ASSISTANT_ settings
+    (plus ``env``) and return what it printed on its ``BENCH`` line."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    proc = subprocess.run(
+        [sys.executable, "-c", *argv],
+        env={**clean, **env},
+        cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=3600,
+        timeout=timeout,
     )
     line = [x for x in proc.stdout.splitlines() if x.startswith("BENCH ")]
     if proc.returncode or not line:
-        raise SystemExit(f"{args[0]} in {checkout} failed:\n{proc.stdout}\n{proc.stderr}")
+        raise SystemExit(f"{what} failed:\n{proc.stdout}\n{proc.stderr}")
     return json.loads(line[-1][6:])
 
 
@@ -468,19 +481,9 @@ def run_import(work: Path) -> dict[str, Any]:
 
     def child(mode: str) -> dict[str, Any]:
         home = Path(tempfile.mkdtemp(prefix="assistant-bench-import-", dir=work))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-        env["ASSISTANT_HOME"] = str(home)
-        proc = subprocess.run(
-            [sys.executable, "-c", IMPORT_CHILD, str(export), mode],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=1800,
+        result: dict[str, Any] = child_result(
+            [IMPORT_CHILD, str(export), mode], {"ASSISTANT_HOME": str(home)}, "import", 1800
         )
-        line = [x for x in proc.stdout.splitlines() if x.startswith("BENCH ")]
-        if proc.returncode or not line:
-            raise SystemExit(f"import failed:\n{proc.stdout}\n{proc.stderr}")
-        result: dict[str, Any] = json.loads(line[-1][6:])
         return result
 
     loaded = child("load")
